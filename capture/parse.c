@@ -1,0 +1,434 @@
+/*
+ * The packet parser: link layer -> VLAN/MPLS/PPPoE -> outer IPv4/IPv6 -> L4 ports and flags.
+ *
+ * Every read is checked against the captured length first, so any byte sequence is safe. The
+ * flow key follows the outermost IP header: tunnels (GRE, IP-in-IP, VXLAN, ...) are accounted
+ * as the outer flow, IPv6 extension headers (hop-by-hop, routing, fragment, destination
+ * options) are walked to find the upper-layer protocol, and AH/ESP count as that protocol.
+ * Octets are the IP length as written in the header (RFC 7012 octetDeltaCount), not the
+ * captured length; a zero length (TSO captures, jumbograms without the option) falls back to
+ * the length on the wire. A header that cannot be walked to the end leaves ports at 0 and the
+ * protocol at the last next-header value read, which is what independent decoders report too.
+ */
+#include "capture.h"
+#include "capture_internal.h"
+
+#include <string.h>
+
+#include "wr.h"
+
+#define ETH_P_IPV4   0x0800
+#define ETH_P_IPV6   0x86DD
+#define ETH_P_8021Q  0x8100
+#define ETH_P_8021AD 0x88A8
+#define ETH_P_QINQ1  0x9100 /* pre-standard QinQ tag types still seen on the wire */
+#define ETH_P_QINQ2  0x9200
+#define ETH_P_QINQ3  0x9300
+#define ETH_P_MPLS   0x8847
+#define ETH_P_MPLSM  0x8848
+#define ETH_P_PPPOES 0x8864
+
+#define PPP_IPV4 0x0021
+#define PPP_IPV6 0x0057
+
+#define IPPROTO_HOPOPTS_ 0
+#define IPPROTO_TCP_     6
+#define IPPROTO_UDP_     17
+#define IPPROTO_DCCP_    33
+#define IPPROTO_ROUTING_ 43
+#define IPPROTO_FRAG_    44
+#define IPPROTO_DSTOPTS_ 60
+#define IPPROTO_SCTP_    132
+#define IPPROTO_UDPLITE_ 136
+
+#define MPLS_MAX_LABELS   16 /* deeper stacks are treated as malformed */
+#define IPV6_MAX_EXT_HDRS 16
+
+static const char *const verdict_names[CAPTURE_VERDICT_MAX] = {
+	[CAPTURE_OK] = "ok",
+	[CAPTURE_NON_IP] = "non_ip",
+	[CAPTURE_UNSUPPORTED_LINK] = "unsupported_link",
+	[CAPTURE_L2_TRUNCATED] = "l2_truncated",
+	[CAPTURE_IP_TRUNCATED] = "ip_truncated",
+	[CAPTURE_IP_BAD_VERSION] = "ip_bad_version",
+	[CAPTURE_IP_BAD_HEADER_LEN] = "ip_bad_header_len",
+};
+
+const char *capture_verdict_name(enum capture_verdict v)
+{
+	return (unsigned)v < CAPTURE_VERDICT_MAX ? verdict_names[v] : "unknown";
+}
+
+int capture_verdict_is_malformed(enum capture_verdict v)
+{
+	return v >= CAPTURE_L2_TRUNCATED && v < CAPTURE_VERDICT_MAX;
+}
+
+/* Ports of protocols that carry them in their first four bytes. */
+static int proto_has_ports(uint8_t proto)
+{
+	return proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_ || proto == IPPROTO_SCTP_ ||
+	       proto == IPPROTO_DCCP_ || proto == IPPROTO_UDPLITE_;
+}
+
+/* Reads ports and TCP flags from the L4 header at p[off..end). */
+static void parse_l4(const uint8_t *p, uint32_t off, uint32_t end, struct capture_meta *m)
+{
+	uint8_t proto = m->key.proto;
+
+	if (!proto_has_ports(proto))
+		return;
+	if (off + 4 > end) {
+		m->flags |= CAPTURE_F_L4_TRUNCATED;
+		return;
+	}
+	m->key.sport = wr_be16(p + off);
+	m->key.dport = wr_be16(p + off + 2);
+	if (proto == IPPROTO_TCP_) {
+		if (off + 14 > end) {
+			m->flags |= CAPTURE_F_L4_TRUNCATED;
+			return;
+		}
+		m->tcp_flags = (uint16_t)((p[off + 12] & 0x01) << 8 | p[off + 13]);
+	}
+}
+
+/* Looks for the Jumbo Payload option (RFC 2675) in a hop-by-hop header of hlen bytes. */
+static uint32_t ipv6_jumbo_len(const uint8_t *h, uint32_t hlen)
+{
+	uint32_t i = 2;
+
+	while (i < hlen) {
+		uint8_t type = h[i];
+
+		if (type == 0) { /* Pad1 */
+			i++;
+			continue;
+		}
+		if (i + 2 > hlen || i + 2 + h[i + 1] > hlen)
+			break;
+		if (type == 0xC2 && h[i + 1] == 4)
+			return wr_be32(h + i + 2);
+		i += 2 + h[i + 1];
+	}
+	return 0;
+}
+
+static enum capture_verdict parse_ipv4(const struct capture_pkt *pkt, uint32_t off,
+				       struct capture_frag_table *frags, struct capture_meta *m)
+{
+	const uint8_t *p = pkt->data;
+	uint32_t len = pkt->caplen;
+	uint32_t ihl, tot_len, end, frag;
+
+	if (off + 20 > len)
+		return CAPTURE_IP_TRUNCATED;
+	if (p[off] >> 4 != 4)
+		return CAPTURE_IP_BAD_VERSION;
+	ihl = (uint32_t)(p[off] & 0x0F) * 4;
+	if (ihl < 20)
+		return CAPTURE_IP_BAD_HEADER_LEN;
+
+	m->key.ip_version = 4;
+	m->tos = p[off + 1];
+	m->key.proto = p[off + 9];
+	memcpy(m->key.src, p + off + 12, 4);
+	memcpy(m->key.dst, p + off + 16, 4);
+
+	tot_len = wr_be16(p + off + 2);
+	if (tot_len == 0) {
+		/* TSO/BIG TCP capture taken on the sending host: the length is the frame's. */
+		m->l3_octets = pkt->wirelen > off ? pkt->wirelen - off : 0;
+		m->flags |= CAPTURE_F_LENGTH_FROM_WIRE;
+		end = len;
+	} else {
+		m->l3_octets = tot_len;
+		end = off + tot_len < len ? off + tot_len : len;
+	}
+
+	frag = wr_be16(p + off + 6);
+	if (frag & 0x3FFF) { /* MF set or offset non-zero */
+		struct capture_frag_key fk;
+
+		m->flags |= CAPTURE_F_FRAGMENT;
+		capture_frag_key_init(&fk, &m->key, m->key.proto, wr_be16(p + off + 4));
+		if (frag & 0x1FFF) {
+			m->flags |= CAPTURE_F_NONFIRST_FRAG;
+			capture_frag_lookup(frags, &fk, m);
+			return CAPTURE_OK;
+		}
+		if (off + ihl <= end)
+			parse_l4(p, off + ihl, end, m);
+		capture_frag_insert(frags, &fk, m);
+		return CAPTURE_OK;
+	}
+	if (off + ihl > end) {
+		if (proto_has_ports(m->key.proto))
+			m->flags |= CAPTURE_F_L4_TRUNCATED;
+		return CAPTURE_OK;
+	}
+	parse_l4(p, off + ihl, end, m);
+	return CAPTURE_OK;
+}
+
+static int ipv6_is_walked_ext(uint8_t nh)
+{
+	return nh == IPPROTO_HOPOPTS_ || nh == IPPROTO_ROUTING_ || nh == IPPROTO_DSTOPTS_ ||
+	       nh == IPPROTO_FRAG_;
+}
+
+static enum capture_verdict parse_ipv6(const struct capture_pkt *pkt, uint32_t off,
+				       struct capture_frag_table *frags, struct capture_meta *m)
+{
+	const uint8_t *p = pkt->data;
+	uint32_t len = pkt->caplen;
+	uint32_t plen, end, cur, i, hlen;
+	struct capture_frag_key fk;
+	int first_frag = 0;
+	uint8_t nh;
+
+	if (off + 40 > len)
+		return CAPTURE_IP_TRUNCATED;
+	if (p[off] >> 4 != 6)
+		return CAPTURE_IP_BAD_VERSION;
+
+	m->key.ip_version = 6;
+	m->tos = (uint8_t)(wr_be16(p + off) >> 4);
+	memcpy(m->key.src, p + off + 8, 16);
+	memcpy(m->key.dst, p + off + 24, 16);
+	plen = wr_be16(p + off + 4);
+	nh = p[off + 6];
+	if (plen == 0) {
+		m->l3_octets = 0; /* jumbogram or TSO: resolved below */
+		end = len;
+	} else {
+		m->l3_octets = plen + 40;
+		end = off + 40 + plen < len ? off + 40 + plen : len;
+	}
+
+	cur = off + 40;
+	for (i = 0; i < IPV6_MAX_EXT_HDRS && ipv6_is_walked_ext(nh); i++) {
+		if (nh == IPPROTO_FRAG_) {
+			uint16_t fo;
+
+			if (cur + 8 > end)
+				break;
+			fo = wr_be16(p + cur + 2);
+			m->flags |= CAPTURE_F_FRAGMENT;
+			capture_frag_key_init(&fk, &m->key, p[cur], wr_be32(p + cur + 4));
+			if (fo & 0xFFF8) {
+				m->key.proto = p[cur];
+				m->flags |= CAPTURE_F_NONFIRST_FRAG;
+				capture_frag_lookup(frags, &fk, m);
+				goto out;
+			}
+			first_frag = fo & 1;
+			hlen = 8;
+		} else {
+			if (cur + 2 > end)
+				break;
+			hlen = ((uint32_t)p[cur + 1] + 1) * 8;
+			if (cur + hlen > end)
+				break;
+			if (nh == IPPROTO_HOPOPTS_ && plen == 0 && m->l3_octets == 0) {
+				uint32_t jumbo = ipv6_jumbo_len(p + cur, hlen);
+
+				if (jumbo != 0)
+					m->l3_octets = jumbo + 40;
+			}
+		}
+		nh = p[cur];
+		cur += hlen;
+	}
+	/* A chain that could not be walked to its end reports the last next-header read. */
+	m->key.proto = nh;
+	if (!ipv6_is_walked_ext(nh))
+		parse_l4(p, cur, end, m);
+	if (first_frag)
+		capture_frag_insert(frags, &fk, m);
+out:
+	if (m->l3_octets == 0) {
+		m->l3_octets = pkt->wirelen > off ? pkt->wirelen - off : 0;
+		m->flags |= CAPTURE_F_LENGTH_FROM_WIRE;
+	}
+	return CAPTURE_OK;
+}
+
+/* Dispatches on the IP version nibble (raw IP links, MPLS payloads). */
+static enum capture_verdict parse_ip_by_nibble(const struct capture_pkt *pkt, uint32_t off,
+					       struct capture_frag_table *frags,
+					       struct capture_meta *m)
+{
+	if (off >= pkt->caplen)
+		return CAPTURE_IP_TRUNCATED;
+	switch (pkt->data[off] >> 4) {
+	case 4:
+		return parse_ipv4(pkt, off, frags, m);
+	case 6:
+		return parse_ipv6(pkt, off, frags, m);
+	default:
+		return CAPTURE_IP_BAD_VERSION;
+	}
+}
+
+/* BSD loopback address family, in either byte order: IPv4 is 2 everywhere, IPv6 differs. */
+static uint16_t null_family_to_ethertype(uint32_t af)
+{
+	if (af & 0xFFFF0000u)
+		af = __builtin_bswap32(af);
+	switch (af) {
+	case 2:
+		return ETH_P_IPV4;
+	case 10: /* Linux */
+	case 24: /* NetBSD, OpenBSD */
+	case 28: /* FreeBSD */
+	case 30: /* Darwin */
+		return ETH_P_IPV6;
+	default:
+		return 0;
+	}
+}
+
+/* Walks an ethertype chain (VLAN tags, MPLS, PPPoE) starting at off to the IP header. */
+static enum capture_verdict parse_ethertype(const struct capture_pkt *pkt, uint16_t etype,
+					    uint32_t off, struct capture_frag_table *frags,
+					    struct capture_meta *m)
+{
+	const uint8_t *p = pkt->data;
+	uint32_t len = pkt->caplen;
+	unsigned labels;
+
+	for (;;) {
+		switch (etype) {
+		case ETH_P_IPV4:
+			return parse_ipv4(pkt, off, frags, m);
+		case ETH_P_IPV6:
+			return parse_ipv6(pkt, off, frags, m);
+		case ETH_P_8021Q:
+		case ETH_P_8021AD:
+		case ETH_P_QINQ1:
+		case ETH_P_QINQ2:
+		case ETH_P_QINQ3:
+			if (off + 4 > len)
+				return CAPTURE_L2_TRUNCATED;
+			if (m->key.vlan_depth < CAPTURE_VLAN_MAX)
+				m->key.vlan[m->key.vlan_depth] = wr_be16(p + off) & 0x0FFF;
+			if (m->key.vlan_depth < UINT8_MAX)
+				m->key.vlan_depth++;
+			etype = wr_be16(p + off + 2);
+			off += 4;
+			continue;
+		case ETH_P_MPLS:
+		case ETH_P_MPLSM:
+			for (labels = 0;; labels++) {
+				if (labels == MPLS_MAX_LABELS || off + 4 > len)
+					return CAPTURE_L2_TRUNCATED;
+				off += 4;
+				if (p[off - 2] & 0x01) /* bottom of stack */
+					break;
+			}
+			if (off >= len)
+				return CAPTURE_L2_TRUNCATED;
+			/* No payload type in MPLS: IP is recognised by its version nibble; anything
+			 * else (pseudowires, control words) is not IP. */
+			if (p[off] >> 4 != 4 && p[off] >> 4 != 6)
+				return CAPTURE_NON_IP;
+			return parse_ip_by_nibble(pkt, off, frags, m);
+		case ETH_P_PPPOES:
+			if (off + 8 > len)
+				return CAPTURE_L2_TRUNCATED;
+			switch (wr_be16(p + off + 6)) {
+			case PPP_IPV4:
+				return parse_ipv4(pkt, off + 8, frags, m);
+			case PPP_IPV6:
+				return parse_ipv6(pkt, off + 8, frags, m);
+			default:
+				return CAPTURE_NON_IP;
+			}
+		default:
+			return CAPTURE_NON_IP;
+		}
+	}
+}
+
+enum capture_verdict capture_parse(const struct capture_pkt *pkt, struct capture_frag_table *frags,
+				   struct capture_meta *m)
+{
+	const uint8_t *p = pkt->data;
+	uint32_t len = pkt->caplen;
+	enum capture_verdict v;
+	uint16_t etype;
+
+	memset(m, 0, sizeof(*m));
+	m->ts_ns = pkt->ts_ns;
+	m->port = pkt->port;
+
+	switch (pkt->linktype) {
+	case CAPTURE_LINK_ETHERNET:
+		if (len < 14)
+			return CAPTURE_L2_TRUNCATED;
+		v = parse_ethertype(pkt, wr_be16(p + 12), 14, frags, m);
+		break;
+	case CAPTURE_LINK_SLL:
+		if (len < 16)
+			return CAPTURE_L2_TRUNCATED;
+		v = parse_ethertype(pkt, wr_be16(p + 14), 16, frags, m);
+		break;
+	case CAPTURE_LINK_SLL2:
+		if (len < 20)
+			return CAPTURE_L2_TRUNCATED;
+		v = parse_ethertype(pkt, wr_be16(p), 20, frags, m);
+		break;
+	case CAPTURE_LINK_RAW:
+	case CAPTURE_LINK_IPV4:
+	case CAPTURE_LINK_IPV6:
+		v = parse_ip_by_nibble(pkt, 0, frags, m);
+		break;
+	case CAPTURE_LINK_NULL:
+	case CAPTURE_LINK_LOOP:
+		if (len < 4)
+			return CAPTURE_L2_TRUNCATED;
+		etype = null_family_to_ethertype(pkt->linktype == CAPTURE_LINK_LOOP ? wr_be32(p)
+										     : wr_le32(p));
+		v = etype ? parse_ethertype(pkt, etype, 4, frags, m) : CAPTURE_NON_IP;
+		break;
+	default:
+		return CAPTURE_UNSUPPORTED_LINK;
+	}
+	if (v == CAPTURE_OK)
+		m->hash = capture_flow_hash(&m->key);
+	return v;
+}
+
+/* Murmur3-style finaliser: cheap and well mixed. */
+static inline uint32_t mix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85EBCA6Bu;
+	h ^= h >> 13;
+	h *= 0xC2B2AE35u;
+	h ^= h >> 16;
+	return h;
+}
+
+static uint32_t endpoint_hash(const uint8_t addr[16], uint16_t port)
+{
+	uint32_t h = port;
+	int i;
+
+	for (i = 0; i < 16; i += 4)
+		h = mix32(h ^ wr_le32(addr + i)) + (uint32_t)i;
+	return h;
+}
+
+uint32_t capture_flow_hash(const struct capture_flow_key *k)
+{
+	/* The endpoints are combined with +, which commutes, so A->B and B->A hash alike. */
+	uint32_t h = endpoint_hash(k->src, k->sport) + endpoint_hash(k->dst, k->dport);
+	int i;
+
+	h ^= (uint32_t)k->proto << 8 | k->vlan_depth;
+	for (i = 0; i < CAPTURE_VLAN_MAX; i++)
+		h = mix32(h ^ k->vlan[i]);
+	return mix32(h);
+}

@@ -1,0 +1,119 @@
+/*
+ * exporter: IPFIX (RFC 7011) encoding of flow records and their transports.
+ *
+ * Two layers:
+ *  - the message builder (pure, no I/O): templates and data records into a caller's buffer,
+ *    with a correct message header, so tests can drive it with records and read bytes back;
+ *  - the exporter: one collector (UDP, TCP or a file) with its own transport session,
+ *    sequence numbers, template refresh and pacing. Several exporters may run side by side,
+ *    each fed the same records.
+ *
+ * Templates: one per IP version and VLAN depth (0, 1, 2 tags), all IANA elements:
+ * flowStart/EndMilliseconds, octetDeltaCount, packetDeltaCount, source/destination address,
+ * ports, protocolIdentifier, ipClassOfService, tcpControlBits, flowEndReason, and vlanId /
+ * dot1qCustomerVlanId where tagged.
+ *
+ * Threading: an exporter is used by one thread at a time (the exporter thread).
+ */
+#ifndef IPFIX_H
+#define IPFIX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flowcache.h"
+
+#define IPFIX_VERSION        10
+#define IPFIX_HEADER_LEN     16
+#define IPFIX_SET_TEMPLATE   2
+#define IPFIX_TID_FIRST      256 /* IPv4 untagged; see ipfix_template_id() */
+#define IPFIX_TEMPLATE_COUNT 6
+
+/* Template ID used for a record: 256 + 3 * (ip_version == 6) + min(vlan_depth, 2). */
+uint16_t ipfix_template_id(const struct flowcache_record *rec);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Message builder (pure).                                                                    */
+
+struct ipfix_msg {
+	uint8_t *buf;      /* caller's buffer */
+	size_t cap;        /* its size (<= 65535 used) */
+	size_t len;        /* bytes written so far, header included */
+	size_t set_start;  /* offset of the open set header, 0 when none is open */
+	uint16_t set_id;   /* id of the open set */
+	uint32_t records;  /* data records in this message (for the next sequence number) */
+};
+
+/* Starts a message in buf (cap >= IPFIX_HEADER_LEN + room for one record). */
+void ipfix_msg_begin(struct ipfix_msg *m, uint8_t *buf, size_t cap);
+
+/* Appends a template set with all IPFIX_TEMPLATE_COUNT templates. 0 or -ENOSPC. */
+int ipfix_msg_add_templates(struct ipfix_msg *m);
+
+/* Appends one data record (opening a data set for its template if needed). 0 or -ENOSPC,
+ * in which case the message is unchanged. */
+int ipfix_msg_add_record(struct ipfix_msg *m, const struct flowcache_record *rec);
+
+/* Closes the open set and writes the message header. Returns the message length. seq is the
+ * count of data records sent before this message in the transport session (RFC 7011 3.1). */
+size_t ipfix_msg_finish(struct ipfix_msg *m, uint32_t export_time_s, uint32_t seq, uint32_t odid);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Exporter: one collector.                                                                   */
+
+struct ipfix_exporter_params {
+	uint32_t odid;                  /* observation domain id */
+	uint32_t template_refresh_s;    /* UDP: re-send templates at least this often (s) */
+	uint32_t template_refresh_msgs; /* UDP: ... and every this many messages (0 = never) */
+	uint32_t udp_max_msg;           /* UDP: largest message in bytes (path MTU - 28) */
+	uint32_t udp_pace_mps;          /* UDP: at most this many messages per second (0 = off) */
+	uint32_t flush_ms;              /* send a partial message once it is this old */
+	uint32_t tcp_retry_ms;          /* TCP: first reconnect delay; doubles up to 30 s */
+};
+
+/* Fills params with the defaults (odid 1, 20 s / 0 msgs, 1400 B, 20000 msg/s, 500 ms, 500 ms). */
+void ipfix_exporter_params_default(struct ipfix_exporter_params *params);
+
+struct ipfix_exporter_stats {
+	uint64_t messages;        /* messages handed to the transport */
+	uint64_t records;         /* data records in them */
+	uint64_t bytes;           /* bytes sent (or written) */
+	uint64_t template_sets;   /* template sets sent */
+	uint64_t records_lost;    /* records that could not be sent (collector down, send error) */
+	uint64_t send_errors;     /* failed send/write calls */
+	uint64_t connects;        /* TCP: successful (re)connections */
+};
+
+struct ipfix_exporter;
+
+/*
+ * Opens an exporter for url: "udp://HOST:PORT", "tcp://HOST:PORT" or "file:PATH" (HOST may be
+ * a name, an IPv4 address or a bracketed IPv6 address). UDP and file fail here if the socket or
+ * file cannot be opened; a TCP collector that is down is retried later, not an error.
+ * Returns the exporter, or NULL with errno set and a message in err.
+ */
+struct ipfix_exporter *ipfix_exporter_create(const char *url,
+					     const struct ipfix_exporter_params *params, char *err,
+					     size_t errlen);
+
+/* Encodes n records, sending each message as it fills. now_ns is wall-clock time. Returns the
+ * number of records accepted (always n: records that cannot be delivered are counted lost). */
+unsigned ipfix_exporter_add(struct ipfix_exporter *ex, const struct flowcache_record *recs,
+			    unsigned n, uint64_t now_ns);
+
+/* Timers: sends a partial message older than flush_ms, refreshes UDP templates, retries a TCP
+ * connection. Call at least every 100 ms. */
+void ipfix_exporter_tick(struct ipfix_exporter *ex, uint64_t now_ns);
+
+/* Sends whatever is buffered now (and, for files, flushes to disk). 0 or -errno. */
+int ipfix_exporter_flush(struct ipfix_exporter *ex, uint64_t now_ns);
+
+void ipfix_exporter_get_stats(const struct ipfix_exporter *ex, struct ipfix_exporter_stats *ret);
+
+/* The url the exporter was created with. */
+const char *ipfix_exporter_url(const struct ipfix_exporter *ex);
+
+/* Flushes and closes; NULL is a no-op. */
+void ipfix_exporter_free(struct ipfix_exporter *ex);
+
+#endif /* IPFIX_H */

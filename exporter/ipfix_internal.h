@@ -1,0 +1,18 @@
+/*
+ * exporter internals shared by the message builder and the exporter: the sizes the exporter
+ * needs to check that a buffer can always hold the template set and one record.
+ */
+#ifndef IPFIX_INTERNAL_H
+#define IPFIX_INTERNAL_H
+
+#include <stddef.h>
+
+#define IPFIX_SET_HEADER_LEN 4
+
+/* Bytes of the template set that ipfix_msg_add_templates() appends (set header included). */
+size_t ipfix_template_set_len(void);
+
+/* Bytes of the longest data record of any template (its set header not included). */
+size_t ipfix_record_max_len(void);
+
+#endif /* IPFIX_INTERNAL_H */

@@ -1,0 +1,293 @@
+/*
+ * IPFIX message builder (RFC 7011): message header, one template set carrying all six
+ * templates, and data sets whose id is the template id. Pure: it writes into the caller's
+ * buffer and never does I/O.
+ *
+ * The six templates differ only in the address family and in how many VLAN tags they carry,
+ * so one table of elements describes them all: each entry gives the IANA element and length
+ * for IPv4 and for IPv6 and the VLAN depth from which it is present. The same table drives the
+ * template records, the length of a data record and the encoding of its fields, so they cannot
+ * drift apart. Sets are not padded.
+ */
+#include "ipfix.h"
+#include "ipfix_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "wr.h"
+
+enum ipfix_field {
+	IPFIX_F_START_MS,
+	IPFIX_F_END_MS,
+	IPFIX_F_OCTETS,
+	IPFIX_F_PACKETS,
+	IPFIX_F_SRC_ADDR,
+	IPFIX_F_DST_ADDR,
+	IPFIX_F_SRC_PORT,
+	IPFIX_F_DST_PORT,
+	IPFIX_F_PROTO,
+	IPFIX_F_TOS,
+	IPFIX_F_TCP_FLAGS,
+	IPFIX_F_END_REASON,
+	IPFIX_F_VLAN_OUTER,
+	IPFIX_F_VLAN_INNER,
+};
+
+struct ipfix_elem {
+	uint8_t field;     /* enum ipfix_field: where the value comes from */
+	uint8_t min_depth; /* present in templates for this many VLAN tags or more */
+	uint16_t id4;      /* IANA element id and length in the IPv4 templates */
+	uint16_t len4;
+	uint16_t id6; /* ... and in the IPv6 templates */
+	uint16_t len6;
+};
+
+/* Template order is table order. */
+static const struct ipfix_elem ipfix_elems[] = {
+	{IPFIX_F_START_MS, 0, 152, 8, 152, 8},   /* flowStartMilliseconds */
+	{IPFIX_F_END_MS, 0, 153, 8, 153, 8},     /* flowEndMilliseconds */
+	{IPFIX_F_OCTETS, 0, 1, 8, 1, 8},         /* octetDeltaCount */
+	{IPFIX_F_PACKETS, 0, 2, 8, 2, 8},        /* packetDeltaCount */
+	{IPFIX_F_SRC_ADDR, 0, 8, 4, 27, 16},     /* sourceIPv4Address / sourceIPv6Address */
+	{IPFIX_F_DST_ADDR, 0, 12, 4, 28, 16},    /* destinationIPv4Address / ...IPv6Address */
+	{IPFIX_F_SRC_PORT, 0, 7, 2, 7, 2},       /* sourceTransportPort */
+	{IPFIX_F_DST_PORT, 0, 11, 2, 11, 2},     /* destinationTransportPort */
+	{IPFIX_F_PROTO, 0, 4, 1, 4, 1},          /* protocolIdentifier */
+	{IPFIX_F_TOS, 0, 5, 1, 5, 1},            /* ipClassOfService */
+	{IPFIX_F_TCP_FLAGS, 0, 6, 2, 6, 2},      /* tcpControlBits */
+	{IPFIX_F_END_REASON, 0, 136, 1, 136, 1}, /* flowEndReason */
+	{IPFIX_F_VLAN_OUTER, 1, 58, 2, 58, 2},   /* vlanId */
+	{IPFIX_F_VLAN_INNER, 2, 245, 2, 245, 2}, /* dot1qCustomerVlanId */
+};
+
+#define IPFIX_DEPTHS 3 /* templates per address family: 0, 1 or 2 VLAN tags */
+
+static int tid_is_v6(uint16_t tid)
+{
+	return (tid - IPFIX_TID_FIRST) / IPFIX_DEPTHS;
+}
+
+static unsigned tid_depth(uint16_t tid)
+{
+	return (unsigned)(tid - IPFIX_TID_FIRST) % IPFIX_DEPTHS;
+}
+
+static int elem_in(const struct ipfix_elem *e, uint16_t tid)
+{
+	return e->min_depth <= tid_depth(tid);
+}
+
+static uint16_t elem_id(const struct ipfix_elem *e, uint16_t tid)
+{
+	return tid_is_v6(tid) ? e->id6 : e->id4;
+}
+
+static uint16_t elem_len(const struct ipfix_elem *e, uint16_t tid)
+{
+	return tid_is_v6(tid) ? e->len6 : e->len4;
+}
+
+static unsigned tmpl_field_count(uint16_t tid)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < WR_ARRAY_SIZE(ipfix_elems); i++)
+		n += (unsigned)elem_in(&ipfix_elems[i], tid);
+	return n;
+}
+
+static size_t tmpl_record_len(uint16_t tid)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < WR_ARRAY_SIZE(ipfix_elems); i++)
+		if (elem_in(&ipfix_elems[i], tid))
+			len += elem_len(&ipfix_elems[i], tid);
+	return len;
+}
+
+size_t ipfix_template_set_len(void)
+{
+	size_t len = IPFIX_SET_HEADER_LEN;
+
+	for (uint16_t tid = IPFIX_TID_FIRST; tid < IPFIX_TID_FIRST + IPFIX_TEMPLATE_COUNT; tid++)
+		len += 4 + 4 * (size_t)tmpl_field_count(tid);
+	return len;
+}
+
+size_t ipfix_record_max_len(void)
+{
+	size_t max = 0;
+
+	for (uint16_t tid = IPFIX_TID_FIRST; tid < IPFIX_TID_FIRST + IPFIX_TEMPLATE_COUNT; tid++) {
+		size_t len = tmpl_record_len(tid);
+
+		if (len > max)
+			max = len;
+	}
+	return max;
+}
+
+uint16_t ipfix_template_id(const struct flowcache_record *rec)
+{
+	unsigned depth = rec->key.vlan_depth < 2 ? rec->key.vlan_depth : 2;
+
+	return (uint16_t)(IPFIX_TID_FIRST + IPFIX_DEPTHS * (rec->key.ip_version == 6) + depth);
+}
+
+void ipfix_msg_begin(struct ipfix_msg *m, uint8_t *buf, size_t cap)
+{
+	m->buf = buf;
+	/* The message length field is 16 bits. */
+	m->cap = cap < UINT16_MAX ? cap : UINT16_MAX;
+	m->len = IPFIX_HEADER_LEN;
+	m->set_start = 0;
+	m->set_id = 0;
+	m->records = 0;
+}
+
+int ipfix_msg_add_templates(struct ipfix_msg *m)
+{
+	size_t set_len = ipfix_template_set_len();
+	uint8_t *p;
+
+	if (m->len + set_len > m->cap)
+		return -ENOSPC;
+	p = m->buf + m->len;
+	wr_put_be16(p, IPFIX_SET_TEMPLATE);
+	wr_put_be16(p + 2, (uint16_t)set_len);
+	p += IPFIX_SET_HEADER_LEN;
+	for (uint16_t tid = IPFIX_TID_FIRST; tid < IPFIX_TID_FIRST + IPFIX_TEMPLATE_COUNT; tid++) {
+		wr_put_be16(p, tid);
+		wr_put_be16(p + 2, (uint16_t)tmpl_field_count(tid));
+		p += 4;
+		for (size_t i = 0; i < WR_ARRAY_SIZE(ipfix_elems); i++) {
+			const struct ipfix_elem *e = &ipfix_elems[i];
+
+			if (!elem_in(e, tid))
+				continue;
+			/* IANA elements: the enterprise bit stays clear. */
+			wr_put_be16(p, elem_id(e, tid));
+			wr_put_be16(p + 2, elem_len(e, tid));
+			p += 4;
+		}
+	}
+	m->len += set_len;
+	/* A data record after the template set needs a set of its own. */
+	m->set_start = 0;
+	return 0;
+}
+
+static void put_uint(uint8_t *p, uint64_t v, uint16_t len)
+{
+	switch (len) {
+	case 1:
+		p[0] = (uint8_t)v;
+		break;
+	case 2:
+		wr_put_be16(p, (uint16_t)v);
+		break;
+	case 4:
+		wr_put_be32(p, (uint32_t)v);
+		break;
+	default:
+		wr_put_be64(p, v);
+		break;
+	}
+}
+
+static void encode_record(uint8_t *p, const struct flowcache_record *rec, uint16_t tid)
+{
+	for (size_t i = 0; i < WR_ARRAY_SIZE(ipfix_elems); i++) {
+		const struct ipfix_elem *e = &ipfix_elems[i];
+		uint16_t len = elem_len(e, tid);
+		uint64_t v = 0;
+
+		if (!elem_in(e, tid))
+			continue;
+		switch ((enum ipfix_field)e->field) {
+		case IPFIX_F_START_MS:
+			v = rec->first_ns / WR_NS_PER_MS;
+			break;
+		case IPFIX_F_END_MS:
+			v = rec->last_ns / WR_NS_PER_MS;
+			break;
+		case IPFIX_F_OCTETS:
+			v = rec->octets;
+			break;
+		case IPFIX_F_PACKETS:
+			v = rec->packets;
+			break;
+		case IPFIX_F_SRC_ADDR:
+			/* Already network byte order; IPv4 sits in the first 4 bytes. */
+			memcpy(p, rec->key.src, len);
+			p += len;
+			continue;
+		case IPFIX_F_DST_ADDR:
+			memcpy(p, rec->key.dst, len);
+			p += len;
+			continue;
+		case IPFIX_F_SRC_PORT:
+			v = rec->key.sport;
+			break;
+		case IPFIX_F_DST_PORT:
+			v = rec->key.dport;
+			break;
+		case IPFIX_F_PROTO:
+			v = rec->key.proto;
+			break;
+		case IPFIX_F_TOS:
+			v = rec->tos;
+			break;
+		case IPFIX_F_TCP_FLAGS:
+			v = rec->tcp_flags;
+			break;
+		case IPFIX_F_END_REASON:
+			v = rec->end_reason;
+			break;
+		case IPFIX_F_VLAN_OUTER:
+			v = rec->key.vlan[0];
+			break;
+		case IPFIX_F_VLAN_INNER:
+			v = rec->key.vlan[1];
+			break;
+		}
+		put_uint(p, v, len);
+		p += len;
+	}
+}
+
+int ipfix_msg_add_record(struct ipfix_msg *m, const struct flowcache_record *rec)
+{
+	uint16_t tid = ipfix_template_id(rec);
+	size_t rec_len = tmpl_record_len(tid);
+	int same_set = m->set_start != 0 && m->set_id == tid;
+	size_t need = rec_len + (same_set ? 0 : IPFIX_SET_HEADER_LEN);
+
+	if (m->len + need > m->cap)
+		return -ENOSPC;
+	if (!same_set) {
+		m->set_start = m->len;
+		m->set_id = tid;
+		wr_put_be16(m->buf + m->len, tid);
+		m->len += IPFIX_SET_HEADER_LEN;
+	}
+	encode_record(m->buf + m->len, rec, tid);
+	m->len += rec_len;
+	/* Kept current after every record so the buffer is always a well-formed prefix. */
+	wr_put_be16(m->buf + m->set_start + 2, (uint16_t)(m->len - m->set_start));
+	m->records++;
+	return 0;
+}
+
+size_t ipfix_msg_finish(struct ipfix_msg *m, uint32_t export_time_s, uint32_t seq, uint32_t odid)
+{
+	wr_put_be16(m->buf, IPFIX_VERSION);
+	wr_put_be16(m->buf + 2, (uint16_t)m->len);
+	wr_put_be32(m->buf + 4, export_time_s);
+	wr_put_be32(m->buf + 8, seq);
+	wr_put_be32(m->buf + 12, odid);
+	m->set_start = 0;
+	return m->len;
+}

@@ -1,0 +1,90 @@
+/*
+ * flowcache: folds parsed packets into unidirectional flow records and decides when each
+ * record leaves, and why.
+ *
+ * A cache belongs to one worker thread (shared nothing, no locks). Packets go in by bursts of
+ * parsed metadata; records come out of flowcache_expire() when their idle or active timer has
+ * run, when TCP says the flow ended, when the cache is full, or at flowcache_flush() (forced
+ * end). Time is packet time: the caller passes the capture clock, which may also be advanced by
+ * a tick while the input is idle.
+ */
+#ifndef FLOWCACHE_H
+#define FLOWCACHE_H
+
+#include <stdint.h>
+
+#include "capture.h"
+
+/* Why a record was exported: the flowEndReason values of RFC 7012 (IANA element 136). */
+enum flowcache_end_reason {
+	FLOWCACHE_END_IDLE = 1,     /* idle timeout */
+	FLOWCACHE_END_ACTIVE = 2,   /* active timeout; the flow continues with fresh counters */
+	FLOWCACHE_END_OF_FLOW = 3,  /* TCP FIN or RST */
+	FLOWCACHE_END_FORCED = 4,   /* flushed at shutdown or end of input */
+	FLOWCACHE_END_RESOURCES = 5 /* evicted because the cache was full */
+};
+
+/* One flow record as exported. Counters are deltas since the previous export of the flow. */
+struct flowcache_record {
+	struct capture_flow_key key;
+	uint64_t first_ns;   /* first packet covered by this record (packet time) */
+	uint64_t last_ns;    /* last packet covered by this record */
+	uint64_t packets;    /* packetDeltaCount */
+	uint64_t octets;     /* octetDeltaCount: sum of capture_meta.l3_octets */
+	uint16_t tcp_flags;  /* union of TCP flags */
+	uint8_t tos;         /* ipClassOfService of the first packet */
+	uint8_t end_reason;  /* enum flowcache_end_reason */
+	uint16_t port;       /* input port of the first packet */
+	uint16_t pad;
+};
+
+struct flowcache_params {
+	uint32_t max_flows;         /* hard cap on concurrent flows; full: evict least recent */
+	uint64_t idle_timeout_ns;   /* export after this long without a packet */
+	uint64_t active_timeout_ns; /* export (and restart counters) after this long since the
+				       record's first packet */
+};
+
+struct flowcache_stats {
+	uint64_t packets;       /* packets folded into flows */
+	uint64_t octets;        /* their l3 octets */
+	uint64_t flows_created; /* new records (including continuations after end of flow) */
+	uint64_t active;        /* flows in the cache now */
+	uint64_t exported[6];   /* records handed out, by end reason (index 1..5) */
+	uint64_t evicted;       /* flows ended for lack of space (FLOWCACHE_END_RESOURCES) */
+	uint64_t no_slot;       /* packets not folded: no free entry, because more than the
+				   reserve of ended records piled up without flowcache_expire() */
+};
+
+struct flowcache;
+
+/* Creates an empty cache. Returns NULL with errno (EINVAL for bad params, ENOMEM). */
+struct flowcache *flowcache_create(const struct flowcache_params *params);
+
+/* Frees the cache and every record still in it (without exporting). NULL is a no-op. */
+void flowcache_free(struct flowcache *fc);
+
+/*
+ * Folds n parsed packets (CAPTURE_OK only) into their flows. Records that end because of these packets (TCP end
+ * of flow, eviction when full) are queued inside the cache and come out of the next
+ * flowcache_expire() call; the cache never drops a packet for lack of space as long as
+ * flowcache_expire() runs between bursts of at most 1024 packets.
+ */
+void flowcache_update_burst(struct flowcache *fc, const struct capture_meta *metas, unsigned n);
+
+/*
+ * Hands out up to max records that are due at packet time now_ns (queued ends and evictions
+ * first, then idle and active timeouts), copying them into out. Returns the count; call again
+ * while it returns max. Bounded work: at most max records are examined per call beyond the
+ * ones returned.
+ */
+unsigned flowcache_expire(struct flowcache *fc, uint64_t now_ns, struct flowcache_record *out,
+			  unsigned max);
+
+/* Hands out up to max records of any flow still in the cache with reason FORCED (after the
+ * queued ones). Returns the count; 0 means the cache is empty. */
+unsigned flowcache_flush(struct flowcache *fc, struct flowcache_record *out, unsigned max);
+
+void flowcache_get_stats(const struct flowcache *fc, struct flowcache_stats *ret);
+
+#endif /* FLOWCACHE_H */

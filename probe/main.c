@@ -1,0 +1,417 @@
+/*
+ * weir: command line, lifecycle and the end-of-run summary.
+ *
+ * Everything is opened and checked before any thread starts, so a bad option, an unreadable
+ * file, an unknown interface or an unreachable output path stops weir with a message before
+ * it has read a packet. SIGINT/SIGTERM ask the workers to stop; they flush every flow and the
+ * exporter sends it; a second signal exits at once.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "probe.h"
+#include "weir_config.h"
+
+static struct probe the_probe;
+
+static const char usage_text[] =
+	"Usage: weir -i INPUT [-i INPUT ...] -o OUTPUT [-o OUTPUT ...] [OPTIONS]\n"
+	"\n"
+	"Reads packets, folds them into flows and exports the flows as IPFIX.\n"
+	"\n"
+	"Inputs (each read by its own worker thread):\n"
+	"  pcap:FILE             a pcap, pcapng or ERF file, read to its end ('-' = stdin)\n"
+	"  pcap:IFACE            a live interface, captured with libpcap\n"
+	"Outputs (every flow goes to each):\n"
+	"  ipfix:udp://HOST:PORT IPFIX over UDP (templates re-sent periodically)\n"
+	"  ipfix:tcp://HOST:PORT IPFIX over TCP (reconnects with back-off)\n"
+	"  ipfix:file:PATH       an IPFIX file (RFC 7011 messages back to back)\n"
+	"\n"
+	"Options:\n"
+	"  -i, --input INPUT          add an input (repeatable)\n"
+	"  -o, --output OUTPUT        add an output (repeatable)\n"
+	"      --idle-timeout SEC     export a flow after SEC seconds without packets [15]\n"
+	"      --active-timeout SEC   export long flows every SEC seconds [1800]\n"
+	"      --max-flows N          concurrent flows per input before eviction [1048576]\n"
+	"      --odid N               IPFIX observation domain id [1]\n"
+	"      --template-refresh SEC UDP: re-send templates every SEC seconds [20]\n"
+	"      --udp-rate N           UDP: at most N messages per second, 0 = unpaced [20000]\n"
+	"      --udp-mtu BYTES        UDP: largest IPFIX message [1400]\n"
+	"      --snaplen BYTES        live: bytes captured per packet [262144]\n"
+	"      --buffer-mb MB         live: kernel capture buffer [64]\n"
+	"      --filter BPF           live: capture filter expression\n"
+	"      --summary-json FILE    write the final counters as JSON to FILE\n"
+	"  -q, --quiet                no summary on stderr\n"
+	"  -h, --help                 this text\n"
+	"  -V, --version              the version\n"
+	"\n"
+	"Time is packet time: reading a file gives the same flows however fast it runs. At the\n"
+	"end of a file every flow still open is exported (flowEndReason forcedEnd).\n";
+
+enum {
+	OPT_IDLE = 256,
+	OPT_ACTIVE,
+	OPT_MAX_FLOWS,
+	OPT_ODID,
+	OPT_TREFRESH,
+	OPT_UDP_RATE,
+	OPT_UDP_MTU,
+	OPT_SNAPLEN,
+	OPT_BUFFER,
+	OPT_FILTER,
+	OPT_SUMMARY_JSON,
+};
+
+static const struct option long_opts[] = {
+	{"input", required_argument, NULL, 'i'},
+	{"output", required_argument, NULL, 'o'},
+	{"idle-timeout", required_argument, NULL, OPT_IDLE},
+	{"active-timeout", required_argument, NULL, OPT_ACTIVE},
+	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+	{"odid", required_argument, NULL, OPT_ODID},
+	{"template-refresh", required_argument, NULL, OPT_TREFRESH},
+	{"udp-rate", required_argument, NULL, OPT_UDP_RATE},
+	{"udp-mtu", required_argument, NULL, OPT_UDP_MTU},
+	{"snaplen", required_argument, NULL, OPT_SNAPLEN},
+	{"buffer-mb", required_argument, NULL, OPT_BUFFER},
+	{"filter", required_argument, NULL, OPT_FILTER},
+	{"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Numeric options: the option's name, bounds and where the value goes. */
+struct num_opt {
+	int id;
+	const char *name;
+	uint64_t min, max;
+};
+
+static const struct num_opt num_opts[] = {
+	{OPT_IDLE, "--idle-timeout", 1, 86400},
+	{OPT_ACTIVE, "--active-timeout", 1, 7 * 86400},
+	{OPT_MAX_FLOWS, "--max-flows", 1, 1u << 28},
+	{OPT_ODID, "--odid", 0, UINT32_MAX},
+	{OPT_TREFRESH, "--template-refresh", 1, 86400},
+	{OPT_UDP_RATE, "--udp-rate", 0, 10000000},
+	{OPT_UDP_MTU, "--udp-mtu", 512, 65000},
+	{OPT_SNAPLEN, "--snaplen", 64, 262144},
+	{OPT_BUFFER, "--buffer-mb", 1, 4096},
+};
+
+/* Reports a command-line error; returns the exit status for it. */
+static WR_PRINTF(1, 2) int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("weir: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n", stderr);
+	return 2;
+}
+
+static void set_num(struct probe_config *c, int id, uint64_t v)
+{
+	switch (id) {
+	case OPT_IDLE:
+		c->idle_timeout_s = v;
+		break;
+	case OPT_ACTIVE:
+		c->active_timeout_s = v;
+		break;
+	case OPT_MAX_FLOWS:
+		c->max_flows = v;
+		break;
+	case OPT_ODID:
+		c->ipfix.odid = (uint32_t)v;
+		break;
+	case OPT_TREFRESH:
+		c->ipfix.template_refresh_s = (uint32_t)v;
+		break;
+	case OPT_UDP_RATE:
+		c->ipfix.udp_pace_mps = (uint32_t)v;
+		break;
+	case OPT_UDP_MTU:
+		c->ipfix.udp_max_msg = (uint32_t)v;
+		break;
+	case OPT_SNAPLEN:
+		c->capture.snaplen = (uint32_t)v;
+		break;
+	case OPT_BUFFER:
+		c->capture.buffer_mb = (uint32_t)v;
+		break;
+	}
+}
+
+/* Parses argv into c. Returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, struct probe_config *c)
+{
+	uint64_t v;
+	size_t k;
+	int opt;
+
+	c->idle_timeout_s = 15;
+	c->active_timeout_s = 1800;
+	c->max_flows = 1u << 20;
+	ipfix_exporter_params_default(&c->ipfix);
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":i:o:qhV", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			if (c->n_inputs == PROBE_MAX_INPUTS)
+				return usage_error("too many inputs (at most %d)", PROBE_MAX_INPUTS);
+			c->inputs[c->n_inputs++] = optarg;
+			continue;
+		case 'o':
+			if (c->n_outputs == PROBE_MAX_OUTPUTS)
+				return usage_error("too many outputs (at most %d)", PROBE_MAX_OUTPUTS);
+			c->outputs[c->n_outputs++] = optarg;
+			continue;
+		case OPT_FILTER:
+			c->capture.filter = optarg;
+			continue;
+		case OPT_SUMMARY_JSON:
+			c->summary_json = optarg;
+			continue;
+		case 'q':
+			c->quiet = 1;
+			continue;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("weir %s\n", WEIR_VERSION);
+			return 0;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		case '?':
+			return usage_error("unknown option '%s' (see weir --help)", argv[optind - 1]);
+		}
+		for (k = 0; k < WR_ARRAY_SIZE(num_opts); k++) {
+			if (num_opts[k].id != opt)
+				continue;
+			if (wr_parse_u64(optarg, num_opts[k].min, num_opts[k].max, &v) < 0)
+				return usage_error("%s: '%s' is not a whole number in [%" PRIu64
+						   ", %" PRIu64 "]",
+						   num_opts[k].name, optarg, num_opts[k].min,
+						   num_opts[k].max);
+			set_num(c, opt, v);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s' (inputs need -i, outputs -o)",
+				   argv[optind]);
+	if (c->n_inputs == 0)
+		return usage_error("no input: give one with -i pcap:FILE or -i pcap:IFACE");
+	if (c->n_outputs == 0)
+		return usage_error("no output: give one with -o ipfix:udp://HOST:PORT, "
+				   "ipfix:tcp://HOST:PORT or ipfix:file:PATH");
+	return -1;
+}
+
+static void on_signal(int sig)
+{
+	static volatile sig_atomic_t seen;
+
+	if (seen++) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	probe_pipeline_request_stop(&the_probe);
+}
+
+/* Totals over every worker, for the summary and its conservation check. */
+struct totals {
+	uint64_t read, in_flows, non_ip, malformed, no_slot;
+	uint64_t verdicts[CAPTURE_VERDICT_MAX];
+	uint64_t dropped, if_dropped;
+	uint64_t frag_matched, frag_unmatched;
+	uint64_t flows_created, records[6], records_out, records_dropped;
+};
+
+static void add_totals(const struct probe *pr, struct totals *t)
+{
+	unsigned i, v;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < pr->n_workers; i++) {
+		const struct probe_worker *w = &pr->workers[i];
+
+		t->read += w->cstats.packets;
+		t->dropped += w->cstats.dropped;
+		t->if_dropped += w->cstats.if_dropped;
+		for (v = 0; v < CAPTURE_VERDICT_MAX; v++) {
+			t->verdicts[v] += w->verdicts[v];
+			if (v == CAPTURE_OK)
+				continue;
+			if (capture_verdict_is_malformed(v))
+				t->malformed += w->verdicts[v];
+			else
+				t->non_ip += w->verdicts[v];
+		}
+		t->in_flows += w->fcstats.packets;
+		t->no_slot += w->fcstats.no_slot;
+		t->frag_matched += w->fstats.matched;
+		t->frag_unmatched += w->fstats.unmatched;
+		t->flows_created += w->fcstats.flows_created;
+		for (v = 1; v < 6; v++)
+			t->records[v] += w->fcstats.exported[v];
+		t->records_out += w->records_out;
+		t->records_dropped += w->records_dropped;
+	}
+}
+
+static void print_summary(const struct probe *pr, const struct totals *t, int balanced)
+{
+	unsigned i, v;
+
+	fprintf(stderr, "weir: summary\n");
+	for (i = 0; i < pr->n_workers; i++) {
+		const struct probe_worker *w = &pr->workers[i];
+
+		fprintf(stderr, "  input %s: %" PRIu64 " packets, %" PRIu64 " bytes", w->name,
+			w->cstats.packets, w->cstats.bytes);
+		if (w->caps & CAPTURE_CAP_LIVE)
+			fprintf(stderr, ", %" PRIu64 " dropped by the kernel, %" PRIu64
+					" by the interface",
+				w->cstats.dropped, w->cstats.if_dropped);
+		if (w->cstats.truncated_file)
+			fprintf(stderr, " (file ends inside a record)");
+		fprintf(stderr, "\n");
+	}
+	fprintf(stderr,
+		"  packets: %" PRIu64 " read, %" PRIu64 " parsed, %" PRIu64 " in flows, %" PRIu64
+		" non-IP, %" PRIu64 " malformed\n",
+		t->read, t->verdicts[CAPTURE_OK], t->in_flows, t->non_ip, t->malformed);
+	for (v = 1; v < CAPTURE_VERDICT_MAX; v++)
+		if (t->verdicts[v])
+			fprintf(stderr, "    %-18s %" PRIu64 "\n", capture_verdict_name(v),
+				t->verdicts[v]);
+	if (t->frag_matched || t->frag_unmatched)
+		fprintf(stderr,
+			"  fragments: %" PRIu64 " non-first joined their flow, %" PRIu64
+			" without a first fragment (ports 0)\n",
+			t->frag_matched, t->frag_unmatched);
+	fprintf(stderr,
+		"  flows: %" PRIu64 " created; %" PRIu64 " records (idle %" PRIu64
+		", active %" PRIu64 ", end of flow %" PRIu64 ", forced end %" PRIu64
+		", evicted %" PRIu64 ")\n",
+		t->flows_created, t->records_out + t->records_dropped, t->records[1], t->records[2],
+		t->records[3], t->records[4], t->records[5]);
+	if (t->records_dropped)
+		fprintf(stderr, "  records lost to a full export queue: %" PRIu64 "\n",
+			t->records_dropped);
+	for (i = 0; i < pr->n_exporters; i++) {
+		struct ipfix_exporter_stats s;
+
+		ipfix_exporter_get_stats(pr->exporters[i], &s);
+		fprintf(stderr,
+			"  output ipfix:%s: %" PRIu64 " records in %" PRIu64 " messages, %" PRIu64
+			" bytes sent, %" PRIu64 " records not sent\n",
+			ipfix_exporter_url(pr->exporters[i]), s.records, s.messages, s.bytes,
+			s.records_lost);
+	}
+	fprintf(stderr, "  accounting: %s (read = in flows + non-IP + malformed%s)\n",
+		balanced ? "balanced" : "MISMATCH", t->no_slot ? " + no slot" : "");
+}
+
+static int write_json(const struct probe *pr, const struct totals *t, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	unsigned i, v;
+
+	if (f == NULL)
+		return -errno;
+	fprintf(f, "{\n  \"packets_read\": %" PRIu64 ",\n  \"packets_in_flows\": %" PRIu64
+		   ",\n  \"packets_non_ip\": %" PRIu64 ",\n  \"packets_malformed\": %" PRIu64
+		   ",\n  \"packets_no_slot\": %" PRIu64 ",\n  \"dropped\": %" PRIu64 ",\n",
+		t->read, t->in_flows, t->non_ip, t->malformed, t->no_slot, t->dropped);
+	fprintf(f, "  \"verdicts\": {");
+	for (v = 0; v < CAPTURE_VERDICT_MAX; v++)
+		fprintf(f, "%s\"%s\": %" PRIu64, v ? ", " : "", capture_verdict_name(v),
+			t->verdicts[v]);
+	fprintf(f, "},\n  \"fragments_matched\": %" PRIu64 ",\n  \"fragments_unmatched\": %" PRIu64
+		   ",\n  \"flows_created\": %" PRIu64 ",\n",
+		t->frag_matched, t->frag_unmatched, t->flows_created);
+	fprintf(f, "  \"records\": {\"idle\": %" PRIu64 ", \"active\": %" PRIu64
+		   ", \"end_of_flow\": %" PRIu64 ", \"forced_end\": %" PRIu64
+		   ", \"lack_of_resources\": %" PRIu64 "},\n",
+		t->records[1], t->records[2], t->records[3], t->records[4], t->records[5]);
+	fprintf(f, "  \"records_queued\": %" PRIu64 ",\n  \"records_queue_full\": %" PRIu64
+		   ",\n  \"records_exported\": %" PRIu64 ",\n  \"outputs\": [",
+		t->records_out, t->records_dropped, pr->records_exported);
+	for (i = 0; i < pr->n_exporters; i++) {
+		struct ipfix_exporter_stats s;
+
+		ipfix_exporter_get_stats(pr->exporters[i], &s);
+		fprintf(f, "%s\n    {\"url\": \"%s\", \"records\": %" PRIu64 ", \"messages\": %" PRIu64
+			   ", \"bytes\": %" PRIu64 ", \"records_lost\": %" PRIu64 "}",
+			i ? "," : "", ipfix_exporter_url(pr->exporters[i]), s.records, s.messages,
+			s.bytes, s.records_lost);
+	}
+	fprintf(f, "\n  ]\n}\n");
+	return fclose(f) == 0 ? 0 : -errno;
+}
+
+int main(int argc, char **argv)
+{
+	struct probe *pr = &the_probe;
+	char err[512];
+	struct totals t;
+	int rc, balanced, status = 0;
+	unsigned i;
+
+	rc = parse_args(argc, argv, &pr->cfg);
+	if (rc >= 0)
+		return rc;
+
+	rc = probe_pipeline_open(pr, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "weir: %s\n", err);
+		probe_pipeline_close(pr);
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	rc = probe_pipeline_start(pr, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "weir: %s\n", err);
+		probe_pipeline_close(pr);
+		return 1;
+	}
+	probe_pipeline_join(pr);
+
+	add_totals(pr, &t);
+	balanced = t.read == t.in_flows + t.non_ip + t.malformed + t.no_slot;
+	for (i = 0; i < pr->n_workers; i++) {
+		if (pr->workers[i].error) {
+			fprintf(stderr, "weir: input '%s': %s (flows read before it were exported)\n",
+				pr->workers[i].name,
+				pr->workers[i].errmsg[0] ? pr->workers[i].errmsg
+							 : strerror(-pr->workers[i].error));
+			status = 1;
+		}
+	}
+	if (!pr->cfg.quiet)
+		print_summary(pr, &t, balanced);
+	if (pr->cfg.summary_json && (rc = write_json(pr, &t, pr->cfg.summary_json)) < 0) {
+		fprintf(stderr, "weir: --summary-json '%s': %s\n", pr->cfg.summary_json,
+			strerror(-rc));
+		status = 1;
+	}
+	probe_pipeline_close(pr);
+	return status;
+}

@@ -1,0 +1,89 @@
+/*
+ * probe: the weir program. Private header shared by main.c (command line, lifecycle, summary)
+ * and pipeline.c (worker and exporter threads).
+ *
+ * Threads: one worker per input (capture -> parse -> flow cache -> expired records), one
+ * exporter thread (records -> every IPFIX collector). They meet only at one SPSC ring per
+ * worker; counters are plain fields written by one thread and read by main after the join.
+ */
+#ifndef PROBE_H
+#define PROBE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "capture.h"
+#include "flowcache.h"
+#include "ipfix.h"
+#include "wr.h"
+
+#define PROBE_MAX_INPUTS  16
+#define PROBE_MAX_OUTPUTS 8
+#define PROBE_BURST       32
+
+struct probe_config {
+	const char *inputs[PROBE_MAX_INPUTS];
+	unsigned n_inputs;
+	const char *outputs[PROBE_MAX_OUTPUTS];
+	unsigned n_outputs;
+	uint64_t idle_timeout_s;
+	uint64_t active_timeout_s;
+	uint64_t max_flows;
+	struct ipfix_exporter_params ipfix;
+	struct capture_open_params capture;
+	const char *summary_json; /* write the final counters here as JSON, or NULL */
+	int quiet;                /* no summary on stderr */
+};
+
+/* One input and the worker thread that owns it. */
+struct probe_worker {
+	struct probe *pr;
+	const char *name; /* the INPUT argument */
+	const struct capture_driver_ops *ops;
+	void *handle;
+	uint32_t caps;
+	struct flowcache *fc;
+	struct capture_frag_table *frags;
+	struct wr_ring *ring; /* expired records to the exporter thread */
+	pthread_t thread;
+	atomic_int done; /* set by the worker when its last record is in the ring */
+	int error;       /* fatal input error (-errno), 0 if the input ended normally */
+	char errmsg[CAPTURE_ERR_LEN];
+	/* counters, written by the worker only */
+	uint64_t verdicts[CAPTURE_VERDICT_MAX];
+	uint64_t records_out;     /* records put into the ring */
+	uint64_t records_dropped; /* records lost because the ring was full (live inputs) */
+	uint64_t last_ts_ns;      /* newest packet time seen */
+	struct capture_stats cstats;
+	struct capture_frag_stats fstats;
+	struct flowcache_stats fcstats;
+};
+
+struct probe {
+	struct probe_config cfg;
+	struct probe_worker workers[PROBE_MAX_INPUTS];
+	unsigned n_workers;
+	struct ipfix_exporter *exporters[PROBE_MAX_OUTPUTS];
+	unsigned n_exporters;
+	pthread_t export_thread;
+	uint64_t records_exported; /* records handed to the exporters (exporter thread) */
+	atomic_int stop;           /* set by a signal: stop reading, flush, exit */
+};
+
+/* Opens every input and output and allocates every table; nothing runs yet. On error returns
+ * -errno with a message naming the input or output in err. */
+int probe_pipeline_open(struct probe *pr, char *err, size_t errlen);
+
+/* Starts the worker and exporter threads. 0 or -errno. */
+int probe_pipeline_start(struct probe *pr, char *err, size_t errlen);
+
+/* Asks the workers to stop reading (from a signal handler: async-signal-safe). */
+void probe_pipeline_request_stop(struct probe *pr);
+
+/* Waits for every thread: inputs read to their end (or stopped), every flow exported. */
+void probe_pipeline_join(struct probe *pr);
+
+/* Frees everything probe_pipeline_open() made. */
+void probe_pipeline_close(struct probe *pr);
+
+#endif /* PROBE_H */

@@ -1,0 +1,237 @@
+/*
+ * Unit tests of the flow cache: accounting, every end reason, timer exactness on packet time,
+ * eviction order, and packet conservation under churn.
+ */
+#include <stdlib.h>
+
+#include "flowcache.h"
+#include "t.h"
+
+#define S 1000000000ULL
+
+static struct capture_meta pkt(uint32_t src, uint16_t sport, uint64_t ts, uint32_t octets,
+                               uint16_t flags)
+{
+	struct capture_meta m;
+
+	memset(&m, 0, sizeof(m));
+	m.key.ip_version = 4;
+	m.key.proto = 6;
+	m.key.src[0] = (uint8_t)(src >> 24);
+	m.key.src[1] = (uint8_t)(src >> 16);
+	m.key.src[2] = (uint8_t)(src >> 8);
+	m.key.src[3] = (uint8_t)src;
+	m.key.dst[0] = 192;
+	m.key.sport = sport;
+	m.key.dport = 80;
+	m.ts_ns = ts;
+	m.l3_octets = octets;
+	m.tcp_flags = flags;
+	m.tos = 4;
+	m.hash = capture_flow_hash(&m.key);
+	return m;
+}
+
+static struct flowcache *mk(uint32_t max_flows, uint64_t idle_s, uint64_t active_s)
+{
+	struct flowcache_params p = {.max_flows = max_flows,
+	                             .idle_timeout_ns = idle_s * S,
+	                             .active_timeout_ns = active_s * S};
+
+	return flowcache_create(&p);
+}
+
+static void test_params(void)
+{
+	struct flowcache_params p = {0};
+
+	CHECK(flowcache_create(&p) == NULL);
+	CHECK(flowcache_create(NULL) == NULL);
+	flowcache_free(NULL);
+}
+
+static void test_accounting_and_idle(void)
+{
+	struct flowcache *fc = mk(16, 15, 1800);
+	struct flowcache_record out[8];
+	struct capture_meta m[3];
+	struct flowcache_stats st;
+
+	m[0] = pkt(1, 1000, 100 * S, 60, 0x02);
+	m[1] = pkt(1, 1000, 101 * S, 1500, 0x10);
+	m[2] = pkt(2, 2000, 102 * S, 40, 0x10);
+	flowcache_update_burst(fc, m, 3);
+	/* Idle timer: due exactly idle seconds after the last packet, not before. */
+	CHECK_EQ(flowcache_expire(fc, 116 * S - 1, out, 8), 0);
+	CHECK_EQ(flowcache_expire(fc, 116 * S, out, 8), 1);
+	CHECK_EQ(out[0].packets, 2);
+	CHECK_EQ(out[0].octets, 1560);
+	CHECK_EQ(out[0].first_ns, 100 * S);
+	CHECK_EQ(out[0].last_ns, 101 * S);
+	CHECK_EQ(out[0].tcp_flags, 0x12);
+	CHECK_EQ(out[0].tos, 4);
+	CHECK_EQ(out[0].end_reason, FLOWCACHE_END_IDLE);
+	CHECK_EQ(out[0].key.sport, 1000);
+	CHECK_EQ(flowcache_expire(fc, 117 * S, out, 8), 1);
+	CHECK_EQ(out[0].key.sport, 2000);
+	flowcache_get_stats(fc, &st);
+	CHECK_EQ(st.packets, 3);
+	CHECK_EQ(st.flows_created, 2);
+	CHECK_EQ(st.exported[FLOWCACHE_END_IDLE], 2);
+	CHECK_EQ(st.active, 0);
+	flowcache_free(fc);
+}
+
+static void test_active_timeout_deltas(void)
+{
+	struct flowcache *fc = mk(16, 15, 60);
+	struct flowcache_record out[8];
+	struct capture_meta m;
+	uint64_t t, total = 0;
+	unsigned n, records = 0;
+
+	/* One packet every 10 s for 200 s: active exports every 60 s with delta counters. */
+	for (t = 0; t <= 200; t += 10) {
+		m = pkt(1, 1, (1000 + t) * S, 100, 0x10);
+		flowcache_update_burst(fc, &m, 1);
+		n = flowcache_expire(fc, (1000 + t) * S, out, 8);
+		if (n) {
+			CHECK_EQ(n, 1);
+			CHECK_EQ(out[0].end_reason, FLOWCACHE_END_ACTIVE);
+			CHECK(out[0].last_ns - out[0].first_ns <= 60 * S);
+			total += out[0].packets;
+			records++;
+		}
+	}
+	CHECK_EQ(records, 3); /* at 60, 120 and 180 s */
+	n = flowcache_flush(fc, out, 8);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(out[0].end_reason, FLOWCACHE_END_FORCED);
+	total += out[0].packets;
+	CHECK_EQ(total, 21);
+	flowcache_free(fc);
+}
+
+static void test_active_then_idle_no_empty_record(void)
+{
+	struct flowcache *fc = mk(16, 100, 10);
+	struct flowcache_record out[8];
+	struct capture_meta m = pkt(1, 1, 0, 100, 0);
+
+	m.ts_ns = 5 * S;
+	flowcache_update_burst(fc, &m, 1);
+	CHECK_EQ(flowcache_expire(fc, 15 * S, out, 8), 1); /* active */
+	CHECK_EQ(out[0].packets, 1);
+	/* Nothing since: the idle timer ends the flow without an empty record. */
+	CHECK_EQ(flowcache_expire(fc, 200 * S, out, 8), 0);
+	CHECK_EQ(flowcache_flush(fc, out, 8), 0);
+	flowcache_free(fc);
+}
+
+static void test_tcp_end(void)
+{
+	struct flowcache *fc = mk(16, 15, 1800);
+	struct flowcache_record out[8];
+	struct capture_meta m[4];
+
+	m[0] = pkt(1, 1, 1 * S, 40, 0x02);
+	m[1] = pkt(1, 1, 2 * S, 40, 0x11); /* FIN */
+	m[2] = pkt(1, 1, 3 * S, 40, 0x10); /* a later ACK starts a new record */
+	m[3] = pkt(2, 2, 3 * S, 40, 0x04); /* RST */
+	flowcache_update_burst(fc, m, 4);
+	CHECK_EQ(flowcache_expire(fc, 3 * S, out, 8), 2);
+	CHECK_EQ(out[0].end_reason, FLOWCACHE_END_OF_FLOW);
+	CHECK_EQ(out[0].packets, 2);
+	CHECK_EQ(out[0].tcp_flags, 0x13);
+	CHECK_EQ(out[1].end_reason, FLOWCACHE_END_OF_FLOW);
+	CHECK_EQ(out[1].key.sport, 2);
+	CHECK_EQ(flowcache_flush(fc, out, 8), 1);
+	CHECK_EQ(out[0].packets, 1);
+	CHECK_EQ(out[0].first_ns, 3 * S);
+	flowcache_free(fc);
+}
+
+static void test_eviction_least_recent(void)
+{
+	struct flowcache *fc = mk(4, 15, 1800);
+	struct flowcache_record out[8];
+	struct capture_meta m;
+	struct flowcache_stats st;
+	uint32_t i;
+
+	for (i = 1; i <= 4; i++) {
+		m = pkt(i, 1, i * S, 10, 0);
+		flowcache_update_burst(fc, &m, 1);
+	}
+	m = pkt(1, 1, 5 * S, 10, 0); /* flow 1 is now the most recent */
+	flowcache_update_burst(fc, &m, 1);
+	m = pkt(9, 1, 6 * S, 10, 0); /* full: evicts flow 2 */
+	flowcache_update_burst(fc, &m, 1);
+	CHECK_EQ(flowcache_expire(fc, 6 * S, out, 8), 1);
+	CHECK_EQ(out[0].end_reason, FLOWCACHE_END_RESOURCES);
+	CHECK_EQ(out[0].key.src[3], 2);
+	flowcache_get_stats(fc, &st);
+	CHECK_EQ(st.evicted, 1);
+	CHECK_EQ(st.active, 4);
+	flowcache_free(fc);
+}
+
+/* Many flows through a small cache in bursts: every packet ends up in exactly one record. */
+static void test_conservation_under_churn(void)
+{
+	struct flowcache *fc = mk(1000, 2, 5);
+	struct flowcache_record out[64];
+	struct capture_meta burst[32];
+	struct flowcache_stats st;
+	uint64_t packets = 0, octets = 0, sent = 0, sent_octets = 0, t = 0;
+	unsigned i, k, n;
+
+	srand(3);
+	for (i = 0; i < 20000; i++) {
+		for (k = 0; k < 32; k++) {
+			t += S / 1000;
+			/* a sliding key window: old flows go idle, new ones churn */
+			burst[k] =
+			    pkt(i * 4 + (uint32_t)(rand() % 5000), (uint16_t)(rand() % 3), t,
+			        (uint32_t)(40 + rand() % 1460), rand() % 100 == 0 ? 0x01 : 0x10);
+			packets++;
+			octets += burst[k].l3_octets;
+		}
+		flowcache_update_burst(fc, burst, 32);
+		if (i % 1000 == 999)
+			t += 10 * S; /* a quiet spell: idle timers fire */
+		while ((n = flowcache_expire(fc, t, out, 64)) > 0) {
+			for (k = 0; k < n; k++) {
+				sent += out[k].packets;
+				sent_octets += out[k].octets;
+				CHECK(out[k].packets > 0);
+			}
+		}
+	}
+	while ((n = flowcache_flush(fc, out, 64)) > 0)
+		for (k = 0; k < n; k++) {
+			sent += out[k].packets;
+			sent_octets += out[k].octets;
+		}
+	flowcache_get_stats(fc, &st);
+	CHECK_EQ(sent, packets);
+	CHECK_EQ(sent_octets, octets);
+	CHECK_EQ(st.no_slot, 0);
+	CHECK(st.evicted > 0);
+	CHECK(st.exported[FLOWCACHE_END_OF_FLOW] > 0);
+	CHECK(st.exported[FLOWCACHE_END_IDLE] > 0);
+	CHECK_EQ(st.active, 0);
+	flowcache_free(fc);
+}
+
+int main(void)
+{
+	T_RUN(test_params);
+	T_RUN(test_accounting_and_idle);
+	T_RUN(test_active_timeout_deltas);
+	T_RUN(test_active_then_idle_no_empty_record);
+	T_RUN(test_tcp_end);
+	T_RUN(test_eviction_least_recent);
+	T_RUN(test_conservation_under_churn);
+	return t_done();
+}
