@@ -21,7 +21,7 @@
 /* ---------------------------------------------------------------------------------------- */
 /* Link types (the LINKTYPE_ numbers of pcap/pcapng files).                                  */
 
-#define CAPTURE_LINK_NULL     0   /* BSD loopback: 4-byte address family, host byte order */
+#define CAPTURE_LINK_NULL     0 /* BSD loopback: 4-byte address family, host byte order */
 #define CAPTURE_LINK_ETHERNET 1
 #define CAPTURE_LINK_RAW      101 /* starts at the IPv4 or IPv6 header */
 #define CAPTURE_LINK_LOOP     108 /* OpenBSD loopback: 4-byte address family, big-endian */
@@ -73,29 +73,29 @@ enum capture_verdict {
 	CAPTURE_NON_IP,           /* ARP, STP, LLDP, IPX, MPLS pseudowires, ... */
 	CAPTURE_UNSUPPORTED_LINK, /* link type the parser does not decode */
 	/* malformed: the frame claims IP but no flow key can be read */
-	CAPTURE_L2_TRUNCATED,     /* link-layer, VLAN, MPLS or PPPoE header cut short */
-	CAPTURE_IP_TRUNCATED,     /* IPv4/IPv6 fixed header cut short */
-	CAPTURE_IP_BAD_VERSION,   /* version nibble disagrees with the link layer */
+	CAPTURE_L2_TRUNCATED,      /* link-layer, VLAN, MPLS or PPPoE header cut short */
+	CAPTURE_IP_TRUNCATED,      /* IPv4/IPv6 fixed header cut short */
+	CAPTURE_IP_BAD_VERSION,    /* version nibble disagrees with the link layer */
 	CAPTURE_IP_BAD_HEADER_LEN, /* IPv4 IHL below 5 */
 	CAPTURE_VERDICT_MAX
 };
 
 /* Per-packet flag bits in capture_meta.flags. */
-#define CAPTURE_F_FRAGMENT        0x01 /* an IP fragment (first or not) */
-#define CAPTURE_F_NONFIRST_FRAG   0x02 /* offset != 0: ports come from the fragment table */
-#define CAPTURE_F_FRAG_UNMATCHED  0x04 /* non-first fragment whose first fragment was not seen */
-#define CAPTURE_F_L4_TRUNCATED    0x08 /* the L4 header was cut short; ports/flags are 0 */
+#define CAPTURE_F_FRAGMENT         0x01 /* an IP fragment (first or not) */
+#define CAPTURE_F_NONFIRST_FRAG    0x02 /* offset != 0: ports come from the fragment table */
+#define CAPTURE_F_FRAG_UNMATCHED   0x04 /* non-first fragment whose first fragment was not seen */
+#define CAPTURE_F_L4_TRUNCATED     0x08 /* the L4 header was cut short; ports/flags are 0 */
 #define CAPTURE_F_LENGTH_FROM_WIRE 0x10 /* IP length field was 0 (TSO/jumbo); taken from frame */
 
 struct capture_meta {
 	struct capture_flow_key key;
-	uint64_t ts_ns;      /* copied from the packet */
-	uint32_t l3_octets;  /* IP total length as written (IPFIX octetDeltaCount convention) */
-	uint16_t tcp_flags;  /* TCP flags incl. NS (0x100); 0 when not TCP */
-	uint8_t tos;         /* IPv4 TOS / IPv6 traffic class */
-	uint8_t flags;       /* CAPTURE_F_* */
-	uint32_t hash;       /* hash of the key, direction-symmetric (see capture_flow_hash) */
-	uint16_t port;       /* copied from the packet */
+	uint64_t ts_ns;     /* copied from the packet */
+	uint32_t l3_octets; /* IP total length as written (IPFIX octetDeltaCount convention) */
+	uint16_t tcp_flags; /* TCP flags incl. NS (0x100); 0 when not TCP */
+	uint8_t tos;        /* IPv4 TOS / IPv6 traffic class */
+	uint8_t flags;      /* CAPTURE_F_* */
+	uint32_t hash;      /* hash of the key, direction-symmetric (see capture_flow_hash) */
+	uint16_t port;      /* copied from the packet */
 	uint16_t pad;
 };
 
@@ -107,7 +107,7 @@ struct capture_frag_table;
  * Pure apart from the fragment table: the same bytes always give the same answer.
  */
 enum capture_verdict capture_parse(const struct capture_pkt *pkt, struct capture_frag_table *frags,
-				   struct capture_meta *ret_meta);
+                                   struct capture_meta *ret_meta);
 
 /* Short stable name of a verdict for counters and summaries ("non_ip", "ip_truncated", ...). */
 const char *capture_verdict_name(enum capture_verdict v);
@@ -122,10 +122,10 @@ uint32_t capture_flow_hash(const struct capture_flow_key *key);
 /* Fragment table: maps (src, dst, proto, IP id) of first fragments to their ports.           */
 
 struct capture_frag_stats {
-	uint64_t first_seen;  /* first fragments recorded */
-	uint64_t matched;     /* non-first fragments given the ports of their first fragment */
-	uint64_t unmatched;   /* non-first fragments with no first fragment in the table */
-	uint64_t replaced;    /* live entries overwritten because their bucket was full */
+	uint64_t first_seen; /* first fragments recorded */
+	uint64_t matched;    /* non-first fragments given the ports of their first fragment */
+	uint64_t unmatched;  /* non-first fragments with no first fragment in the table */
+	uint64_t replaced;   /* live entries overwritten because their bucket was full */
 };
 
 /* Creates a table of at least `entries` slots (bounded: it never grows). Entries older than
@@ -138,9 +138,10 @@ void capture_frag_stats(const struct capture_frag_table *t, struct capture_frag_
 /* Capture driver ops.                                                                        */
 
 /* Capability bits of a driver handle. */
-#define CAPTURE_CAP_OFFLINE 0x1 /* finite input (a file): rx_burst ends with -ENODATA; the
-				   consumer may wait for downstream space instead of dropping */
-#define CAPTURE_CAP_LIVE    0x2 /* live source: the clock runs while no packets arrive */
+#define CAPTURE_CAP_OFFLINE                                                             \
+	0x1                  /* finite input (a file): rx_burst ends with -ENODATA; the \
+	                        consumer may wait for downstream space instead of dropping */
+#define CAPTURE_CAP_LIVE 0x2 /* live source: the clock runs while no packets arrive */
 
 /* Counters a driver keeps about itself. */
 struct capture_stats {
@@ -165,7 +166,7 @@ struct capture_driver_ops {
 	/* Opens `spec` (the part after "scheme:"). Returns 0 and a handle, or -errno and a message
 	 * naming the problem in err (the caller adds the input's name). */
 	int (*open)(const char *spec, const struct capture_open_params *params, void **ret_handle,
-		    char *err, size_t errlen);
+	            char *err, size_t errlen);
 	/* CAPTURE_CAP_* of an open handle. */
 	uint32_t (*caps)(void *handle);
 	/* Starts delivering packets (live: activates the capture). Returns 0 or -errno. */

@@ -19,15 +19,15 @@ _Static_assert(sizeof(struct capture_frag_key) == 40, "fragment key layout");
 
 /* Builds the fragment key of the datagram whose flow key is k (addresses and version). */
 void capture_frag_key_init(struct capture_frag_key *fk, const struct capture_flow_key *k,
-			   uint8_t proto, uint32_t id);
+                           uint8_t proto, uint32_t id);
 
 /* Remembers the ports of a first fragment (offset 0, more fragments). t may be NULL. */
 void capture_frag_insert(struct capture_frag_table *t, const struct capture_frag_key *fk,
-			 const struct capture_meta *m);
+                         const struct capture_meta *m);
 
 /* Gives a non-first fragment the ports of its first fragment, or flags it unmatched (ports
  * stay 0). t may be NULL. */
 void capture_frag_lookup(struct capture_frag_table *t, const struct capture_frag_key *fk,
-			 struct capture_meta *m);
+                         struct capture_meta *m);
 
 #endif /* CAPTURE_INTERNAL_H */

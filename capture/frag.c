@@ -67,7 +67,7 @@ void capture_frag_stats(const struct capture_frag_table *t, struct capture_frag_
 }
 
 void capture_frag_key_init(struct capture_frag_key *fk, const struct capture_flow_key *k,
-			   uint8_t proto, uint32_t id)
+                           uint8_t proto, uint32_t id)
 {
 	memset(fk, 0, sizeof(*fk));
 	memcpy(fk->src, k->src, sizeof(fk->src));
@@ -78,7 +78,7 @@ void capture_frag_key_init(struct capture_frag_key *fk, const struct capture_flo
 }
 
 static struct frag_entry *frag_bucket(struct capture_frag_table *t,
-				      const struct capture_frag_key *fk)
+                                      const struct capture_frag_key *fk)
 {
 	const uint8_t *b = (const uint8_t *)fk;
 	uint32_t h = 2166136261u; /* FNV-1a over the key bytes */
@@ -98,7 +98,7 @@ static int frag_live(const struct capture_frag_table *t, const struct frag_entry
 }
 
 void capture_frag_insert(struct capture_frag_table *t, const struct capture_frag_key *fk,
-			 const struct capture_meta *m)
+                         const struct capture_meta *m)
 {
 	struct frag_entry *b, *victim = NULL;
 	int i;
@@ -124,7 +124,7 @@ void capture_frag_insert(struct capture_frag_table *t, const struct capture_frag
 }
 
 void capture_frag_lookup(struct capture_frag_table *t, const struct capture_frag_key *fk,
-			 struct capture_meta *m)
+                         struct capture_meta *m)
 {
 	struct frag_entry *b;
 	int i;

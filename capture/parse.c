@@ -41,17 +41,17 @@
 #define IPPROTO_SCTP_    132
 #define IPPROTO_UDPLITE_ 136
 
-#define MPLS_MAX_LABELS   16 /* deeper stacks are treated as malformed */
-#define IPV6_MAX_EXT_HDRS 16
+#define MPLS_MAX_LABELS   16  /* deeper stacks are treated as malformed */
+#define IPV6_MAX_EXT_HDRS 256 /* bounds the work per packet; real chains are short */
 
 static const char *const verdict_names[CAPTURE_VERDICT_MAX] = {
-	[CAPTURE_OK] = "ok",
-	[CAPTURE_NON_IP] = "non_ip",
-	[CAPTURE_UNSUPPORTED_LINK] = "unsupported_link",
-	[CAPTURE_L2_TRUNCATED] = "l2_truncated",
-	[CAPTURE_IP_TRUNCATED] = "ip_truncated",
-	[CAPTURE_IP_BAD_VERSION] = "ip_bad_version",
-	[CAPTURE_IP_BAD_HEADER_LEN] = "ip_bad_header_len",
+    [CAPTURE_OK] = "ok",
+    [CAPTURE_NON_IP] = "non_ip",
+    [CAPTURE_UNSUPPORTED_LINK] = "unsupported_link",
+    [CAPTURE_L2_TRUNCATED] = "l2_truncated",
+    [CAPTURE_IP_TRUNCATED] = "ip_truncated",
+    [CAPTURE_IP_BAD_VERSION] = "ip_bad_version",
+    [CAPTURE_IP_BAD_HEADER_LEN] = "ip_bad_header_len",
 };
 
 const char *capture_verdict_name(enum capture_verdict v)
@@ -115,7 +115,7 @@ static uint32_t ipv6_jumbo_len(const uint8_t *h, uint32_t hlen)
 }
 
 static enum capture_verdict parse_ipv4(const struct capture_pkt *pkt, uint32_t off,
-				       struct capture_frag_table *frags, struct capture_meta *m)
+                                       struct capture_frag_table *frags, struct capture_meta *m)
 {
 	const uint8_t *p = pkt->data;
 	uint32_t len = pkt->caplen;
@@ -178,13 +178,13 @@ static int ipv6_is_walked_ext(uint8_t nh)
 }
 
 static enum capture_verdict parse_ipv6(const struct capture_pkt *pkt, uint32_t off,
-				       struct capture_frag_table *frags, struct capture_meta *m)
+                                       struct capture_frag_table *frags, struct capture_meta *m)
 {
 	const uint8_t *p = pkt->data;
 	uint32_t len = pkt->caplen;
 	uint32_t plen, end, cur, i, hlen;
 	struct capture_frag_key fk;
-	int first_frag = 0;
+	int first_frag = 0, cut = 0;
 	uint8_t nh;
 
 	if (off + 40 > len)
@@ -198,21 +198,34 @@ static enum capture_verdict parse_ipv6(const struct capture_pkt *pkt, uint32_t o
 	memcpy(m->key.dst, p + off + 24, 16);
 	plen = wr_be16(p + off + 4);
 	nh = p[off + 6];
-	if (plen == 0) {
-		m->l3_octets = 0; /* jumbogram or TSO: resolved below */
-		end = len;
-	} else {
-		m->l3_octets = plen + 40;
-		end = off + 40 + plen < len ? off + 40 + plen : len;
+	m->l3_octets = plen + 40;
+	end = off + 40 + plen < len ? off + 40 + plen : len;
+	if (plen == 0 && nh == IPPROTO_HOPOPTS_ && off + 42 <= len &&
+	    off + 40 + ((uint32_t)p[off + 41] + 1) * 8 <= len) {
+		/* Payload length 0: a jumbogram if hop-by-hop carries a Jumbo Payload option
+		 * (RFC 2675); otherwise the payload is empty, as the header says. */
+		uint32_t jumbo = ipv6_jumbo_len(p + off + 40, ((uint32_t)p[off + 41] + 1) * 8);
+
+		if (jumbo != 0) {
+			m->l3_octets = jumbo + 40;
+			end = jumbo < len - off - 40 ? off + 40 + jumbo : len;
+		}
 	}
 
 	cur = off + 40;
 	for (i = 0; i < IPV6_MAX_EXT_HDRS && ipv6_is_walked_ext(nh); i++) {
+		if (cur >= end) {
+			cut = 1;
+			break;
+		}
 		if (nh == IPPROTO_FRAG_) {
 			uint16_t fo;
 
-			if (cur + 8 > end)
+			if (cur + 8 > end) {
+				nh = p[cur]; /* the next-header byte is there, the rest is not */
+				cut = 1;
 				break;
+			}
 			fo = wr_be16(p + cur + 2);
 			m->flags |= CAPTURE_F_FRAGMENT;
 			capture_frag_key_init(&fk, &m->key, p[cur], wr_be32(p + cur + 4));
@@ -220,44 +233,39 @@ static enum capture_verdict parse_ipv6(const struct capture_pkt *pkt, uint32_t o
 				m->key.proto = p[cur];
 				m->flags |= CAPTURE_F_NONFIRST_FRAG;
 				capture_frag_lookup(frags, &fk, m);
-				goto out;
+				return CAPTURE_OK;
 			}
 			first_frag = fo & 1;
 			hlen = 8;
 		} else {
-			if (cur + 2 > end)
+			hlen = cur + 2 <= end ? ((uint32_t)p[cur + 1] + 1) * 8 : UINT32_MAX;
+			if (hlen > end - cur) {
+				nh = p[cur];
+				cut = 1;
 				break;
-			hlen = ((uint32_t)p[cur + 1] + 1) * 8;
-			if (cur + hlen > end)
-				break;
-			if (nh == IPPROTO_HOPOPTS_ && plen == 0 && m->l3_octets == 0) {
-				uint32_t jumbo = ipv6_jumbo_len(p + cur, hlen);
-
-				if (jumbo != 0)
-					m->l3_octets = jumbo + 40;
 			}
 		}
 		nh = p[cur];
 		cur += hlen;
 	}
-	/* A chain that could not be walked to its end reports the last next-header read. */
+	/* A chain that could not be walked to its end reports the last next-header read, even
+	 * one read from a header cut short, and no ports. */
 	m->key.proto = nh;
-	if (!ipv6_is_walked_ext(nh))
+	if (cut || ipv6_is_walked_ext(nh)) {
+		if (proto_has_ports(nh))
+			m->flags |= CAPTURE_F_L4_TRUNCATED;
+	} else {
 		parse_l4(p, cur, end, m);
+	}
 	if (first_frag)
 		capture_frag_insert(frags, &fk, m);
-out:
-	if (m->l3_octets == 0) {
-		m->l3_octets = pkt->wirelen > off ? pkt->wirelen - off : 0;
-		m->flags |= CAPTURE_F_LENGTH_FROM_WIRE;
-	}
 	return CAPTURE_OK;
 }
 
 /* Dispatches on the IP version nibble (raw IP links, MPLS payloads). */
 static enum capture_verdict parse_ip_by_nibble(const struct capture_pkt *pkt, uint32_t off,
-					       struct capture_frag_table *frags,
-					       struct capture_meta *m)
+                                               struct capture_frag_table *frags,
+                                               struct capture_meta *m)
 {
 	if (off >= pkt->caplen)
 		return CAPTURE_IP_TRUNCATED;
@@ -291,8 +299,8 @@ static uint16_t null_family_to_ethertype(uint32_t af)
 
 /* Walks an ethertype chain (VLAN tags, MPLS, PPPoE) starting at off to the IP header. */
 static enum capture_verdict parse_ethertype(const struct capture_pkt *pkt, uint16_t etype,
-					    uint32_t off, struct capture_frag_table *frags,
-					    struct capture_meta *m)
+                                            uint32_t off, struct capture_frag_table *frags,
+                                            struct capture_meta *m)
 {
 	const uint8_t *p = pkt->data;
 	uint32_t len = pkt->caplen;
@@ -352,7 +360,7 @@ static enum capture_verdict parse_ethertype(const struct capture_pkt *pkt, uint1
 }
 
 enum capture_verdict capture_parse(const struct capture_pkt *pkt, struct capture_frag_table *frags,
-				   struct capture_meta *m)
+                                   struct capture_meta *m)
 {
 	const uint8_t *p = pkt->data;
 	uint32_t len = pkt->caplen;
@@ -389,7 +397,7 @@ enum capture_verdict capture_parse(const struct capture_pkt *pkt, struct capture
 		if (len < 4)
 			return CAPTURE_L2_TRUNCATED;
 		etype = null_family_to_ethertype(pkt->linktype == CAPTURE_LINK_LOOP ? wr_be32(p)
-										     : wr_le32(p));
+		                                                                    : wr_le32(p));
 		v = etype ? parse_ethertype(pkt, etype, 4, frags, m) : CAPTURE_NON_IP;
 		break;
 	default:

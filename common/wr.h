@@ -13,13 +13,13 @@
 #include <stdint.h>
 #include <string.h>
 
-#define WR_CACHE_LINE 64
-#define WR_ALIGNED    __attribute__((aligned(WR_CACHE_LINE)))
-#define WR_LIKELY(x)   __builtin_expect(!!(x), 1)
-#define WR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define WR_CACHE_LINE    64
+#define WR_ALIGNED       __attribute__((aligned(WR_CACHE_LINE)))
+#define WR_LIKELY(x)     __builtin_expect(!!(x), 1)
+#define WR_UNLIKELY(x)   __builtin_expect(!!(x), 0)
 #define WR_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define WR_UNUSED      __attribute__((unused))
-#define WR_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define WR_UNUSED        __attribute__((unused))
+#define WR_PRINTF(f, a)  __attribute__((format(printf, f, a)))
 
 #define WR_NS_PER_S  1000000000ULL
 #define WR_NS_PER_MS 1000000ULL

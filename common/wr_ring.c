@@ -21,8 +21,8 @@ struct wr_ring *wr_ring_create(uint32_t capacity, uint32_t elem_size)
 	while (cap < capacity)
 		cap <<= 1;
 	r = aligned_alloc(WR_CACHE_LINE,
-			  (sizeof(*r) + (size_t)cap * elem_size + WR_CACHE_LINE - 1) &
-				  ~(size_t)(WR_CACHE_LINE - 1));
+	                  (sizeof(*r) + (size_t)cap * elem_size + WR_CACHE_LINE - 1) &
+	                      ~(size_t)(WR_CACHE_LINE - 1));
 	if (r == NULL)
 		return NULL;
 	memset(r, 0, sizeof(*r));

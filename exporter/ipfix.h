@@ -36,12 +36,12 @@ uint16_t ipfix_template_id(const struct flowcache_record *rec);
 /* Message builder (pure).                                                                    */
 
 struct ipfix_msg {
-	uint8_t *buf;      /* caller's buffer */
-	size_t cap;        /* its size (<= 65535 used) */
-	size_t len;        /* bytes written so far, header included */
-	size_t set_start;  /* offset of the open set header, 0 when none is open */
-	uint16_t set_id;   /* id of the open set */
-	uint32_t records;  /* data records in this message (for the next sequence number) */
+	uint8_t *buf;     /* caller's buffer */
+	size_t cap;       /* its size (<= 65535 used) */
+	size_t len;       /* bytes written so far, header included */
+	size_t set_start; /* offset of the open set header, 0 when none is open */
+	uint16_t set_id;  /* id of the open set */
+	uint32_t records; /* data records in this message (for the next sequence number) */
 };
 
 /* Starts a message in buf (cap >= IPFIX_HEADER_LEN + room for one record). */
@@ -75,13 +75,13 @@ struct ipfix_exporter_params {
 void ipfix_exporter_params_default(struct ipfix_exporter_params *params);
 
 struct ipfix_exporter_stats {
-	uint64_t messages;        /* messages handed to the transport */
-	uint64_t records;         /* data records in them */
-	uint64_t bytes;           /* bytes sent (or written) */
-	uint64_t template_sets;   /* template sets sent */
-	uint64_t records_lost;    /* records that could not be sent (collector down, send error) */
-	uint64_t send_errors;     /* failed send/write calls */
-	uint64_t connects;        /* TCP: successful (re)connections */
+	uint64_t messages;      /* messages handed to the transport */
+	uint64_t records;       /* data records in them */
+	uint64_t bytes;         /* bytes sent (or written) */
+	uint64_t template_sets; /* template sets sent */
+	uint64_t records_lost;  /* records that could not be sent (collector down, send error) */
+	uint64_t send_errors;   /* failed send/write calls */
+	uint64_t connects;      /* TCP: successful (re)connections */
 };
 
 struct ipfix_exporter;
@@ -93,19 +93,19 @@ struct ipfix_exporter;
  * Returns the exporter, or NULL with errno set and a message in err.
  */
 struct ipfix_exporter *ipfix_exporter_create(const char *url,
-					     const struct ipfix_exporter_params *params, char *err,
-					     size_t errlen);
+                                             const struct ipfix_exporter_params *params, char *err,
+                                             size_t errlen);
 
 /* Encodes n records, sending each message as it fills. now_ns is wall-clock time. Returns the
  * number of records accepted (always n: records that cannot be delivered are counted lost). */
 unsigned ipfix_exporter_add(struct ipfix_exporter *ex, const struct flowcache_record *recs,
-			    unsigned n, uint64_t now_ns);
+                            unsigned n, uint64_t now_ns);
 
 /* Timers: sends a partial message older than flush_ms, refreshes UDP templates, retries a TCP
  * connection. Call at least every 100 ms. */
 void ipfix_exporter_tick(struct ipfix_exporter *ex, uint64_t now_ns);
 
-/* Sends whatever is buffered now (and, for files, flushes to disk). 0 or -errno. */
+/* Sends (or, for files, writes) whatever is buffered now. 0 or -errno. */
 int ipfix_exporter_flush(struct ipfix_exporter *ex, uint64_t now_ns);
 
 void ipfix_exporter_get_stats(const struct ipfix_exporter *ex, struct ipfix_exporter_stats *ret);

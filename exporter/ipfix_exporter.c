@@ -108,7 +108,9 @@ void ipfix_exporter_params_default(struct ipfix_exporter_params *params)
 	params->tcp_retry_ms = 500;
 }
 
-WR_PRINTF(3, 4) static void set_err(char *err, size_t errlen, const char *fmt, ...)
+static void set_err(char *err, size_t errlen, const char *fmt, ...) WR_PRINTF(3, 4);
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -152,9 +154,9 @@ static int parse_url(const char *url, struct ipfix_url *ret, char *err, size_t e
 		ret->transport = IPFIX_TCP;
 	} else {
 		set_err(err, errlen,
-			"unknown scheme in '%s' (expected udp://HOST:PORT, tcp://HOST:PORT or "
-			"file:PATH)",
-			url);
+		        "unknown scheme in '%s' (expected udp://HOST:PORT, tcp://HOST:PORT or "
+		        "file:PATH)",
+		        url);
 		return -EINVAL;
 	}
 	rest = url + 6;
@@ -180,8 +182,8 @@ static int parse_url(const char *url, struct ipfix_url *ret, char *err, size_t e
 		}
 		host_end = colon;
 		if (memchr(host, ':', (size_t)(host_end - host)) != NULL) {
-			set_err(err, errlen, "IPv6 address must be in brackets in '%s' ([ADDRESS]:PORT)",
-				url);
+			set_err(err, errlen,
+			        "IPv6 address must be in brackets in '%s' ([ADDRESS]:PORT)", url);
 			return -EINVAL;
 		}
 	}
@@ -209,7 +211,7 @@ static int parse_url(const char *url, struct ipfix_url *ret, char *err, size_t e
 }
 
 static int resolve(const struct ipfix_url *u, const char *url, struct addrinfo **ret, char *err,
-		   size_t errlen)
+                   size_t errlen)
 {
 	struct addrinfo hints;
 	int r;
@@ -222,7 +224,7 @@ static int resolve(const struct ipfix_url *u, const char *url, struct addrinfo *
 	if (r == 0)
 		return 0;
 	set_err(err, errlen, "cannot resolve '%s' in '%s': %s", u->host, url,
-		r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+	        r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
 	if (r == EAI_SYSTEM)
 		return errno ? -errno : -EIO;
 	if (r == EAI_MEMORY)
@@ -312,8 +314,8 @@ static void tcp_close(struct ipfix_exporter *ex, uint64_t now_ns)
 	ex->fd = -1;
 	ex->tcp_state = IPFIX_TCP_DOWN;
 	ex->retry_at_ns = now_ns + (uint64_t)ex->backoff_ms * WR_NS_PER_MS;
-	ex->backoff_ms = ex->backoff_ms >= IPFIX_BACKOFF_MAX_MS / 2 ? IPFIX_BACKOFF_MAX_MS
-								     : ex->backoff_ms * 2;
+	ex->backoff_ms =
+	    ex->backoff_ms >= IPFIX_BACKOFF_MAX_MS / 2 ? IPFIX_BACKOFF_MAX_MS : ex->backoff_ms * 2;
 	ex->need_templates = 1;
 	ex->seq = 0;
 }
@@ -434,7 +436,7 @@ static int templates_due(const struct ipfix_exporter *ex, uint64_t now_ns)
 
 /* Hands a finished message to the transport and accounts for it. 0 or -errno. */
 static int transmit(struct ipfix_exporter *ex, const uint8_t *p, size_t len, uint32_t records,
-		    int has_templates, uint64_t now_ns)
+                    int has_templates, uint64_t now_ns)
 {
 	int r;
 
@@ -515,8 +517,8 @@ static int msg_send(struct ipfix_exporter *ex, uint64_t now_ns)
 			return r;
 		}
 	}
-	len = ipfix_msg_finish(&ex->msg, (uint32_t)(now_ns / WR_NS_PER_S), ex->seq,
-			       ex->params.odid);
+	len =
+	    ipfix_msg_finish(&ex->msg, (uint32_t)(now_ns / WR_NS_PER_S), ex->seq, ex->params.odid);
 	return transmit(ex, ex->buf, len, records, ex->msg_has_templates, now_ns);
 }
 
@@ -524,7 +526,7 @@ static int msg_send(struct ipfix_exporter *ex, uint64_t now_ns)
 /* public                                                                                     */
 
 static int open_udp(struct ipfix_exporter *ex, const struct addrinfo *ai, const char *url,
-		    char *err, size_t errlen)
+                    char *err, size_t errlen)
 {
 	int last = EHOSTUNREACH;
 
@@ -553,22 +555,22 @@ static int open_udp(struct ipfix_exporter *ex, const struct addrinfo *ai, const 
 }
 
 static int check_params(const struct ipfix_exporter_params *p, enum ipfix_transport t,
-			const char *url, char *err, size_t errlen)
+                        const char *url, char *err, size_t errlen)
 {
 	size_t min = IPFIX_HEADER_LEN + ipfix_template_set_len() + IPFIX_SET_HEADER_LEN +
-		     ipfix_record_max_len();
+	             ipfix_record_max_len();
 
 	if (t == IPFIX_UDP && (p->udp_max_msg < min || p->udp_max_msg > IPFIX_UDP_MAX)) {
-		set_err(err, errlen, "udp_max_msg %u out of range %zu..%u for '%s'",
-			p->udp_max_msg, min, IPFIX_UDP_MAX, url);
+		set_err(err, errlen, "udp_max_msg %u out of range %zu..%u for '%s'", p->udp_max_msg,
+		        min, IPFIX_UDP_MAX, url);
 		return -EINVAL;
 	}
 	return 0;
 }
 
 struct ipfix_exporter *ipfix_exporter_create(const char *url,
-					     const struct ipfix_exporter_params *params, char *err,
-					     size_t errlen)
+                                             const struct ipfix_exporter_params *params, char *err,
+                                             size_t errlen)
 {
 	struct ipfix_exporter *ex = NULL;
 	struct addrinfo *ai = NULL;
@@ -607,7 +609,7 @@ struct ipfix_exporter *ipfix_exporter_create(const char *url,
 		if (ex->fd < 0) {
 			r = -errno;
 			set_err(err, errlen, "cannot open '%s' for '%s': %s", u.path, url,
-				strerror(errno));
+			        strerror(errno));
 			goto fail;
 		}
 		break;
@@ -669,7 +671,7 @@ fail:
 }
 
 unsigned ipfix_exporter_add(struct ipfix_exporter *ex, const struct flowcache_record *recs,
-			    unsigned n, uint64_t now_ns)
+                            unsigned n, uint64_t now_ns)
 {
 	for (unsigned i = 0; i < n; i++) {
 		if (!ex->msg_open)
@@ -689,8 +691,9 @@ void ipfix_exporter_tick(struct ipfix_exporter *ex, uint64_t now_ns)
 {
 	if (ex->transport == IPFIX_TCP)
 		tcp_progress(ex, now_ns, 0);
-	if (ex->msg_open && (now_ns < ex->msg_start_ns ||
-			     now_ns - ex->msg_start_ns >= (uint64_t)ex->params.flush_ms * WR_NS_PER_MS))
+	if (ex->msg_open &&
+	    (now_ns < ex->msg_start_ns ||
+	     now_ns - ex->msg_start_ns >= (uint64_t)ex->params.flush_ms * WR_NS_PER_MS))
 		msg_send(ex, now_ns);
 	/* An idle UDP exporter still refreshes, so a restarted collector learns the templates. */
 	if (!ex->msg_open && !ex->need_templates && udp_refresh_time_due(ex, now_ns))

@@ -37,28 +37,28 @@ enum ipfix_field {
 struct ipfix_elem {
 	uint8_t field;     /* enum ipfix_field: where the value comes from */
 	uint8_t min_depth; /* present in templates for this many VLAN tags or more */
-	uint16_t id4;      /* IANA element id and length in the IPv4 templates */
-	uint16_t len4;
-	uint16_t id6; /* ... and in the IPv6 templates */
-	uint16_t len6;
+	uint16_t id4;      /* IANA element id in the IPv4 templates */
+	uint16_t len4;     /* its length there */
+	uint16_t id6;      /* IANA element id in the IPv6 templates */
+	uint16_t len6;     /* its length there */
 };
 
 /* Template order is table order. */
 static const struct ipfix_elem ipfix_elems[] = {
-	{IPFIX_F_START_MS, 0, 152, 8, 152, 8},   /* flowStartMilliseconds */
-	{IPFIX_F_END_MS, 0, 153, 8, 153, 8},     /* flowEndMilliseconds */
-	{IPFIX_F_OCTETS, 0, 1, 8, 1, 8},         /* octetDeltaCount */
-	{IPFIX_F_PACKETS, 0, 2, 8, 2, 8},        /* packetDeltaCount */
-	{IPFIX_F_SRC_ADDR, 0, 8, 4, 27, 16},     /* sourceIPv4Address / sourceIPv6Address */
-	{IPFIX_F_DST_ADDR, 0, 12, 4, 28, 16},    /* destinationIPv4Address / ...IPv6Address */
-	{IPFIX_F_SRC_PORT, 0, 7, 2, 7, 2},       /* sourceTransportPort */
-	{IPFIX_F_DST_PORT, 0, 11, 2, 11, 2},     /* destinationTransportPort */
-	{IPFIX_F_PROTO, 0, 4, 1, 4, 1},          /* protocolIdentifier */
-	{IPFIX_F_TOS, 0, 5, 1, 5, 1},            /* ipClassOfService */
-	{IPFIX_F_TCP_FLAGS, 0, 6, 2, 6, 2},      /* tcpControlBits */
-	{IPFIX_F_END_REASON, 0, 136, 1, 136, 1}, /* flowEndReason */
-	{IPFIX_F_VLAN_OUTER, 1, 58, 2, 58, 2},   /* vlanId */
-	{IPFIX_F_VLAN_INNER, 2, 245, 2, 245, 2}, /* dot1qCustomerVlanId */
+    {IPFIX_F_START_MS, 0, 152, 8, 152, 8},   /* flowStartMilliseconds */
+    {IPFIX_F_END_MS, 0, 153, 8, 153, 8},     /* flowEndMilliseconds */
+    {IPFIX_F_OCTETS, 0, 1, 8, 1, 8},         /* octetDeltaCount */
+    {IPFIX_F_PACKETS, 0, 2, 8, 2, 8},        /* packetDeltaCount */
+    {IPFIX_F_SRC_ADDR, 0, 8, 4, 27, 16},     /* sourceIPv4Address / sourceIPv6Address */
+    {IPFIX_F_DST_ADDR, 0, 12, 4, 28, 16},    /* destinationIPv4Address / ...IPv6Address */
+    {IPFIX_F_SRC_PORT, 0, 7, 2, 7, 2},       /* sourceTransportPort */
+    {IPFIX_F_DST_PORT, 0, 11, 2, 11, 2},     /* destinationTransportPort */
+    {IPFIX_F_PROTO, 0, 4, 1, 4, 1},          /* protocolIdentifier */
+    {IPFIX_F_TOS, 0, 5, 1, 5, 1},            /* ipClassOfService */
+    {IPFIX_F_TCP_FLAGS, 0, 6, 2, 6, 2},      /* tcpControlBits */
+    {IPFIX_F_END_REASON, 0, 136, 1, 136, 1}, /* flowEndReason */
+    {IPFIX_F_VLAN_OUTER, 1, 58, 2, 58, 2},   /* vlanId */
+    {IPFIX_F_VLAN_INNER, 2, 245, 2, 245, 2}, /* dot1qCustomerVlanId */
 };
 
 #define IPFIX_DEPTHS 3 /* templates per address family: 0, 1 or 2 VLAN tags */

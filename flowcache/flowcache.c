@@ -5,9 +5,12 @@
  *  - active:  flows by the start of their current record (oldest at the head): active expiry;
  *  - pending: records that have ended (TCP FIN/RST, evicted) and wait for flowcache_expire().
  * An entry whose record was exported by the active timer keeps its place with zeroed
- * counters; if no packet follows before the idle timer, it leaves without a second (empty)
- * record. The pool holds max_flows live flows plus FLOWCACHE_PENDING_RESERVE entries for ended
- * records, so ending or evicting a flow never needs a free slot.
+ * counters (the record leaves as a copy); if no packet follows before the idle timer, it
+ * leaves without a second (empty) record. A packet that finds its flow's idle or active timer
+ * already run out (the sweep has not reached it yet) first ends or restarts the record, so the
+ * timers are exact on packet time. The pool holds max_flows live flows plus
+ * FLOWCACHE_PENDING_RESERVE entries for ended records, so ending or evicting a flow never needs a
+ * free slot.
  */
 #include "flowcache.h"
 
@@ -17,7 +20,7 @@
 
 #include "wr.h"
 
-#define NIL 0xFFFFFFFFu
+#define NIL                       0xFFFFFFFFu
 #define FLOWCACHE_PENDING_RESERVE 1024 /* ended records between two flowcache_expire() calls */
 
 #define TCP_FIN 0x01
@@ -60,8 +63,8 @@ struct flowcache {
 
 /* Intrusive doubly linked lists over the pool; the link member is chosen by offset. */
 #define LINK(fc, i, off) ((struct link *)((uint8_t *)&(fc)->e[i] + (off)))
-#define LRU_OFF offsetof(struct fc_entry, lru)
-#define ACT_OFF offsetof(struct fc_entry, act)
+#define LRU_OFF          offsetof(struct fc_entry, lru)
+#define ACT_OFF          offsetof(struct fc_entry, act)
 
 static void list_append(struct flowcache *fc, struct list *l, uint32_t i, size_t off)
 {
@@ -197,13 +200,63 @@ static uint32_t lookup_or_create(struct flowcache *fc, const struct capture_meta
 	return i;
 }
 
+/* Queues a copy of a live flow's record (active timeout) and restarts its counters. Returns
+ * -1 when no entry is free for the copy (expire() not called often enough). */
+static int export_active(struct flowcache *fc, uint32_t i, uint64_t now_ns)
+{
+	struct fc_entry *e = &fc->e[i];
+
+	if (e->rec.packets > 0) {
+		uint32_t c = fc->free_head;
+
+		if (c == NIL)
+			return -1;
+		fc->free_head = fc->e[c].hnext;
+		fc->e[c].rec = e->rec;
+		fc->e[c].rec.end_reason = FLOWCACHE_END_ACTIVE;
+		fc->e[c].in_list = LIST_PENDING;
+		list_append(fc, &fc->pending, c, LRU_OFF);
+		fc->pending_n++;
+		e->rec.packets = 0;
+		e->rec.octets = 0;
+		e->rec.tcp_flags = 0;
+	}
+	e->active_base_ns = now_ns;
+	list_remove(fc, &fc->active, i, ACT_OFF);
+	list_append(fc, &fc->active, i, ACT_OFF);
+	return 0;
+}
+
+/*
+ * Finds the flow of m, first ending or restarting its record if a timer ran out before m's own
+ * time: timers are exact on packet time even when the sweep in flowcache_expire() runs only
+ * once per burst.
+ */
+static uint32_t flow_for_packet(struct flowcache *fc, const struct capture_meta *m)
+{
+	uint32_t i = lookup_or_create(fc, m);
+	struct fc_entry *e;
+
+	if (i == NIL)
+		return NIL;
+	e = &fc->e[i];
+	if (e->rec.packets > 0 && m->ts_ns >= e->rec.last_ns + fc->p.idle_timeout_ns) {
+		end_flow(fc, i, FLOWCACHE_END_IDLE);
+		return lookup_or_create(fc, m);
+	}
+	if (m->ts_ns >= e->active_base_ns + fc->p.active_timeout_ns &&
+	    export_active(fc, i, m->ts_ns) < 0)
+		return NIL;
+	return i;
+}
+
 void flowcache_update_burst(struct flowcache *fc, const struct capture_meta *metas, unsigned n)
 {
 	unsigned k;
 
 	for (k = 0; k < n; k++) {
 		const struct capture_meta *m = &metas[k];
-		uint32_t i = lookup_or_create(fc, m);
+		uint32_t i = flow_for_packet(fc, m);
 		struct flowcache_record *r;
 
 		if (WR_UNLIKELY(i == NIL)) {
@@ -234,7 +287,7 @@ void flowcache_update_burst(struct flowcache *fc, const struct capture_meta *met
 }
 
 static void emit(struct flowcache *fc, const struct flowcache_record *r,
-		 struct flowcache_record *out)
+                 struct flowcache_record *out)
 {
 	*out = *r;
 	fc->st.exported[r->end_reason]++;
@@ -258,7 +311,7 @@ static unsigned drain_pending(struct flowcache *fc, struct flowcache_record *out
 }
 
 unsigned flowcache_expire(struct flowcache *fc, uint64_t now_ns, struct flowcache_record *out,
-			  unsigned max)
+                          unsigned max)
 {
 	unsigned n = drain_pending(fc, out, max);
 
@@ -273,20 +326,11 @@ unsigned flowcache_expire(struct flowcache *fc, uint64_t now_ns, struct flowcach
 	}
 	while (n < max && fc->active.head != NIL) {
 		uint32_t i = fc->active.head;
-		struct fc_entry *e = &fc->e[i];
 
-		if (e->active_base_ns + fc->p.active_timeout_ns > now_ns)
+		if (fc->e[i].active_base_ns + fc->p.active_timeout_ns > now_ns ||
+		    export_active(fc, i, now_ns) < 0)
 			break;
-		if (e->rec.packets > 0) {
-			e->rec.end_reason = FLOWCACHE_END_ACTIVE;
-			emit(fc, &e->rec, &out[n++]);
-			e->rec.packets = 0;
-			e->rec.octets = 0;
-			e->rec.tcp_flags = 0;
-		}
-		e->active_base_ns = now_ns;
-		list_remove(fc, &fc->active, i, ACT_OFF);
-		list_append(fc, &fc->active, i, ACT_OFF);
+		n += drain_pending(fc, out + n, max - n);
 	}
 	return n;
 }

@@ -27,14 +27,14 @@ enum flowcache_end_reason {
 /* One flow record as exported. Counters are deltas since the previous export of the flow. */
 struct flowcache_record {
 	struct capture_flow_key key;
-	uint64_t first_ns;   /* first packet covered by this record (packet time) */
-	uint64_t last_ns;    /* last packet covered by this record */
-	uint64_t packets;    /* packetDeltaCount */
-	uint64_t octets;     /* octetDeltaCount: sum of capture_meta.l3_octets */
-	uint16_t tcp_flags;  /* union of TCP flags */
-	uint8_t tos;         /* ipClassOfService of the first packet */
-	uint8_t end_reason;  /* enum flowcache_end_reason */
-	uint16_t port;       /* input port of the first packet */
+	uint64_t first_ns;  /* first packet covered by this record (packet time) */
+	uint64_t last_ns;   /* last packet covered by this record */
+	uint64_t packets;   /* packetDeltaCount */
+	uint64_t octets;    /* octetDeltaCount: sum of capture_meta.l3_octets */
+	uint16_t tcp_flags; /* union of TCP flags */
+	uint8_t tos;        /* ipClassOfService of the first packet */
+	uint8_t end_reason; /* enum flowcache_end_reason */
+	uint16_t port;      /* input port of the first packet */
 	uint16_t pad;
 };
 
@@ -42,7 +42,7 @@ struct flowcache_params {
 	uint32_t max_flows;         /* hard cap on concurrent flows; full: evict least recent */
 	uint64_t idle_timeout_ns;   /* export after this long without a packet */
 	uint64_t active_timeout_ns; /* export (and restart counters) after this long since the
-				       record's first packet */
+	                               record's first packet */
 };
 
 struct flowcache_stats {
@@ -53,7 +53,7 @@ struct flowcache_stats {
 	uint64_t exported[6];   /* records handed out, by end reason (index 1..5) */
 	uint64_t evicted;       /* flows ended for lack of space (FLOWCACHE_END_RESOURCES) */
 	uint64_t no_slot;       /* packets not folded: no free entry, because more than the
-				   reserve of ended records piled up without flowcache_expire() */
+	                           reserve of ended records piled up without flowcache_expire() */
 };
 
 struct flowcache;
@@ -65,9 +65,9 @@ struct flowcache *flowcache_create(const struct flowcache_params *params);
 void flowcache_free(struct flowcache *fc);
 
 /*
- * Folds n parsed packets (CAPTURE_OK only) into their flows. Records that end because of these packets (TCP end
- * of flow, eviction when full) are queued inside the cache and come out of the next
- * flowcache_expire() call; the cache never drops a packet for lack of space as long as
+ * Folds n parsed packets (CAPTURE_OK only) into their flows. Records that end because of these
+ * packets (TCP end of flow, eviction when full) are queued inside the cache and come out of the
+ * next flowcache_expire() call; the cache never drops a packet for lack of space as long as
  * flowcache_expire() runs between bursts of at most 1024 packets.
  */
 void flowcache_update_burst(struct flowcache *fc, const struct capture_meta *metas, unsigned n);
@@ -79,7 +79,7 @@ void flowcache_update_burst(struct flowcache *fc, const struct capture_meta *met
  * ones returned.
  */
 unsigned flowcache_expire(struct flowcache *fc, uint64_t now_ns, struct flowcache_record *out,
-			  unsigned max);
+                          unsigned max);
 
 /* Hands out up to max records of any flow still in the cache with reason FORCED (after the
  * queued ones). Returns the count; 0 means the cache is empty. */

@@ -22,38 +22,38 @@
 static struct probe the_probe;
 
 static const char usage_text[] =
-	"Usage: weir -i INPUT [-i INPUT ...] -o OUTPUT [-o OUTPUT ...] [OPTIONS]\n"
-	"\n"
-	"Reads packets, folds them into flows and exports the flows as IPFIX.\n"
-	"\n"
-	"Inputs (each read by its own worker thread):\n"
-	"  pcap:FILE             a pcap, pcapng or ERF file, read to its end ('-' = stdin)\n"
-	"  pcap:IFACE            a live interface, captured with libpcap\n"
-	"Outputs (every flow goes to each):\n"
-	"  ipfix:udp://HOST:PORT IPFIX over UDP (templates re-sent periodically)\n"
-	"  ipfix:tcp://HOST:PORT IPFIX over TCP (reconnects with back-off)\n"
-	"  ipfix:file:PATH       an IPFIX file (RFC 7011 messages back to back)\n"
-	"\n"
-	"Options:\n"
-	"  -i, --input INPUT          add an input (repeatable)\n"
-	"  -o, --output OUTPUT        add an output (repeatable)\n"
-	"      --idle-timeout SEC     export a flow after SEC seconds without packets [15]\n"
-	"      --active-timeout SEC   export long flows every SEC seconds [1800]\n"
-	"      --max-flows N          concurrent flows per input before eviction [1048576]\n"
-	"      --odid N               IPFIX observation domain id [1]\n"
-	"      --template-refresh SEC UDP: re-send templates every SEC seconds [20]\n"
-	"      --udp-rate N           UDP: at most N messages per second, 0 = unpaced [20000]\n"
-	"      --udp-mtu BYTES        UDP: largest IPFIX message [1400]\n"
-	"      --snaplen BYTES        live: bytes captured per packet [262144]\n"
-	"      --buffer-mb MB         live: kernel capture buffer [64]\n"
-	"      --filter BPF           live: capture filter expression\n"
-	"      --summary-json FILE    write the final counters as JSON to FILE\n"
-	"  -q, --quiet                no summary on stderr\n"
-	"  -h, --help                 this text\n"
-	"  -V, --version              the version\n"
-	"\n"
-	"Time is packet time: reading a file gives the same flows however fast it runs. At the\n"
-	"end of a file every flow still open is exported (flowEndReason forcedEnd).\n";
+    "Usage: weir -i INPUT [-i INPUT ...] -o OUTPUT [-o OUTPUT ...] [OPTIONS]\n"
+    "\n"
+    "Reads packets, folds them into flows and exports the flows as IPFIX.\n"
+    "\n"
+    "Inputs (each read by its own worker thread):\n"
+    "  pcap:FILE             a pcap, pcapng or ERF file, read to its end ('-' = stdin)\n"
+    "  pcap:IFACE            a live interface, captured with libpcap\n"
+    "Outputs (every flow goes to each):\n"
+    "  ipfix:udp://HOST:PORT IPFIX over UDP (templates re-sent periodically)\n"
+    "  ipfix:tcp://HOST:PORT IPFIX over TCP (reconnects with back-off)\n"
+    "  ipfix:file:PATH       an IPFIX file (RFC 7011 messages back to back)\n"
+    "\n"
+    "Options:\n"
+    "  -i, --input INPUT          add an input (repeatable)\n"
+    "  -o, --output OUTPUT        add an output (repeatable)\n"
+    "      --idle-timeout SEC     export a flow after SEC seconds without packets [15]\n"
+    "      --active-timeout SEC   export long flows every SEC seconds [1800]\n"
+    "      --max-flows N          concurrent flows per input before eviction [1048576]\n"
+    "      --odid N               IPFIX observation domain id [1]\n"
+    "      --template-refresh SEC UDP: re-send templates every SEC seconds [20]\n"
+    "      --udp-rate N           UDP: at most N messages per second, 0 = unpaced [20000]\n"
+    "      --udp-mtu BYTES        UDP: largest IPFIX message [1400]\n"
+    "      --snaplen BYTES        live: bytes captured per packet [262144]\n"
+    "      --buffer-mb MB         live: kernel capture buffer [64]\n"
+    "      --filter BPF           live: capture filter expression\n"
+    "      --summary-json FILE    write the final counters as JSON to FILE\n"
+    "  -q, --quiet                no summary on stderr\n"
+    "  -h, --help                 this text\n"
+    "  -V, --version              the version\n"
+    "\n"
+    "Time is packet time: reading a file gives the same flows however fast it runs. At the\n"
+    "end of a file every flow still open is exported (flowEndReason forcedEnd).\n";
 
 enum {
 	OPT_IDLE = 256,
@@ -70,23 +70,23 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{"input", required_argument, NULL, 'i'},
-	{"output", required_argument, NULL, 'o'},
-	{"idle-timeout", required_argument, NULL, OPT_IDLE},
-	{"active-timeout", required_argument, NULL, OPT_ACTIVE},
-	{"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
-	{"odid", required_argument, NULL, OPT_ODID},
-	{"template-refresh", required_argument, NULL, OPT_TREFRESH},
-	{"udp-rate", required_argument, NULL, OPT_UDP_RATE},
-	{"udp-mtu", required_argument, NULL, OPT_UDP_MTU},
-	{"snaplen", required_argument, NULL, OPT_SNAPLEN},
-	{"buffer-mb", required_argument, NULL, OPT_BUFFER},
-	{"filter", required_argument, NULL, OPT_FILTER},
-	{"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
-	{"quiet", no_argument, NULL, 'q'},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+    {"input", required_argument, NULL, 'i'},
+    {"output", required_argument, NULL, 'o'},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"active-timeout", required_argument, NULL, OPT_ACTIVE},
+    {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+    {"odid", required_argument, NULL, OPT_ODID},
+    {"template-refresh", required_argument, NULL, OPT_TREFRESH},
+    {"udp-rate", required_argument, NULL, OPT_UDP_RATE},
+    {"udp-mtu", required_argument, NULL, OPT_UDP_MTU},
+    {"snaplen", required_argument, NULL, OPT_SNAPLEN},
+    {"buffer-mb", required_argument, NULL, OPT_BUFFER},
+    {"filter", required_argument, NULL, OPT_FILTER},
+    {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 /* Numeric options: the option's name, bounds and where the value goes. */
@@ -97,15 +97,11 @@ struct num_opt {
 };
 
 static const struct num_opt num_opts[] = {
-	{OPT_IDLE, "--idle-timeout", 1, 86400},
-	{OPT_ACTIVE, "--active-timeout", 1, 7 * 86400},
-	{OPT_MAX_FLOWS, "--max-flows", 1, 1u << 28},
-	{OPT_ODID, "--odid", 0, UINT32_MAX},
-	{OPT_TREFRESH, "--template-refresh", 1, 86400},
-	{OPT_UDP_RATE, "--udp-rate", 0, 10000000},
-	{OPT_UDP_MTU, "--udp-mtu", 512, 65000},
-	{OPT_SNAPLEN, "--snaplen", 64, 262144},
-	{OPT_BUFFER, "--buffer-mb", 1, 4096},
+    {OPT_IDLE, "--idle-timeout", 1, 86400},         {OPT_ACTIVE, "--active-timeout", 1, 7 * 86400},
+    {OPT_MAX_FLOWS, "--max-flows", 1, 1u << 28},    {OPT_ODID, "--odid", 0, UINT32_MAX},
+    {OPT_TREFRESH, "--template-refresh", 1, 86400}, {OPT_UDP_RATE, "--udp-rate", 0, 10000000},
+    {OPT_UDP_MTU, "--udp-mtu", 512, 65000},         {OPT_SNAPLEN, "--snaplen", 64, 262144},
+    {OPT_BUFFER, "--buffer-mb", 1, 4096},
 };
 
 /* Reports a command-line error; returns the exit status for it. */
@@ -171,12 +167,14 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 		switch (opt) {
 		case 'i':
 			if (c->n_inputs == PROBE_MAX_INPUTS)
-				return usage_error("too many inputs (at most %d)", PROBE_MAX_INPUTS);
+				return usage_error("too many inputs (at most %d)",
+				                   PROBE_MAX_INPUTS);
 			c->inputs[c->n_inputs++] = optarg;
 			continue;
 		case 'o':
 			if (c->n_outputs == PROBE_MAX_OUTPUTS)
-				return usage_error("too many outputs (at most %d)", PROBE_MAX_OUTPUTS);
+				return usage_error("too many outputs (at most %d)",
+				                   PROBE_MAX_OUTPUTS);
 			c->outputs[c->n_outputs++] = optarg;
 			continue;
 		case OPT_FILTER:
@@ -197,27 +195,27 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 		case ':':
 			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		case '?':
-			return usage_error("unknown option '%s' (see weir --help)", argv[optind - 1]);
+			return usage_error("unknown option '%s' (see weir --help)",
+			                   argv[optind - 1]);
 		}
 		for (k = 0; k < WR_ARRAY_SIZE(num_opts); k++) {
 			if (num_opts[k].id != opt)
 				continue;
 			if (wr_parse_u64(optarg, num_opts[k].min, num_opts[k].max, &v) < 0)
-				return usage_error("%s: '%s' is not a whole number in [%" PRIu64
-						   ", %" PRIu64 "]",
-						   num_opts[k].name, optarg, num_opts[k].min,
-						   num_opts[k].max);
+				return usage_error(
+				    "%s: '%s' is not a whole number in [%" PRIu64 ", %" PRIu64 "]",
+				    num_opts[k].name, optarg, num_opts[k].min, num_opts[k].max);
 			set_num(c, opt, v);
 		}
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s' (inputs need -i, outputs -o)",
-				   argv[optind]);
+		                   argv[optind]);
 	if (c->n_inputs == 0)
 		return usage_error("no input: give one with -i pcap:FILE or -i pcap:IFACE");
 	if (c->n_outputs == 0)
 		return usage_error("no output: give one with -o ipfix:udp://HOST:PORT, "
-				   "ipfix:tcp://HOST:PORT or ipfix:file:PATH");
+		                   "ipfix:tcp://HOST:PORT or ipfix:file:PATH");
 	return -1;
 }
 
@@ -282,49 +280,49 @@ static void print_summary(const struct probe *pr, const struct totals *t, int ba
 		const struct probe_worker *w = &pr->workers[i];
 
 		fprintf(stderr, "  input %s: %" PRIu64 " packets, %" PRIu64 " bytes", w->name,
-			w->cstats.packets, w->cstats.bytes);
+		        w->cstats.packets, w->cstats.bytes);
 		if (w->caps & CAPTURE_CAP_LIVE)
-			fprintf(stderr, ", %" PRIu64 " dropped by the kernel, %" PRIu64
-					" by the interface",
-				w->cstats.dropped, w->cstats.if_dropped);
+			fprintf(stderr,
+			        ", %" PRIu64 " dropped by the kernel, %" PRIu64 " by the interface",
+			        w->cstats.dropped, w->cstats.if_dropped);
 		if (w->cstats.truncated_file)
 			fprintf(stderr, " (file ends inside a record)");
 		fprintf(stderr, "\n");
 	}
 	fprintf(stderr,
-		"  packets: %" PRIu64 " read, %" PRIu64 " parsed, %" PRIu64 " in flows, %" PRIu64
-		" non-IP, %" PRIu64 " malformed\n",
-		t->read, t->verdicts[CAPTURE_OK], t->in_flows, t->non_ip, t->malformed);
+	        "  packets: %" PRIu64 " read, %" PRIu64 " parsed, %" PRIu64 " in flows, %" PRIu64
+	        " non-IP, %" PRIu64 " malformed\n",
+	        t->read, t->verdicts[CAPTURE_OK], t->in_flows, t->non_ip, t->malformed);
 	for (v = 1; v < CAPTURE_VERDICT_MAX; v++)
 		if (t->verdicts[v])
 			fprintf(stderr, "    %-18s %" PRIu64 "\n", capture_verdict_name(v),
-				t->verdicts[v]);
+			        t->verdicts[v]);
 	if (t->frag_matched || t->frag_unmatched)
 		fprintf(stderr,
-			"  fragments: %" PRIu64 " non-first joined their flow, %" PRIu64
-			" without a first fragment (ports 0)\n",
-			t->frag_matched, t->frag_unmatched);
+		        "  fragments: %" PRIu64 " non-first joined their flow, %" PRIu64
+		        " without a first fragment (ports 0)\n",
+		        t->frag_matched, t->frag_unmatched);
 	fprintf(stderr,
-		"  flows: %" PRIu64 " created; %" PRIu64 " records (idle %" PRIu64
-		", active %" PRIu64 ", end of flow %" PRIu64 ", forced end %" PRIu64
-		", evicted %" PRIu64 ")\n",
-		t->flows_created, t->records_out + t->records_dropped, t->records[1], t->records[2],
-		t->records[3], t->records[4], t->records[5]);
+	        "  flows: %" PRIu64 " created; %" PRIu64 " records (idle %" PRIu64
+	        ", active %" PRIu64 ", end of flow %" PRIu64 ", forced end %" PRIu64
+	        ", evicted %" PRIu64 ")\n",
+	        t->flows_created, t->records_out + t->records_dropped, t->records[1], t->records[2],
+	        t->records[3], t->records[4], t->records[5]);
 	if (t->records_dropped)
 		fprintf(stderr, "  records lost to a full export queue: %" PRIu64 "\n",
-			t->records_dropped);
+		        t->records_dropped);
 	for (i = 0; i < pr->n_exporters; i++) {
 		struct ipfix_exporter_stats s;
 
 		ipfix_exporter_get_stats(pr->exporters[i], &s);
 		fprintf(stderr,
-			"  output ipfix:%s: %" PRIu64 " records in %" PRIu64 " messages, %" PRIu64
-			" bytes sent, %" PRIu64 " records not sent\n",
-			ipfix_exporter_url(pr->exporters[i]), s.records, s.messages, s.bytes,
-			s.records_lost);
+		        "  output ipfix:%s: %" PRIu64 " records in %" PRIu64 " messages, %" PRIu64
+		        " bytes sent, %" PRIu64 " records not sent\n",
+		        ipfix_exporter_url(pr->exporters[i]), s.records, s.messages, s.bytes,
+		        s.records_lost);
 	}
 	fprintf(stderr, "  accounting: %s (read = in flows + non-IP + malformed%s)\n",
-		balanced ? "balanced" : "MISMATCH", t->no_slot ? " + no slot" : "");
+	        balanced ? "balanced" : "MISMATCH", t->no_slot ? " + no slot" : "");
 }
 
 static int write_json(const struct probe *pr, const struct totals *t, const char *path)
@@ -334,32 +332,37 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 
 	if (f == NULL)
 		return -errno;
-	fprintf(f, "{\n  \"packets_read\": %" PRIu64 ",\n  \"packets_in_flows\": %" PRIu64
-		   ",\n  \"packets_non_ip\": %" PRIu64 ",\n  \"packets_malformed\": %" PRIu64
-		   ",\n  \"packets_no_slot\": %" PRIu64 ",\n  \"dropped\": %" PRIu64 ",\n",
-		t->read, t->in_flows, t->non_ip, t->malformed, t->no_slot, t->dropped);
+	fprintf(f,
+	        "{\n  \"packets_read\": %" PRIu64 ",\n  \"packets_in_flows\": %" PRIu64
+	        ",\n  \"packets_non_ip\": %" PRIu64 ",\n  \"packets_malformed\": %" PRIu64
+	        ",\n  \"packets_no_slot\": %" PRIu64 ",\n  \"dropped\": %" PRIu64 ",\n",
+	        t->read, t->in_flows, t->non_ip, t->malformed, t->no_slot, t->dropped);
 	fprintf(f, "  \"verdicts\": {");
 	for (v = 0; v < CAPTURE_VERDICT_MAX; v++)
 		fprintf(f, "%s\"%s\": %" PRIu64, v ? ", " : "", capture_verdict_name(v),
-			t->verdicts[v]);
-	fprintf(f, "},\n  \"fragments_matched\": %" PRIu64 ",\n  \"fragments_unmatched\": %" PRIu64
-		   ",\n  \"flows_created\": %" PRIu64 ",\n",
-		t->frag_matched, t->frag_unmatched, t->flows_created);
-	fprintf(f, "  \"records\": {\"idle\": %" PRIu64 ", \"active\": %" PRIu64
-		   ", \"end_of_flow\": %" PRIu64 ", \"forced_end\": %" PRIu64
-		   ", \"lack_of_resources\": %" PRIu64 "},\n",
-		t->records[1], t->records[2], t->records[3], t->records[4], t->records[5]);
-	fprintf(f, "  \"records_queued\": %" PRIu64 ",\n  \"records_queue_full\": %" PRIu64
-		   ",\n  \"records_exported\": %" PRIu64 ",\n  \"outputs\": [",
-		t->records_out, t->records_dropped, pr->records_exported);
+		        t->verdicts[v]);
+	fprintf(f,
+	        "},\n  \"fragments_matched\": %" PRIu64 ",\n  \"fragments_unmatched\": %" PRIu64
+	        ",\n  \"flows_created\": %" PRIu64 ",\n",
+	        t->frag_matched, t->frag_unmatched, t->flows_created);
+	fprintf(f,
+	        "  \"records\": {\"idle\": %" PRIu64 ", \"active\": %" PRIu64
+	        ", \"end_of_flow\": %" PRIu64 ", \"forced_end\": %" PRIu64
+	        ", \"lack_of_resources\": %" PRIu64 "},\n",
+	        t->records[1], t->records[2], t->records[3], t->records[4], t->records[5]);
+	fprintf(f,
+	        "  \"records_queued\": %" PRIu64 ",\n  \"records_queue_full\": %" PRIu64
+	        ",\n  \"records_exported\": %" PRIu64 ",\n  \"outputs\": [",
+	        t->records_out, t->records_dropped, pr->records_exported);
 	for (i = 0; i < pr->n_exporters; i++) {
 		struct ipfix_exporter_stats s;
 
 		ipfix_exporter_get_stats(pr->exporters[i], &s);
-		fprintf(f, "%s\n    {\"url\": \"%s\", \"records\": %" PRIu64 ", \"messages\": %" PRIu64
-			   ", \"bytes\": %" PRIu64 ", \"records_lost\": %" PRIu64 "}",
-			i ? "," : "", ipfix_exporter_url(pr->exporters[i]), s.records, s.messages,
-			s.bytes, s.records_lost);
+		fprintf(f,
+		        "%s\n    {\"url\": \"%s\", \"records\": %" PRIu64 ", \"messages\": %" PRIu64
+		        ", \"bytes\": %" PRIu64 ", \"records_lost\": %" PRIu64 "}",
+		        i ? "," : "", ipfix_exporter_url(pr->exporters[i]), s.records, s.messages,
+		        s.bytes, s.records_lost);
 	}
 	fprintf(f, "\n  ]\n}\n");
 	return fclose(f) == 0 ? 0 : -errno;
@@ -398,10 +401,11 @@ int main(int argc, char **argv)
 	balanced = t.read == t.in_flows + t.non_ip + t.malformed + t.no_slot;
 	for (i = 0; i < pr->n_workers; i++) {
 		if (pr->workers[i].error) {
-			fprintf(stderr, "weir: input '%s': %s (flows read before it were exported)\n",
-				pr->workers[i].name,
-				pr->workers[i].errmsg[0] ? pr->workers[i].errmsg
-							 : strerror(-pr->workers[i].error));
+			fprintf(stderr,
+			        "weir: input '%s': %s (flows read before it were exported)\n",
+			        pr->workers[i].name,
+			        pr->workers[i].errmsg[0] ? pr->workers[i].errmsg
+			                                 : strerror(-pr->workers[i].error));
 			status = 1;
 		}
 	}
@@ -409,7 +413,7 @@ int main(int argc, char **argv)
 		print_summary(pr, &t, balanced);
 	if (pr->cfg.summary_json && (rc = write_json(pr, &t, pr->cfg.summary_json)) < 0) {
 		fprintf(stderr, "weir: --summary-json '%s': %s\n", pr->cfg.summary_json,
-			strerror(-rc));
+		        strerror(-rc));
 		status = 1;
 	}
 	probe_pipeline_close(pr);

@@ -21,10 +21,10 @@
 #define RING_RECORDS   65536
 #define EXPIRE_CHUNK   64
 #define FRAG_ENTRIES   4096
-#define FRAG_TIMEOUT_S 30
+#define FRAG_TIMEOUT_S 60 /* the IPv6 reassembly timeout of RFC 8200 */
 
 static const struct capture_driver_ops *const drivers[] = {
-	&drv_pcap_ops,
+    &drv_pcap_ops,
 };
 
 static void sleep_us(long us)
@@ -55,9 +55,9 @@ static const struct capture_driver_ops *driver_for(const char *input, const char
 int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 {
 	struct flowcache_params fp = {
-		.max_flows = (uint32_t)pr->cfg.max_flows,
-		.idle_timeout_ns = pr->cfg.idle_timeout_s * WR_NS_PER_S,
-		.active_timeout_ns = pr->cfg.active_timeout_s * WR_NS_PER_S,
+	    .max_flows = (uint32_t)pr->cfg.max_flows,
+	    .idle_timeout_ns = pr->cfg.idle_timeout_s * WR_NS_PER_S,
+	    .active_timeout_ns = pr->cfg.active_timeout_s * WR_NS_PER_S,
 	};
 	char msg[CAPTURE_ERR_LEN];
 	unsigned i;
@@ -72,9 +72,10 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 		w->name = pr->cfg.inputs[i];
 		w->ops = driver_for(w->name, &spec);
 		if (w->ops == NULL) {
-			snprintf(err, errlen,
-				 "input '%s': unknown input type (expected pcap:FILE or pcap:IFACE)",
-				 w->name);
+			snprintf(
+			    err, errlen,
+			    "input '%s': unknown input type (expected pcap:FILE or pcap:IFACE)",
+			    w->name);
 			return -EINVAL;
 		}
 		cp.port = (uint16_t)i;
@@ -82,7 +83,7 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 		rc = w->ops->open(spec, &cp, &w->handle, msg, sizeof(msg));
 		if (rc < 0) {
 			snprintf(err, errlen, "input '%s': %s", w->name,
-				 msg[0] ? msg : strerror(-rc));
+			         msg[0] ? msg : strerror(-rc));
 			return rc;
 		}
 		pr->n_workers++;
@@ -93,7 +94,7 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 		if (w->fc == NULL || w->frags == NULL || w->ring == NULL) {
 			rc = -errno;
 			snprintf(err, errlen, "input '%s': cannot allocate the flow cache: %s",
-				 w->name, strerror(errno));
+			         w->name, strerror(errno));
 			return rc;
 		}
 	}
@@ -102,17 +103,19 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 		struct ipfix_exporter *ex;
 
 		if (strncmp(out, "ipfix:", 6) != 0) {
-			snprintf(err, errlen,
-				 "output '%s': unknown output type (expected ipfix:udp://HOST:PORT, "
-				 "ipfix:tcp://HOST:PORT or ipfix:file:PATH)",
-				 out);
+			snprintf(
+			    err, errlen,
+			    "output '%s': unknown output type (expected ipfix:udp://HOST:PORT, "
+			    "ipfix:tcp://HOST:PORT or ipfix:file:PATH)",
+			    out);
 			return -EINVAL;
 		}
 		msg[0] = '\0';
 		ex = ipfix_exporter_create(out + 6, &pr->cfg.ipfix, msg, sizeof(msg));
 		if (ex == NULL) {
 			rc = -errno;
-			snprintf(err, errlen, "output '%s': %s", out, msg[0] ? msg : strerror(errno));
+			snprintf(err, errlen, "output '%s': %s", out,
+			         msg[0] ? msg : strerror(errno));
 			return rc ? rc : -EINVAL;
 		}
 		pr->exporters[pr->n_exporters++] = ex;
@@ -146,7 +149,7 @@ static void drain_cache(struct probe_worker *w, uint64_t now_ns, int flush)
 
 	do {
 		n = flush ? flowcache_flush(w->fc, recs, EXPIRE_CHUNK)
-			  : flowcache_expire(w->fc, now_ns, recs, EXPIRE_CHUNK);
+		          : flowcache_expire(w->fc, now_ns, recs, EXPIRE_CHUNK);
 		push_records(w, recs, n);
 	} while (n == EXPIRE_CHUNK);
 }
@@ -166,7 +169,7 @@ static void *worker_main(void *arg)
 			if (n != -ENODATA) {
 				w->error = n;
 				wr_strlcpy(w->errmsg, w->ops->last_error(w->handle),
-					   sizeof(w->errmsg));
+				           sizeof(w->errmsg));
 			}
 			break;
 		}
@@ -222,11 +225,12 @@ static void *exporter_main(void *arg)
 		 * record is in the ring, so an empty drain after seeing all done is final. */
 		all_done = 1;
 		for (i = 0; i < pr->n_workers; i++)
-			all_done &= atomic_load_explicit(&pr->workers[i].done, memory_order_acquire);
+			all_done &=
+			    atomic_load_explicit(&pr->workers[i].done, memory_order_acquire);
 		got = 0;
 		for (i = 0; i < pr->n_workers; i++) {
 			while ((n = wr_ring_dequeue_burst(pr->workers[i].ring, recs,
-							   WR_ARRAY_SIZE(recs))) > 0) {
+			                                  WR_ARRAY_SIZE(recs))) > 0) {
 				export_records(pr, recs, n);
 				got += n;
 			}
@@ -259,8 +263,8 @@ int probe_pipeline_start(struct probe *pr, char *err, size_t errlen)
 		rc = w->ops->start(w->handle);
 		if (rc < 0) {
 			snprintf(err, errlen, "input '%s': cannot start: %s", w->name,
-				 w->ops->last_error(w->handle)[0] ? w->ops->last_error(w->handle)
-								  : strerror(-rc));
+			         w->ops->last_error(w->handle)[0] ? w->ops->last_error(w->handle)
+			                                          : strerror(-rc));
 			return rc;
 		}
 	}
@@ -272,7 +276,8 @@ int probe_pipeline_start(struct probe *pr, char *err, size_t errlen)
 	for (i = 0; i < pr->n_workers; i++) {
 		rc = pthread_create(&pr->workers[i].thread, NULL, worker_main, &pr->workers[i]);
 		if (rc != 0) {
-			/* Already-started workers run to the end of their input; this one is done. */
+			/* Already-started workers run to the end of their input; this one is done.
+			 */
 			atomic_store(&pr->workers[i].done, 1);
 			snprintf(err, errlen, "cannot start a worker thread: %s", strerror(rc));
 			probe_pipeline_request_stop(pr);

@@ -38,7 +38,7 @@ static int spec_is_file(const char *spec)
 }
 
 static int drv_pcap_open(const char *spec, const struct capture_open_params *params,
-			 void **ret_handle, char *err, size_t errlen)
+                         void **ret_handle, char *err, size_t errlen)
 {
 	struct drv_pcap *h;
 	int rc;
@@ -149,13 +149,13 @@ static void drv_pcap_close(void *handle)
 }
 
 const struct capture_driver_ops drv_pcap_ops = {
-	.name = "pcap",
-	.open = drv_pcap_open,
-	.caps = drv_pcap_caps,
-	.start = drv_pcap_start,
-	.rx_burst = drv_pcap_rx_burst,
-	.stats = drv_pcap_stats,
-	.last_error = drv_pcap_last_error,
-	.stop = drv_pcap_stop,
-	.close = drv_pcap_close,
+    .name = "pcap",
+    .open = drv_pcap_open,
+    .caps = drv_pcap_caps,
+    .start = drv_pcap_start,
+    .rx_burst = drv_pcap_rx_burst,
+    .stats = drv_pcap_stats,
+    .last_error = drv_pcap_last_error,
+    .stop = drv_pcap_stop,
+    .close = drv_pcap_close,
 };

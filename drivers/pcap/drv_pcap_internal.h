@@ -24,7 +24,7 @@ struct drv_pcap_file;
 /* Opens `path` ("-" is standard input), reads enough to recognise the format and checks the
  * file header. Only params->port is used; params may be NULL. */
 int drv_pcap_file_open(const char *path, const struct capture_open_params *params,
-		       struct drv_pcap_file **ret_file, char *err, size_t errlen);
+                       struct drv_pcap_file **ret_file, char *err, size_t errlen);
 int drv_pcap_file_rx_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsigned max);
 void drv_pcap_file_stats(const struct drv_pcap_file *f, struct capture_stats *ret);
 const char *drv_pcap_file_last_error(const struct drv_pcap_file *f);
@@ -41,12 +41,12 @@ struct drv_pcap_live;
  * filter is reported here rather than at start. Packets are buffered by the kernel from then
  * on. */
 int drv_pcap_live_open(const char *ifname, const struct capture_open_params *params,
-		       struct drv_pcap_live **ret_live, char *err, size_t errlen);
+                       struct drv_pcap_live **ret_live, char *err, size_t errlen);
 /* Returns the packets of one pcap_dispatch() call (waits up to 100 ms; 0 on timeout). */
 int drv_pcap_live_rx_burst(struct drv_pcap_live *l, struct capture_pkt *pkts, unsigned max);
 void drv_pcap_live_stats(struct drv_pcap_live *l, struct capture_stats *ret);
 const char *drv_pcap_live_last_error(const struct drv_pcap_live *l);
-void drv_pcap_live_stop(struct drv_pcap_live *l); /* also interrupts a waiting rx_burst */
+void drv_pcap_live_stop(struct drv_pcap_live *l);  /* also interrupts a waiting rx_burst */
 void drv_pcap_live_close(struct drv_pcap_live *l); /* NULL is a no-op */
 
 #endif /* DRV_PCAP_INTERNAL_H */

@@ -24,6 +24,7 @@
 #include "wr.h"
 
 #define LIVE_SNAPLEN_DEFAULT 262144
+#define LIVE_SNAPLEN_MAX     (1u << 20)
 #define LIVE_BUFFER_MB       64
 #define LIVE_TIMEOUT_MS      100
 #define LIVE_BURST_BUF_MAX   (64u << 20) /* bounds the burst buffer; fewer packets per call */
@@ -34,8 +35,8 @@ struct drv_pcap_live {
 	uint16_t linktype; /* CAPTURE_LINK_* of the interface */
 	bool nsec;         /* tv_usec of pcap_pkthdr holds nanoseconds */
 	atomic_int stopped;
-	uint32_t slot;     /* bytes reserved per packet in buf: snaplen rounded up to 8 */
-	uint8_t *buf;      /* packets of the current burst */
+	uint32_t slot; /* bytes reserved per packet in buf: snaplen rounded up to 8 */
+	uint8_t *buf;  /* packets of the current burst */
 	size_t buf_cap;
 	/* callback state of the current pcap_dispatch() */
 	struct capture_pkt *out;
@@ -74,7 +75,7 @@ static void live_packet(u_char *user, const struct pcap_pkthdr *hdr, const u_cha
 	pkt->caplen = caplen;
 	pkt->wirelen = hdr->len > caplen ? hdr->len : caplen;
 	pkt->ts_ns = (uint64_t)hdr->ts.tv_sec * WR_NS_PER_S +
-		     (uint64_t)hdr->ts.tv_usec * (l->nsec ? 1 : WR_NS_PER_US);
+	             (uint64_t)hdr->ts.tv_usec * (l->nsec ? 1 : WR_NS_PER_US);
 	pkt->linktype = l->linktype;
 	pkt->port = l->port;
 	l->used += (caplen + 7u) & ~7u;
@@ -100,7 +101,8 @@ int drv_pcap_live_rx_burst(struct drv_pcap_live *l, struct capture_pkt *pkts, un
 		l->buf = malloc(need);
 		l->buf_cap = l->buf ? need : 0;
 		if (l->buf == NULL) {
-			snprintf(l->errmsg, sizeof(l->errmsg), "out of memory for the burst buffer");
+			snprintf(l->errmsg, sizeof(l->errmsg),
+			         "out of memory for the burst buffer");
 			return -ENOMEM;
 		}
 	}
@@ -129,8 +131,9 @@ static int live_activate_error(pcap_t *p, int rc, char *err, size_t errlen)
 		snprintf(err, errlen, "no such interface (nor a file of that name)");
 		return -ENODEV;
 	case PCAP_ERROR_PERM_DENIED:
-		snprintf(err, errlen, "permission denied (live capture needs root or CAP_NET_RAW): %s",
-			 pcap_geterr(p));
+		snprintf(err, errlen,
+		         "permission denied (live capture needs root or CAP_NET_RAW): %s",
+		         pcap_geterr(p));
 		return -EPERM;
 	case PCAP_ERROR_PROMISC_PERM_DENIED:
 		snprintf(err, errlen, "permission denied for promiscuous mode");
@@ -140,7 +143,7 @@ static int live_activate_error(pcap_t *p, int rc, char *err, size_t errlen)
 		return -ENETDOWN;
 	default:
 		snprintf(err, errlen, "cannot capture: %s (%s)", pcap_statustostr(rc),
-			 pcap_geterr(p));
+		         pcap_geterr(p));
 		return -EIO;
 	}
 }
@@ -163,12 +166,12 @@ static int live_set_filter(pcap_t *p, const char *filter, char *err, size_t errl
 }
 
 int drv_pcap_live_open(const char *ifname, const struct capture_open_params *params,
-		       struct drv_pcap_live **ret_live, char *err, size_t errlen)
+                       struct drv_pcap_live **ret_live, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	uint32_t snaplen = params && params->snaplen ? params->snaplen : LIVE_SNAPLEN_DEFAULT;
-	uint64_t buffer = (uint64_t)(params && params->buffer_mb ? params->buffer_mb
-								 : LIVE_BUFFER_MB) << 20;
+	uint64_t buffer =
+	    (uint64_t)(params && params->buffer_mb ? params->buffer_mb : LIVE_BUFFER_MB) << 20;
 	struct drv_pcap_live *l;
 	int rc, snap;
 
@@ -185,8 +188,9 @@ int drv_pcap_live_open(const char *ifname, const struct capture_open_params *par
 		free(l);
 		return -ENODEV;
 	}
-	if (snaplen > INT_MAX)
-		snaplen = INT_MAX;
+	/* libpcap caps the snap length at 256 KiB anyway; this keeps a burst buffer slot sane. */
+	if (snaplen > LIVE_SNAPLEN_MAX)
+		snaplen = LIVE_SNAPLEN_MAX;
 	if (buffer > INT_MAX)
 		buffer = INT_MAX;
 	/* These only fail on an activated handle, which this one is not yet. */

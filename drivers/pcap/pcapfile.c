@@ -55,18 +55,18 @@
 #define PCAPNG_OPT_TSOFFSET 14
 #define PCAPNG_MAX_IFACES   65536 /* per section; bounds memory on hostile files */
 
-#define ERF_HDR_LEN            16
-#define ERF_EXT_LEN            8
-#define ERF_TYPE_EXT           0x80 /* extension headers follow the record header */
-#define ERF_TYPE_ETH           2
-#define ERF_TYPE_COLOR_ETH     11
-#define ERF_TYPE_DSM_COLOR_ETH 16
+#define ERF_HDR_LEN             16
+#define ERF_EXT_LEN             8
+#define ERF_TYPE_EXT            0x80 /* extension headers follow the record header */
+#define ERF_TYPE_ETH            2
+#define ERF_TYPE_COLOR_ETH      11
+#define ERF_TYPE_DSM_COLOR_ETH  16
 #define ERF_TYPE_COLOR_HASH_ETH 20
-#define ERF_TYPE_IPV4          22
-#define ERF_TYPE_IPV6          23
-#define ERF_TYPE_META          27
-#define ERF_TYPE_PAD           48
-#define ERF_ETH_PAD            2 /* Ethernet records carry 2 bytes before the frame */
+#define ERF_TYPE_IPV4           22
+#define ERF_TYPE_IPV6           23
+#define ERF_TYPE_META           27
+#define ERF_TYPE_PAD            48
+#define ERF_ETH_PAD             2 /* Ethernet records carry 2 bytes before the frame */
 
 /* Delivered for record types the parser cannot decode, so they are counted, not dropped. */
 #define LINK_UNSUPPORTED 0xFFFF
@@ -103,14 +103,14 @@ struct drv_pcap_file {
 	enum file_format format;
 	uint16_t linktype; /* pcap: link type of every record */
 	uint16_t port;
-	int fatal;            /* -errno of a fatal error; every later rx_burst returns it */
-	atomic_int stopped;   /* set by stop(), possibly from another thread */
+	int fatal;          /* -errno of a fatal error; every later rx_burst returns it */
+	atomic_int stopped; /* set by stop(), possibly from another thread */
 	uint8_t *buf;
-	size_t cap;           /* bytes allocated at buf */
-	size_t pos;           /* next unread byte */
-	size_t end;           /* end of valid data */
-	uint64_t buf_off;     /* file offset of buf[0], for error messages */
-	uint64_t last_ts_ns;  /* pcapng: given to Simple Packet Blocks, which carry no time */
+	size_t cap;          /* bytes allocated at buf */
+	size_t pos;          /* next unread byte */
+	size_t end;          /* end of valid data */
+	uint64_t buf_off;    /* file offset of buf[0], for error messages */
+	uint64_t last_ts_ns; /* pcapng: given to Simple Packet Blocks, which carry no time */
 	struct pcapng_iface *ifaces;
 	uint32_t n_ifaces, cap_ifaces;
 	struct capture_stats stats;
@@ -177,8 +177,9 @@ static int file_fill(struct drv_pcap_file *f, size_t need)
 			cap = FILE_BUF_MAX;
 		buf = malloc(cap);
 		if (buf == NULL)
-			return file_fail(f, -ENOMEM, "out of memory for a %zu-byte record at offset %" PRIu64,
-					 need, file_offset(f, f->pos));
+			return file_fail(f, -ENOMEM,
+			                 "out of memory for a %zu-byte record at offset %" PRIu64,
+			                 need, file_offset(f, f->pos));
 		memcpy(buf, f->buf + f->pos, f->end - f->pos);
 		free(f->buf);
 		f->buf = buf;
@@ -205,7 +206,7 @@ static int file_fill(struct drv_pcap_file *f, size_t need)
 			int err = errno;
 
 			return file_fail(f, -err, "read error at offset %" PRIu64 ": %s",
-					 file_offset(f, f->end), strerror(err));
+			                 file_offset(f, f->end), strerror(err));
 		}
 	}
 	return 1;
@@ -261,9 +262,10 @@ static int pcap_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsigne
 		incl = rd32(big, h + 8);
 		if (WR_UNLIKELY(incl > FILE_BUF_MAX - PCAP_REC_HDR_LEN)) {
 			rc = file_fail(f, -EBADMSG,
-				       "pcap record at offset %" PRIu64
-				       " has captured length %" PRIu32 " (limit %u)",
-				       file_offset(f, f->pos), incl, FILE_BUF_MAX - PCAP_REC_HDR_LEN);
+			               "pcap record at offset %" PRIu64
+			               " has captured length %" PRIu32 " (limit %u)",
+			               file_offset(f, f->pos), incl,
+			               FILE_BUF_MAX - PCAP_REC_HDR_LEN);
 			break;
 		}
 		need = PCAP_REC_HDR_LEN + (size_t)incl;
@@ -279,7 +281,8 @@ static int pcap_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsigne
 		pkt->data = h + PCAP_REC_HDR_LEN;
 		pkt->caplen = incl;
 		pkt->wirelen = orig > incl ? orig : incl;
-		pkt->ts_ns = (uint64_t)rd32(big, h) * WR_NS_PER_S + (uint64_t)rd32(big, h + 4) * frac_ns;
+		pkt->ts_ns =
+		    (uint64_t)rd32(big, h) * WR_NS_PER_S + (uint64_t)rd32(big, h + 4) * frac_ns;
 		pkt->linktype = f->linktype;
 		pkt->port = f->port;
 		bytes += pkt->wirelen;
@@ -296,7 +299,7 @@ static int pcap_open_header(struct drv_pcap_file *f, bool big, bool nsec, char *
 
 	if (f->end < PCAP_FILE_HDR_LEN) {
 		snprintf(err, errlen, "truncated pcap file header (%zu of %u bytes)", f->end,
-			 PCAP_FILE_HDR_LEN);
+		         PCAP_FILE_HDR_LEN);
 		return -EINVAL;
 	}
 	major = rd16(big, h + 4);
@@ -358,7 +361,8 @@ static uint64_t pcapng_ts_ns(const struct pcapng_iface *ifc, uint64_t units)
 		ns = units / ifc->scale;
 		break;
 	case TS_BIN:
-		/* units < 2^64 and 10^9 < 2^30, so the product fits and the shift is exact floor. */
+		/* units < 2^64 and 10^9 < 2^30, so the product fits and the shift is exact floor.
+		 */
 		ns = ((u128)units * WR_NS_PER_S) >> ifc->shift;
 		break;
 	default:
@@ -383,15 +387,16 @@ static int pcapng_shb(struct drv_pcap_file *f, const uint8_t *b, uint32_t len)
 
 	if (len < PCAPNG_SHB_MIN)
 		return file_fail(f, -EBADMSG,
-				 "pcapng section header at offset %" PRIu64 " is too short (%" PRIu32
-				 " bytes)",
-				 file_offset(f, f->pos), len);
+		                 "pcapng section header at offset %" PRIu64
+		                 " is too short (%" PRIu32 " bytes)",
+		                 file_offset(f, f->pos), len);
 	major = rd16(f->big, b + 12);
 	minor = rd16(f->big, b + 14);
 	if (major != 1)
 		return file_fail(f, -ENOTSUP,
-				 "pcapng section at offset %" PRIu64 " has unsupported version %u.%u",
-				 file_offset(f, f->pos), major, minor);
+		                 "pcapng section at offset %" PRIu64
+		                 " has unsupported version %u.%u",
+		                 file_offset(f, f->pos), major, minor);
 	f->n_ifaces = 0;
 	return 0;
 }
@@ -405,9 +410,9 @@ static int pcapng_idb(struct drv_pcap_file *f, const uint8_t *b, uint32_t len)
 
 	if (len < PCAPNG_IDB_MIN)
 		return file_fail(f, -EBADMSG,
-				 "pcapng interface block at offset %" PRIu64 " is too short (%" PRIu32
-				 " bytes)",
-				 file_offset(f, f->pos), len);
+		                 "pcapng interface block at offset %" PRIu64
+		                 " is too short (%" PRIu32 " bytes)",
+		                 file_offset(f, f->pos), len);
 	ifc.linktype = rd16(big, b + 8);
 	ifc.snaplen = rd32(big, b + 12);
 	pcapng_iface_set_tsresol(&ifc, 6); /* default: microseconds */
@@ -418,9 +423,9 @@ static int pcapng_idb(struct drv_pcap_file *f, const uint8_t *b, uint32_t len)
 			break;
 		if (olen > (size_t)(end - p) - 4)
 			return file_fail(f, -EBADMSG,
-					 "pcapng interface block at offset %" PRIu64
-					 " has option %u of length %u beyond its end",
-					 file_offset(f, f->pos), code, olen);
+			                 "pcapng interface block at offset %" PRIu64
+			                 " has option %u of length %u beyond its end",
+			                 file_offset(f, f->pos), code, olen);
 		if (code == PCAPNG_OPT_TSRESOL && olen >= 1)
 			pcapng_iface_set_tsresol(&ifc, p[4]);
 		else if (code == PCAPNG_OPT_TSOFFSET && olen >= 8)
@@ -433,9 +438,9 @@ static int pcapng_idb(struct drv_pcap_file *f, const uint8_t *b, uint32_t len)
 
 		if (f->n_ifaces >= PCAPNG_MAX_IFACES)
 			return file_fail(f, -EBADMSG,
-					 "pcapng interface block at offset %" PRIu64
-					 ": more than %u interfaces in one section",
-					 file_offset(f, f->pos), PCAPNG_MAX_IFACES);
+			                 "pcapng interface block at offset %" PRIu64
+			                 ": more than %u interfaces in one section",
+			                 file_offset(f, f->pos), PCAPNG_MAX_IFACES);
 		ifaces = realloc(f->ifaces, cap * sizeof(*ifaces));
 		if (ifaces == NULL)
 			return file_fail(f, -ENOMEM, "out of memory for pcapng interfaces");
@@ -448,7 +453,7 @@ static int pcapng_idb(struct drv_pcap_file *f, const uint8_t *b, uint32_t len)
 
 /* Enhanced, Simple or obsolete Packet Block (length already validated) into *pkt. */
 static int pcapng_packet(struct drv_pcap_file *f, uint32_t type, const uint8_t *b, uint32_t len,
-			 struct capture_pkt *pkt)
+                         struct capture_pkt *pkt)
 {
 	const bool big = f->big;
 	const struct pcapng_iface *ifc;
@@ -483,12 +488,12 @@ static int pcapng_packet(struct drv_pcap_file *f, uint32_t type, const uint8_t *
 		orig = rd32(big, b + 24);
 		if (caplen > len - PCAPNG_EPB_MIN)
 			return file_fail(f, -EBADMSG,
-					 "pcapng packet block at offset %" PRIu64
-					 " has captured length %" PRIu32 " beyond its end",
-					 file_offset(f, f->pos), caplen);
+			                 "pcapng packet block at offset %" PRIu64
+			                 " has captured length %" PRIu32 " beyond its end",
+			                 file_offset(f, f->pos), caplen);
 		pkt->data = b + 28;
 		pkt->ts_ns =
-			pcapng_ts_ns(ifc, (uint64_t)rd32(big, b + 12) << 32 | rd32(big, b + 16));
+		    pcapng_ts_ns(ifc, (uint64_t)rd32(big, b + 12) << 32 | rd32(big, b + 16));
 		f->last_ts_ns = pkt->ts_ns;
 	}
 	pkt->caplen = caplen;
@@ -499,13 +504,14 @@ static int pcapng_packet(struct drv_pcap_file *f, uint32_t type, const uint8_t *
 
 too_short:
 	return file_fail(f, -EBADMSG,
-			 "pcapng packet block at offset %" PRIu64 " is too short (%" PRIu32 " bytes)",
-			 file_offset(f, f->pos), len);
+	                 "pcapng packet block at offset %" PRIu64 " is too short (%" PRIu32
+	                 " bytes)",
+	                 file_offset(f, f->pos), len);
 bad_iface:
 	return file_fail(f, -EBADMSG,
-			 "pcapng packet block at offset %" PRIu64 " names interface %" PRIu32
-			 " but the section defines %" PRIu32,
-			 file_offset(f, f->pos), ifid, f->n_ifaces);
+	                 "pcapng packet block at offset %" PRIu64 " names interface %" PRIu32
+	                 " but the section defines %" PRIu32,
+	                 file_offset(f, f->pos), ifid, f->n_ifaces);
 }
 
 static int pcapng_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsigned max)
@@ -540,17 +546,17 @@ static int pcapng_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsig
 				f->big = true;
 			} else {
 				rc = file_fail(f, -EBADMSG,
-					       "pcapng section header at offset %" PRIu64
-					       " has bad byte-order magic 0x%08" PRIx32,
-					       file_offset(f, f->pos), wr_be32(b + 8));
+				               "pcapng section header at offset %" PRIu64
+				               " has bad byte-order magic 0x%08" PRIx32,
+				               file_offset(f, f->pos), wr_be32(b + 8));
 				break;
 			}
 		}
 		len = rd32(f->big, b + 4);
 		if (len < PCAPNG_BLOCK_MIN || len % 4 != 0 || len > FILE_BUF_MAX) {
 			rc = file_fail(f, -EBADMSG,
-				       "pcapng block at offset %" PRIu64 " has bad length %" PRIu32,
-				       file_offset(f, f->pos), len);
+			               "pcapng block at offset %" PRIu64 " has bad length %" PRIu32,
+			               file_offset(f, f->pos), len);
 			break;
 		}
 		if (avail < len) {
@@ -563,9 +569,9 @@ static int pcapng_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsig
 		}
 		if (rd32(f->big, b + len - 4) != len) {
 			rc = file_fail(f, -EBADMSG,
-				       "pcapng block at offset %" PRIu64 " has length %" PRIu32
-				       " but trailing length %" PRIu32,
-				       file_offset(f, f->pos), len, rd32(f->big, b + len - 4));
+			               "pcapng block at offset %" PRIu64 " has length %" PRIu32
+			               " but trailing length %" PRIu32,
+			               file_offset(f, f->pos), len, rd32(f->big, b + len - 4));
 			break;
 		}
 		switch (type) {
@@ -608,13 +614,13 @@ static int pcapng_open_header(struct drv_pcap_file *f, char *err, size_t errlen)
 	bom = wr_le32(b + 8);
 	if (bom != PCAPNG_BOM && bom != __builtin_bswap32(PCAPNG_BOM)) {
 		snprintf(err, errlen, "pcapng section header has bad byte-order magic 0x%08" PRIx32,
-			 wr_be32(b + 8));
+		         wr_be32(b + 8));
 		return -EINVAL;
 	}
 	big = bom != PCAPNG_BOM;
 	if (rd16(big, b + 12) != 1) {
 		snprintf(err, errlen, "unsupported pcapng version %u.%u (only 1.x)",
-			 rd16(big, b + 12), rd16(big, b + 14));
+		         rd16(big, b + 12), rd16(big, b + 14));
 		return -ENOTSUP;
 	}
 	/* The burst loop reads this SHB again like any other: that sets the byte order. */
@@ -670,8 +676,9 @@ static int erf_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsigned
 		}
 		rlen = wr_be16(h + 10);
 		if (rlen < ERF_HDR_LEN) {
-			rc = file_fail(f, -EBADMSG, "ERF record at offset %" PRIu64 " has bad length %u",
-				       file_offset(f, f->pos), rlen);
+			rc = file_fail(f, -EBADMSG,
+			               "ERF record at offset %" PRIu64 " has bad length %u",
+			               file_offset(f, f->pos), rlen);
 			break;
 		}
 		if (avail < rlen) {
@@ -684,16 +691,18 @@ static int erf_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsigned
 		}
 		type = h[8];
 		wlen = wr_be16(h + 14);
-		f->stats.dropped += wr_be16(h + 12); /* loss counter: records lost before this one */
+		f->stats.dropped +=
+		    wr_be16(h + 12); /* loss counter: records lost before this one */
 		if (type & ERF_TYPE_EXT) {
 			bool more;
 
 			do {
 				if (off + ERF_EXT_LEN > rlen) {
-					rc = file_fail(f, -EBADMSG,
-						       "ERF record at offset %" PRIu64
-						       " has extension headers beyond its length %u",
-						       file_offset(f, f->pos), rlen);
+					rc =
+					    file_fail(f, -EBADMSG,
+					              "ERF record at offset %" PRIu64
+					              " has extension headers beyond its length %u",
+					              file_offset(f, f->pos), rlen);
 					goto out;
 				}
 				more = h[off] & 0x80;
@@ -729,7 +738,7 @@ static int erf_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsigned
 		pkt->wirelen = wlen;
 		/* 32.32 fixed point seconds; the fraction is rounded to the nearest nanosecond. */
 		pkt->ts_ns = (ts >> 32) * WR_NS_PER_S +
-			     (((ts & 0xffffffffu) * WR_NS_PER_S + 0x80000000u) >> 32);
+		             (((ts & 0xffffffffu) * WR_NS_PER_S + 0x80000000u) >> 32);
 		pkt->port = f->port;
 		bytes += wlen;
 		f->pos += rlen;
@@ -799,7 +808,7 @@ static int file_detect(struct drv_pcap_file *f, char *err, size_t errlen)
 }
 
 int drv_pcap_file_open(const char *path, const struct capture_open_params *params,
-		       struct drv_pcap_file **ret_file, char *err, size_t errlen)
+                       struct drv_pcap_file **ret_file, char *err, size_t errlen)
 {
 	struct drv_pcap_file *f;
 	int rc;

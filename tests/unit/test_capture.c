@@ -87,10 +87,10 @@ static void udp(struct pb *p, uint16_t sport, uint16_t dport, uint16_t len)
 }
 
 static enum capture_verdict parse_lt(const struct pb *p, uint16_t linktype,
-				     struct capture_frag_table *ft, struct capture_meta *m)
+                                     struct capture_frag_table *ft, struct capture_meta *m)
 {
-	struct capture_pkt pkt = {.data = p->b, .caplen = p->n, .wirelen = p->n,
-				  .ts_ns = 1000, .linktype = linktype};
+	struct capture_pkt pkt = {
+	    .data = p->b, .caplen = p->n, .wirelen = p->n, .ts_ns = 1000, .linktype = linktype};
 
 	return capture_parse(&pkt, ft, m);
 }
@@ -142,8 +142,8 @@ static void test_octets_follow_header(void)
 	eth(&p, 0x0800);
 	ipv4(&p, 6, 0, 1, 0);
 	tcp(&p, 1, 2, 0x10);
-	pkt = (struct capture_pkt){.data = p.b, .caplen = p.n, .wirelen = 80014,
-				   .linktype = CAPTURE_LINK_ETHERNET};
+	pkt = (struct capture_pkt){
+	    .data = p.b, .caplen = p.n, .wirelen = 80014, .linktype = CAPTURE_LINK_ETHERNET};
 	CHECK_EQ(capture_parse(&pkt, NULL, &m), CAPTURE_OK);
 	CHECK_EQ(m.l3_octets, 80000);
 	CHECK(m.flags & CAPTURE_F_LENGTH_FROM_WIRE);
@@ -193,8 +193,8 @@ static void test_mpls_pppoe(void)
 	struct capture_meta m;
 
 	eth(&p, 0x8847);
-	put32(&p, 16 << 12 | 0 << 8 | 64);  /* label 16 */
-	put32(&p, 17 << 12 | 1 << 8 | 64);  /* label 17, bottom of stack */
+	put32(&p, 16 << 12 | 0 << 8 | 64); /* label 16 */
+	put32(&p, 17 << 12 | 1 << 8 | 64); /* label 17, bottom of stack */
 	ipv4(&p, 6, 40, 1, 0);
 	tcp(&p, 5001, 4614, 0x18);
 	CHECK_EQ(parse_eth(&p, &m), CAPTURE_OK);
@@ -268,11 +268,26 @@ static void test_ipv6_ext_headers(void)
 	CHECK_EQ(m.key.src[15], 1);
 	CHECK_EQ(m.key.dst[15], 2);
 
-	/* A chain cut inside the routing header: protocol is the last next-header read. */
+	/* A chain cut inside the routing header: the protocol is the last next-header read
+	 * (the routing header's own, which is there) and there are no ports. */
 	p.n = 14 + 40 + 8 + 10;
 	CHECK_EQ(parse_eth(&p, &m), CAPTURE_OK);
-	CHECK_EQ(m.key.proto, 43);
+	CHECK_EQ(m.key.proto, 60);
 	CHECK_EQ(m.key.sport, 0);
+	/* Cut right after the hop-by-hop header: the routing header is not there at all. */
+	p.n = 14 + 40 + 8;
+	CHECK_EQ(parse_eth(&p, &m), CAPTURE_OK);
+	CHECK_EQ(m.key.proto, 43);
+
+	/* Payload length 0 without a Jumbo option: an empty payload, nothing to walk. */
+	p.n = 0;
+	eth(&p, 0x86DD);
+	ipv6(&p, 44, 0);
+	put32(&p, 0x11000000);
+	put32(&p, 0);
+	CHECK_EQ(parse_eth(&p, &m), CAPTURE_OK);
+	CHECK_EQ(m.key.proto, 44);
+	CHECK_EQ(m.l3_octets, 40);
 
 	/* AH and ESP are the upper-layer protocol (no ports). */
 	p.n = 0;
@@ -485,8 +500,8 @@ static void test_every_prefix_is_safe(void)
 	srand(7);
 	for (lt = 0; lt < (int)(sizeof(lts) / sizeof(lts[0])); lt++) {
 		for (len = 0; len <= p.n; len++) {
-			struct capture_pkt pkt = {.caplen = len, .wirelen = p.n,
-						  .linktype = lts[lt]};
+			struct capture_pkt pkt = {
+			    .caplen = len, .wirelen = p.n, .linktype = lts[lt]};
 
 			/* An exact-size heap copy so ASan sees any overread. */
 			heap = malloc(len ? len : 1);

@@ -1,0 +1,141 @@
+"""Shared helpers for weir's integration tests: running weir, decoding its IPFIX output with
+independent decoders, loading ground-truth flow tables and comparing them."""
+import collections
+import csv
+import ipaddress
+import json
+import os
+import socket
+import subprocess
+import tempfile
+
+# IANA element ids weir exports.
+IE_OCTETS, IE_PACKETS = 1, 2
+IE_PROTO, IE_TOS, IE_FLAGS, IE_SPORT, IE_DPORT = 4, 5, 6, 7, 11
+IE_SRC4, IE_DST4, IE_SRC6, IE_DST6 = 8, 12, 27, 28
+IE_VLAN, IE_CVLAN, IE_END_REASON = 58, 245, 136
+IE_START_MS, IE_END_MS = 152, 153
+
+
+def fail(msg):
+    raise AssertionError(msg)
+
+
+def run_weir(weir, args, check=True, timeout=120):
+    """Runs weir with args; returns the CompletedProcess (stdout/stderr as text)."""
+    p = subprocess.run([weir] + args, capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        fail("weir %s exited %d:\n%s" % (" ".join(args), p.returncode, p.stderr))
+    return p
+
+
+def weir_to_ipfix_file(weir, inputs, extra=(), tmpdir=None):
+    """Runs weir on inputs with file export; returns (records, summary dict, stderr)."""
+    tmpdir = tmpdir or tempfile.mkdtemp(prefix="weir-test-")
+    out = os.path.join(tmpdir, "out.ipfix")
+    js = os.path.join(tmpdir, "summary.json")
+    args = []
+    for i in inputs:
+        args += ["-i", i]
+    args += ["-o", "ipfix:file:" + out, "--summary-json", js] + list(extra)
+    p = run_weir(weir, args)
+    with open(js) as fh:
+        summary = json.load(fh)
+    return decode_ipfixdump(out), summary, p.stderr
+
+
+def decode_ipfixdump(path):
+    """Decodes an IPFIX file with libfixbuf's ipfixDump; returns a list of {ie_id: value}.
+    Fails on any decoder complaint."""
+    p = subprocess.run(["ipfixDump", "--in", path, "-d"], capture_output=True, text=True)
+    if p.returncode != 0 or p.stderr.strip():
+        fail("ipfixDump rejected %s (exit %d): %s" % (path, p.returncode, p.stderr.strip()))
+    records, cur = [], None
+    for line in p.stdout.splitlines():
+        if line.startswith("--- data record"):
+            cur = {}
+            records.append(cur)
+        elif line.startswith("--- "):
+            cur = None
+        elif cur is not None and line.startswith("\t(") and " : " in line:
+            ie = int(line[2:line.index(")")])
+            cur[ie] = line.split(" : ", 1)[1].strip()
+    return records
+
+
+def record_key(r):
+    """The ground-truth key (vlan_stack, src, dst, proto, sport, dport) of a decoded record."""
+    if IE_SRC4 in r:
+        src, dst = r[IE_SRC4], r[IE_DST4]
+    else:
+        src = str(ipaddress.ip_address(r[IE_SRC6]))
+        dst = str(ipaddress.ip_address(r[IE_DST6]))
+    vlans = [r[i] for i in (IE_VLAN, IE_CVLAN) if i in r]
+    return ("/".join(vlans), src, dst, int(r[IE_PROTO]), int(r.get(IE_SPORT, 0)),
+            int(r.get(IE_DPORT, 0)))
+
+
+def sum_records(records, keyfn=record_key):
+    """Sums packets and octets per key."""
+    acc = collections.defaultdict(lambda: [0, 0])
+    for r in records:
+        k = keyfn(r)
+        acc[k][0] += int(r[IE_PACKETS])
+        acc[k][1] += int(r[IE_OCTETS])
+    return dict(acc)
+
+
+def load_truth(path):
+    """Ground-truth flows CSV -> {key: [packets, bytes]} plus the rows."""
+    acc = collections.defaultdict(lambda: [0, 0])
+    rows = list(csv.DictReader(open(path, newline="")))
+    for r in rows:
+        k = (r["vlan_stack"], str(ipaddress.ip_address(r["src"])),
+             str(ipaddress.ip_address(r["dst"])), int(r["proto"]), int(r["sport"]),
+             int(r["dport"]))
+        acc[k][0] += int(r["packets"])
+        acc[k][1] += int(r["bytes"])
+    return dict(acc), rows
+
+
+def diff_tables(got, want, limit=8):
+    """Returns a list of human-readable differences between two {key: [pkts, bytes]}."""
+    out = []
+    for k in sorted(set(got) | set(want), key=str):
+        g, w = got.get(k), want.get(k)
+        if g != w:
+            out.append("%s: weir %s, truth %s" % (k, g, w))
+    return out[:limit] + (["... %d more" % (len(out) - limit)] if len(out) > limit else [])
+
+
+def free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def udp_rcvbuf_errors():
+    """The kernel's UDP RcvbufErrors counter (datagrams dropped for a full socket buffer)."""
+    with open("/proc/net/snmp") as fh:
+        lines = [l.split() for l in fh if l.startswith("Udp:")]
+    return int(lines[1][lines[0].index("RcvbufErrors")])
+
+
+def check_conservation(summary, where):
+    """packets read = in flows + non-IP + malformed (+ no slot); records all exported."""
+    s = summary
+    total = (s["packets_in_flows"] + s["packets_non_ip"] + s["packets_malformed"] +
+             s["packets_no_slot"])
+    if s["packets_read"] != total:
+        fail("%s: packets read %d != in flows %d + non-IP %d + malformed %d + no slot %d" %
+             (where, s["packets_read"], s["packets_in_flows"], s["packets_non_ip"],
+              s["packets_malformed"], s["packets_no_slot"]))
+    if s["records_queued"] != s["records_exported"] or s["records_queue_full"]:
+        fail("%s: %d records queued, %d exported, %d lost to a full queue" %
+             (where, s["records_queued"], s["records_exported"], s["records_queue_full"]))
+    for o in s["outputs"]:
+        if o["records"] + o["records_lost"] != s["records_exported"]:
+            fail("%s: output %s sent %d + lost %d != %d records" %
+                 (where, o["url"], o["records"], o["records_lost"], s["records_exported"]))
