@@ -28,7 +28,8 @@
 #define CAPTURE_LINK_SLL      113 /* Linux cooked capture v1 */
 #define CAPTURE_LINK_IPV4     228
 #define CAPTURE_LINK_IPV6     229
-#define CAPTURE_LINK_SLL2     276 /* Linux cooked capture v2 */
+#define CAPTURE_LINK_SLL2     276    /* Linux cooked capture v2 */
+#define CAPTURE_LINK_UNKNOWN  0xFFFF /* a record type no parser decodes (counted, not dropped) */
 
 /* One captured packet as a driver hands it over. The bytes belong to the driver and stay valid
  * until the next rx_burst() call on the same handle. */
@@ -36,7 +37,9 @@ struct capture_pkt {
 	const uint8_t *data; /* first captured byte (start of the link-layer header) */
 	uint32_t caplen;     /* bytes at data */
 	uint32_t wirelen;    /* length of the packet on the wire (>= caplen) */
-	uint64_t ts_ns;      /* capture time, nanoseconds since the Unix epoch */
+	uint64_t ts_ns;      /* capture time, nanoseconds since the Unix epoch; a record format
+	                        without one (pcapng simple packet block) repeats the previous
+	                        packet's time */
 	uint16_t linktype;   /* CAPTURE_LINK_* of this packet (pcapng interfaces may differ) */
 	uint16_t port;       /* input index within the probe, for per-port counters */
 };
@@ -163,17 +166,20 @@ struct capture_open_params {
 
 struct capture_driver_ops {
 	const char *name; /* the INPUT scheme, e.g. "pcap" */
-	/* Opens `spec` (the part after "scheme:"). Returns 0 and a handle, or -errno and a message
-	 * naming the problem in err (the caller adds the input's name). */
+	/* Opens `spec` (the part after "scheme:"). A live source is activated here, so that a
+	 * missing device, a permission problem or a bad filter is reported before anything runs
+	 * (the kernel may buffer packets from now on). Returns 0 and a handle, or -errno and a
+	 * message naming the problem in err (the caller adds the input's name). */
 	int (*open)(const char *spec, const struct capture_open_params *params, void **ret_handle,
 	            char *err, size_t errlen);
 	/* CAPTURE_CAP_* of an open handle. */
 	uint32_t (*caps)(void *handle);
-	/* Starts delivering packets (live: activates the capture). Returns 0 or -errno. */
+	/* Starts delivering packets. Returns 0 or -errno. */
 	int (*start)(void *handle);
 	/* Fills up to max packets. Returns the count (0: nothing right now), -ENODATA at the end of
 	 * a finite input, or another -errno on a fatal input error (message via last_error). */
 	int (*rx_burst)(void *handle, struct capture_pkt *pkts, unsigned max);
+	/* Counters; called from the thread that calls rx_burst. */
 	void (*stats)(void *handle, struct capture_stats *ret);
 	/* Message of the last fatal error, or "" */
 	const char *(*last_error)(void *handle);

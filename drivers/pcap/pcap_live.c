@@ -54,7 +54,7 @@ static uint16_t live_linktype(int dlt)
 	if (dlt == 12 || dlt == 14)
 		return CAPTURE_LINK_RAW;
 	if (dlt < 0 || dlt > 0xFFFF)
-		return 0xFFFF;
+		return CAPTURE_LINK_UNKNOWN;
 	return (uint16_t)dlt;
 }
 

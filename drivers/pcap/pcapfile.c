@@ -69,7 +69,6 @@
 #define ERF_ETH_PAD             2 /* Ethernet records carry 2 bytes before the frame */
 
 /* Delivered for record types the parser cannot decode, so they are counted, not dropped. */
-#define LINK_UNSUPPORTED 0xFFFF
 
 enum file_format { FMT_PCAP, FMT_PCAPNG, FMT_ERF };
 
@@ -229,7 +228,7 @@ static int burst_result(struct drv_pcap_file *f, unsigned n, uint64_t bytes, int
 	f->stats.bytes += bytes;
 	if (n > 0)
 		return (int)n;
-	return rc;
+	return rc < 0 ? rc : 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -726,7 +725,7 @@ static int erf_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsigned
 			pkt->linktype = CAPTURE_LINK_RAW;
 			break;
 		default:
-			pkt->linktype = LINK_UNSUPPORTED;
+			pkt->linktype = CAPTURE_LINK_UNKNOWN;
 			break;
 		}
 		if (off > rlen)
