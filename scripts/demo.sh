@@ -44,9 +44,12 @@ collector_pid=""
 
 echo
 echo "== what the collector received (nfdump)"
-nfdump -R "$work/flows" -o "fmt:%ts %td %pr %sap -> %dap %pkt %byt %fl" -O bytes -n 10 -q \
-	| sed 's/^/   /' | head -n 10
+echo "   top 10 flow records by bytes:"
+nfdump -R "$work/flows" -o "fmt:%ts %td %pr %sap -> %dap %pkt %byt" -O bytes -n 10 \
+	| grep -v -E '^(Summary|Time window|Total flows|Processed|Sys:)' | sed '/^$/d; s/^/   /' \
+	| head -n 11
 echo
-nfdump -R "$work/flows" -s proto/bytes -n 5 -q | sed 's/^/   /'
+echo "   bytes by protocol:"
+nfdump -R "$work/flows" -s proto/bytes -n 5 | sed -n '2,8p' | sed '/^$/d; s/^/   /'
 echo
 nfdump -R "$work/flows" -I | grep -E '^(Flows|Packets|Bytes):' | sed 's/^/   collector total /'
