@@ -2,19 +2,23 @@
  * pcap_live: capture from an ordinary interface with libpcap.
  *
  * The handle is created and activated in open() (immediate mode, a large kernel ring,
- * nanosecond timestamps where the kernel offers them, 100 ms read timeout, optional BPF
- * filter), so that a missing interface, a permission problem or a bad filter is reported when
- * the input is opened. rx_burst runs one pcap_dispatch() and copies each packet into a
- * per-handle burst buffer: with TPACKET_V3 libpcap hands its ring block back to the kernel
- * when the callback returns, so its pointers cannot be kept until the next rx_burst call. The
- * buffer is sized for a whole burst of snaplen-sized packets but only touched as far as the
- * real packets reach, so its resident size follows the traffic rather than the snaplen.
+ * nanosecond timestamps where the kernel offers them, optional BPF filter), so that a missing
+ * interface, a permission problem or a bad filter is reported when the input is opened. The
+ * handle is non-blocking and rx_burst waits for packets itself, with poll() on the selectable
+ * descriptor for at most LIVE_TIMEOUT_MS: libpcap's own read timeout does not end a wait on a
+ * quiet TPACKET_V3 ring (it polls again until a packet comes), and the worker must get control
+ * back to advance its clock and to stop. rx_burst runs pcap_dispatch() and copies each packet into
+ * a per-handle burst buffer: with TPACKET_V3 libpcap hands its ring block back to the kernel when
+ * the callback returns, so its pointers cannot be kept until the next rx_burst call. The buffer is
+ * sized for a whole burst of snaplen-sized packets but only touched as far as the real packets
+ * reach, so its resident size follows the traffic rather than the snaplen.
  */
 #include "drv_pcap_internal.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,6 +38,7 @@ struct drv_pcap_live {
 	uint16_t port;
 	uint16_t linktype; /* CAPTURE_LINK_* of the interface */
 	bool nsec;         /* tv_usec of pcap_pkthdr holds nanoseconds */
+	int fd;            /* selectable descriptor to wait on, or -1 */
 	atomic_int stopped;
 	uint32_t slot; /* bytes reserved per packet in buf: snaplen rounded up to 8 */
 	uint8_t *buf;  /* packets of the current burst */
@@ -112,6 +117,12 @@ int drv_pcap_live_rx_burst(struct drv_pcap_live *l, struct capture_pkt *pkts, un
 	l->used = 0;
 	l->bytes = 0;
 	rc = pcap_dispatch(l->p, (int)cnt, live_packet, (u_char *)l);
+	if (rc == 0 && l->fd >= 0) {
+		struct pollfd pfd = {.fd = l->fd, .events = POLLIN};
+
+		if (poll(&pfd, 1, LIVE_TIMEOUT_MS) > 0)
+			rc = pcap_dispatch(l->p, (int)cnt, live_packet, (u_char *)l);
+	}
 	l->stats.packets += l->n;
 	l->stats.bytes += l->bytes;
 	if (rc == PCAP_ERROR_BREAK)
@@ -212,6 +223,12 @@ int drv_pcap_live_open(const char *ifname, const struct capture_open_params *par
 #ifdef PCAP_TSTAMP_PRECISION_NANO
 	l->nsec = pcap_get_tstamp_precision(l->p) == PCAP_TSTAMP_PRECISION_NANO;
 #endif
+	if (pcap_setnonblock(l->p, 1, ebuf) < 0) {
+		snprintf(err, errlen, "cannot make the capture non-blocking: %s", ebuf);
+		drv_pcap_live_close(l);
+		return -EIO;
+	}
+	l->fd = pcap_get_selectable_fd(l->p);
 	l->linktype = live_linktype(pcap_datalink(l->p));
 	snap = pcap_snapshot(l->p);
 	if (snap <= 0 || (uint32_t)snap > snaplen)
