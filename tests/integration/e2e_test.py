@@ -186,18 +186,22 @@ def test_live(weir, tmp):
         probe = subprocess.Popen(
             ["ip", "netns", "exec", ns_rx, weir, "-i", "pcap:" + tag + "b",
              "--filter", "udp and dst host 192.0.2.2 and (dst port 9001 or dst port 9002)",
-             "-o", "ipfix:file:" + out, "--summary-json", js, "-q"],
+             "--idle-timeout", "1", "-o", "ipfix:file:" + out, "--summary-json", js, "-q"],
             stderr=subprocess.PIPE, text=True)
         time.sleep(1.0)  # capture is open and filtering
         sent = {9001: 200, 9002: 50}
-        sender = ("import socket\n"
+        sender = ("import socket, sys\n"
                   "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
                   "s.bind(('192.0.2.1', 40000))\n"
-                  "for port, n in %r.items():\n"
-                  "    for i in range(n):\n"
-                  "        s.sendto(b'x' * 100, ('192.0.2.2', port))\n" % sent)
-        sh("ip", "netns", "exec", ns_tx, sys.executable, "-c", sender)
-        time.sleep(1.0)
+                  "port, n = int(sys.argv[1]), int(sys.argv[2])\n"
+                  "for i in range(n):\n"
+                  "    s.sendto(b'x' * 100, ('192.0.2.2', port))\n")
+        # The first flow then goes quiet for 3 s: with a 1 s idle timeout, the clock of the
+        # quiet link must expire it. The second is still open at SIGTERM and is flushed.
+        sh("ip", "netns", "exec", ns_tx, sys.executable, "-c", sender, "9001", "200")
+        time.sleep(3.0)
+        sh("ip", "netns", "exec", ns_tx, sys.executable, "-c", sender, "9002", "50")
+        time.sleep(0.3)
         probe.send_signal(signal.SIGTERM)
         _, err = probe.communicate(timeout=30)
         if probe.returncode != 0:
@@ -213,10 +217,11 @@ def test_live(weir, tmp):
     diffs = wt.diff_tables(got, want)
     if diffs:
         wt.fail("live flows differ from what was sent:\n  " + "\n  ".join(diffs))
-    if summary["records"]["forced_end"] != 2:
-        wt.fail("expected 2 forced-end records at SIGTERM, got %s" % summary["records"])
-    return "%d datagrams on a veth pair captured, flushed at SIGTERM and exported exactly" % (
-        sum(sent.values()))
+    if summary["records"]["idle"] != 1 or summary["records"]["forced_end"] != 1:
+        wt.fail("expected 1 idle record (quiet link) and 1 forced-end record (SIGTERM), got %s"
+                % summary["records"])
+    return ("%d datagrams on a veth pair exported exactly: one flow expired idle on a quiet "
+            "link, one flushed at SIGTERM" % sum(sent.values()))
 
 
 CLI_CASES = [
