@@ -408,35 +408,34 @@ enum capture_verdict capture_parse(const struct capture_pkt *pkt, struct capture
 	return v;
 }
 
-/* Murmur3-style finaliser: cheap and well mixed. */
-static inline uint32_t mix32(uint32_t h)
+/* A 64-bit multiply-xorshift finaliser: a few instructions, every input bit reaches every
+ * output bit. */
+static inline uint64_t mix64(uint64_t x)
 {
-	h ^= h >> 16;
-	h *= 0x85EBCA6Bu;
-	h ^= h >> 13;
-	h *= 0xC2B2AE35u;
-	h ^= h >> 16;
-	return h;
+	x ^= x >> 32;
+	x *= 0xD6E8FEB86659FD93ULL;
+	x ^= x >> 32;
+	x *= 0xD6E8FEB86659FD93ULL;
+	x ^= x >> 32;
+	return x;
 }
 
-static uint32_t endpoint_hash(const uint8_t addr[16], uint16_t port)
+static inline uint64_t endpoint_hash(const uint8_t addr[16], uint16_t port)
 {
-	uint32_t h = port;
-	int i;
+	uint64_t lo, hi;
 
-	for (i = 0; i < 16; i += 4)
-		h = mix32(h ^ wr_le32(addr + i)) + (uint32_t)i;
-	return h;
+	memcpy(&lo, addr, 8);
+	memcpy(&hi, addr + 8, 8);
+	return mix64(lo ^ hi * 0x9E3779B97F4A7C15ULL ^ (uint64_t)port << 48);
 }
 
 uint32_t capture_flow_hash(const struct capture_flow_key *k)
 {
 	/* The endpoints are combined with +, which commutes, so A->B and B->A hash alike. */
-	uint32_t h = endpoint_hash(k->src, k->sport) + endpoint_hash(k->dst, k->dport);
-	int i;
+	uint64_t h = endpoint_hash(k->src, k->sport) + endpoint_hash(k->dst, k->dport);
+	uint64_t v;
 
-	h ^= (uint32_t)k->proto << 8 | k->vlan_depth;
-	for (i = 0; i < CAPTURE_VLAN_MAX; i++)
-		h = mix32(h ^ k->vlan[i]);
-	return mix32(h);
+	memcpy(&v, k->vlan, sizeof(v));
+	h ^= mix64(v ^ (uint64_t)k->proto << 56 ^ (uint64_t)k->vlan_depth << 48);
+	return (uint32_t)(mix64(h) >> 32);
 }

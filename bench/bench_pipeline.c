@@ -1,0 +1,279 @@
+/*
+ * bench_pipeline: per-core cost of weir's packet path, measured in one run so the ratios hold
+ * on a noisy machine.
+ *
+ *   1. parse        capture_parse over in-memory 64-byte frames (Ethernet/IPv4/UDP)
+ *   2. parse+cache  the same plus flowcache_update_burst and a flowcache_expire per burst of
+ *                   32, for 10k, 100k and 1M concurrent flows, uniform and Zipf popularity
+ *   3. file read    weir's capture-file reader (drv_pcap_ops) against a bare libpcap
+ *                   pcap_next_ex loop over the same pcap file, counting packets only
+ *
+ * Each figure is the median of --runs repetitions. Prints a Markdown table.
+ * Usage: bench_pipeline [--packets N] [--runs R] [--tmp DIR]
+ */
+#include <errno.h>
+#include <math.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "drv_pcap.h"
+#include "flowcache.h"
+#include "wr.h"
+
+#define FRAME 64
+#define BURST 32
+
+static uint8_t *frames;
+static uint32_t n_packets = 4000000;
+static int runs = 5;
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Builds n_packets frames whose flow ids follow a uniform or Zipf(1.0) law over `flows`. */
+static void build_frames(uint32_t flows, int zipf)
+{
+	double *cdf = NULL, sum = 0;
+	uint32_t i, f;
+
+	if (zipf) {
+		cdf = malloc(sizeof(double) * flows);
+		for (i = 0; i < flows; i++)
+			cdf[i] = (sum += 1.0 / (i + 1));
+	}
+	for (i = 0; i < n_packets; i++) {
+		uint8_t *p = frames + (size_t)i * FRAME;
+
+		if (zipf) {
+			double u = (double)(rnd() >> 11) / 9007199254740992.0 * sum;
+			uint32_t lo = 0, hi = flows - 1;
+
+			while (lo < hi) {
+				uint32_t mid = (lo + hi) / 2;
+
+				if (cdf[mid] < u)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			f = lo;
+		} else {
+			f = (uint32_t)(rnd() % flows);
+		}
+		memset(p, 0, FRAME);
+		p[12] = 0x08;
+		p[14] = 0x45;
+		wr_put_be16(p + 16, FRAME - 14 - 4);
+		p[22] = 64;
+		p[23] = 17;
+		wr_put_be32(p + 26, 0x0A000000 | (f >> 8));
+		wr_put_be32(p + 30, 0xC0A80000 | (f & 0xFF));
+		wr_put_be16(p + 34, (uint16_t)(1024 + (f % 50000)));
+		wr_put_be16(p + 36, 443);
+		wr_put_be16(p + 38, FRAME - 14 - 4 - 20);
+	}
+	free(cdf);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Runs fn `runs` times; returns the median nanoseconds per packet. */
+static double median_ns(double (*fn)(void *), void *arg)
+{
+	uint64_t t[16];
+	int r;
+
+	for (r = 0; r < runs; r++) {
+		uint64_t t0 = wr_mono_ns();
+
+		fn(arg);
+		t[r] = wr_mono_ns() - t0;
+	}
+	qsort(t, (size_t)runs, sizeof(t[0]), cmp_u64);
+	return (double)t[runs / 2] / n_packets;
+}
+
+static volatile uint64_t sink;
+
+static double run_parse(void *arg)
+{
+	struct capture_pkt pkt = {
+	    .caplen = FRAME, .wirelen = FRAME, .linktype = CAPTURE_LINK_ETHERNET};
+	struct capture_meta m;
+	uint64_t acc = 0;
+	uint32_t i;
+
+	(void)arg;
+	for (i = 0; i < n_packets; i++) {
+		pkt.data = frames + (size_t)i * FRAME;
+		pkt.ts_ns = i * 100ULL;
+		if (capture_parse(&pkt, NULL, &m) == CAPTURE_OK)
+			acc += m.hash;
+	}
+	sink = acc;
+	return 0;
+}
+
+static double run_cache(void *arg)
+{
+	uint32_t flows = *(uint32_t *)arg;
+	struct flowcache_params fp = {.max_flows = flows * 2,
+	                              .idle_timeout_ns = 15 * WR_NS_PER_S,
+	                              .active_timeout_ns = 1800 * WR_NS_PER_S};
+	struct flowcache *fc = flowcache_create(&fp);
+	struct capture_meta metas[BURST];
+	struct flowcache_record out[64];
+	struct capture_pkt pkt = {
+	    .caplen = FRAME, .wirelen = FRAME, .linktype = CAPTURE_LINK_ETHERNET};
+	uint32_t i, k;
+
+	for (i = 0; i < n_packets; i += BURST) {
+		for (k = 0; k < BURST; k++) {
+			pkt.data = frames + (size_t)(i + k) * FRAME;
+			pkt.ts_ns = (i + k) * 100ULL; /* 10 Mpps of packet time */
+			capture_parse(&pkt, NULL, &metas[k]);
+		}
+		flowcache_update_burst(fc, metas, BURST);
+		while (flowcache_expire(fc, pkt.ts_ns, out, 64) == 64)
+			;
+	}
+	flowcache_free(fc);
+	return 0;
+}
+
+static const char *pcap_path;
+
+static double run_weir_reader(void *arg)
+{
+	struct capture_pkt pkts[BURST];
+	void *h;
+	char err[CAPTURE_ERR_LEN];
+	uint64_t n = 0;
+	int got;
+
+	(void)arg;
+	if (drv_pcap_ops.open(pcap_path, NULL, &h, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bench: %s: %s\n", pcap_path, err);
+		exit(1);
+	}
+	while ((got = drv_pcap_ops.rx_burst(h, pkts, BURST)) > 0)
+		n += (uint64_t)got;
+	drv_pcap_ops.close(h);
+	sink = n;
+	return 0;
+}
+
+static double run_libpcap_reader(void *arg)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *hdr;
+	const u_char *data;
+	pcap_t *p = pcap_open_offline(pcap_path, eb);
+	uint64_t n = 0;
+
+	(void)arg;
+	if (p == NULL) {
+		fprintf(stderr, "bench: %s\n", eb);
+		exit(1);
+	}
+	while (pcap_next_ex(p, &hdr, &data) == 1)
+		n++;
+	pcap_close(p);
+	sink = n;
+	return 0;
+}
+
+static void write_pcap(const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	uint32_t hdr[6] = {0xA1B2C3D4, 0x00040002, 0, 0, 65535, 1}, rec[4], i;
+
+	if (f == NULL) {
+		perror(path);
+		exit(1);
+	}
+	fwrite(hdr, 4, 6, f);
+	for (i = 0; i < n_packets; i++) {
+		rec[0] = 1700000000 + i / 1000000;
+		rec[1] = i % 1000000;
+		rec[2] = rec[3] = FRAME;
+		fwrite(rec, 4, 4, f);
+		fwrite(frames + (size_t)i * FRAME, 1, FRAME, f);
+	}
+	fclose(f);
+}
+
+static void row(const char *what, double ns, double ref_ns, const char *ref)
+{
+	printf("| %-40s | %8.1f | %6.2f | %s %.2fx |\n", what, ns, 1000.0 / ns, ref, ref_ns / ns);
+}
+
+int main(int argc, char **argv)
+{
+	static const uint32_t flow_counts[] = {10000, 100000, 1000000};
+	char path[512], what[64];
+	const char *tmp = "/tmp";
+	double parse_ns, weir_ns, lib_ns;
+	int i, z;
+
+	for (i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--packets") == 0)
+			n_packets = (uint32_t)strtoul(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--runs") == 0)
+			runs = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--tmp") == 0)
+			tmp = argv[i + 1];
+	}
+	if (runs < 1 || runs > 15 || n_packets < BURST) {
+		fprintf(stderr, "bench: --runs 1..15, --packets >= %d\n", BURST);
+		return 2;
+	}
+	n_packets -= n_packets % BURST;
+	frames = malloc((size_t)n_packets * FRAME);
+	if (frames == NULL)
+		return 1;
+
+	printf("%u packets of %d bytes, median of %d runs, one core\n\n", n_packets, FRAME, runs);
+	printf("| stage | ns/packet | Mpps | ratio |\n|---|---|---|---|\n");
+	build_frames(100000, 0);
+	parse_ns = median_ns(run_parse, NULL);
+	row("parse", parse_ns, parse_ns, "vs parse");
+	for (z = 0; z < 2; z++) {
+		for (i = 0; i < 3; i++) {
+			uint32_t flows = flow_counts[i];
+
+			build_frames(flows, z);
+			snprintf(what, sizeof(what), "parse + flow cache, %u flows, %s", flows,
+			         z ? "Zipf" : "uniform");
+			row(what, median_ns(run_cache, &flows), parse_ns, "vs parse");
+		}
+	}
+	build_frames(100000, 1);
+	snprintf(path, sizeof(path), "%s/weir-bench-%d.pcap", tmp, (int)getpid());
+	write_pcap(path);
+	pcap_path = path;
+	run_weir_reader(NULL); /* warm the page cache */
+	lib_ns = median_ns(run_libpcap_reader, NULL);
+	weir_ns = median_ns(run_weir_reader, NULL);
+	row("file read: libpcap pcap_next_ex loop", lib_ns, lib_ns, "vs libpcap");
+	row("file read: weir reader (drv_pcap)", weir_ns, lib_ns, "vs libpcap");
+	unlink(path);
+	free(frames);
+	return 0;
+}
