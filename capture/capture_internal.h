@@ -25,8 +25,8 @@ void capture_frag_key_init(struct capture_frag_key *fk, const struct capture_flo
 void capture_frag_insert(struct capture_frag_table *t, const struct capture_frag_key *fk,
                          const struct capture_meta *m);
 
-/* Gives a non-first fragment the ports of its first fragment, or flags it unmatched (ports
- * stay 0). t may be NULL. */
+/* Gives a non-first fragment the ports and upper-layer protocol of its first fragment, or
+ * flags it unmatched (ports stay 0, protocol stays the fragment header's). t may be NULL. */
 void capture_frag_lookup(struct capture_frag_table *t, const struct capture_frag_key *fk,
                          struct capture_meta *m);
 

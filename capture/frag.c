@@ -19,7 +19,9 @@ struct frag_entry {
 	uint64_t ts_ns; /* 0 = empty */
 	uint16_t sport;
 	uint16_t dport;
-	uint32_t pad;
+	uint8_t proto; /* upper-layer protocol of the first fragment (IPv6: after the whole
+	                  chain, which may go on behind the fragment header) */
+	uint8_t pad[3];
 };
 
 struct capture_frag_table {
@@ -120,6 +122,7 @@ void capture_frag_insert(struct capture_frag_table *t, const struct capture_frag
 	victim->ts_ns = m->ts_ns ? m->ts_ns : 1;
 	victim->sport = m->key.sport;
 	victim->dport = m->key.dport;
+	victim->proto = m->key.proto;
 	t->stats.first_seen++;
 }
 
@@ -136,6 +139,7 @@ void capture_frag_lookup(struct capture_frag_table *t, const struct capture_frag
 			    memcmp(&b[i].key, fk, sizeof(*fk)) == 0) {
 				m->key.sport = b[i].sport;
 				m->key.dport = b[i].dport;
+				m->key.proto = b[i].proto;
 				t->stats.matched++;
 				return;
 			}

@@ -159,6 +159,8 @@ static enum capture_verdict parse_ipv4(const struct capture_pkt *pkt, uint32_t o
 		}
 		if (off + ihl <= end)
 			parse_l4(p, off + ihl, end, m);
+		else if (proto_has_ports(m->key.proto))
+			m->flags |= CAPTURE_F_L4_TRUNCATED;
 		capture_frag_insert(frags, &fk, m);
 		return CAPTURE_OK;
 	}
@@ -207,7 +209,7 @@ static enum capture_verdict parse_ipv6(const struct capture_pkt *pkt, uint32_t o
 		uint32_t jumbo = ipv6_jumbo_len(p + off + 40, ((uint32_t)p[off + 41] + 1) * 8);
 
 		if (jumbo != 0) {
-			m->l3_octets = jumbo + 40;
+			m->l3_octets = jumbo <= UINT32_MAX - 40 ? jumbo + 40 : UINT32_MAX;
 			end = jumbo < len - off - 40 ? off + 40 + jumbo : len;
 		}
 	}

@@ -67,6 +67,12 @@ static inline void wr_put_be64(uint8_t *p, uint64_t v)
 	wr_put_be32(p + 4, (uint32_t)v);
 }
 
+/* a + b, or UINT64_MAX where the sum would wrap (deadlines built from outside timestamps). */
+static inline uint64_t wr_sat_add64(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
 /* Wall-clock time (CLOCK_REALTIME) in nanoseconds since the Unix epoch. */
 uint64_t wr_wall_ns(void);
 

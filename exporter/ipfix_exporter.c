@@ -248,6 +248,7 @@ static int write_all(struct ipfix_exporter *ex, const uint8_t *p, size_t len)
 {
 	uint64_t deadline = 0;
 	size_t off = 0;
+	int refused = 0;
 
 	while (off < len) {
 		struct pollfd pfd = {.fd = ex->fd, .events = POLLOUT};
@@ -266,6 +267,13 @@ static int write_all(struct ipfix_exporter *ex, const uint8_t *p, size_t len)
 			return -EIO;
 		if (errno == EINTR)
 			continue;
+		/* A connected UDP socket reports an earlier datagram's ICMP port unreachable on
+		 * the next send, which itself was not sent: count the refusal (the collector was
+		 * down) and try once more (it may be back). */
+		if (errno == ECONNREFUSED && ex->transport == IPFIX_UDP && !refused++) {
+			ex->stats.send_errors++;
+			continue;
+		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
 		if (deadline == 0)

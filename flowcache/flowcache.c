@@ -165,15 +165,19 @@ static void release(struct flowcache *fc, uint32_t i)
 	fc->free_head = i;
 }
 
-static uint32_t lookup_or_create(struct flowcache *fc, const struct capture_meta *m)
+/* Finds the flow of m or creates it (*ret_created says which). NIL when no entry is free. */
+static uint32_t lookup_or_create(struct flowcache *fc, const struct capture_meta *m,
+                                 int *ret_created)
 {
 	uint32_t *b = bucket_of(fc, m->hash);
 	uint32_t i;
 	struct fc_entry *e;
 
+	*ret_created = 0;
 	for (i = *b; i != NIL; i = fc->e[i].hnext)
 		if (memcmp(&fc->e[i].rec.key, &m->key, sizeof(m->key)) == 0)
 			return i;
+	*ret_created = 1;
 
 	if (fc->live >= fc->p.max_flows) {
 		end_flow(fc, fc->lru.head, FLOWCACHE_END_RESOURCES);
@@ -234,17 +238,25 @@ static int export_active(struct flowcache *fc, uint32_t i, uint64_t now_ns)
  */
 static uint32_t flow_for_packet(struct flowcache *fc, const struct capture_meta *m)
 {
-	uint32_t i = lookup_or_create(fc, m);
+	int created;
+	uint32_t i = lookup_or_create(fc, m, &created);
 	struct fc_entry *e;
 
-	if (i == NIL)
-		return NIL;
+	if (i == NIL || created)
+		return i;
 	e = &fc->e[i];
-	if (e->rec.packets > 0 && m->ts_ns >= e->rec.last_ns + fc->p.idle_timeout_ns) {
-		end_flow(fc, i, FLOWCACHE_END_IDLE);
-		return lookup_or_create(fc, m);
+	if (m->ts_ns >= wr_sat_add64(e->rec.last_ns, fc->p.idle_timeout_ns)) {
+		if (e->rec.packets > 0) {
+			end_flow(fc, i, FLOWCACHE_END_IDLE);
+			return lookup_or_create(fc, m, &created);
+		}
+		/* Emptied by an active export, then idle: this packet starts a new flow. */
+		e->active_base_ns = m->ts_ns;
+		list_remove(fc, &fc->active, i, ACT_OFF);
+		list_append(fc, &fc->active, i, ACT_OFF);
+		fc->st.flows_created++;
 	}
-	if (m->ts_ns >= e->active_base_ns + fc->p.active_timeout_ns &&
+	if (m->ts_ns >= wr_sat_add64(e->active_base_ns, fc->p.active_timeout_ns) &&
 	    export_active(fc, i, m->ts_ns) < 0)
 		return NIL;
 	return i;
@@ -319,7 +331,7 @@ unsigned flowcache_expire(struct flowcache *fc, uint64_t now_ns, struct flowcach
 		uint32_t i = fc->lru.head;
 		struct flowcache_record *r = &fc->e[i].rec;
 
-		if (r->last_ns + fc->p.idle_timeout_ns > now_ns)
+		if (wr_sat_add64(r->last_ns, fc->p.idle_timeout_ns) > now_ns)
 			break;
 		end_flow(fc, i, FLOWCACHE_END_IDLE);
 		n += drain_pending(fc, out + n, max - n);
@@ -327,7 +339,7 @@ unsigned flowcache_expire(struct flowcache *fc, uint64_t now_ns, struct flowcach
 	while (n < max && fc->active.head != NIL) {
 		uint32_t i = fc->active.head;
 
-		if (fc->e[i].active_base_ns + fc->p.active_timeout_ns > now_ns ||
+		if (wr_sat_add64(fc->e[i].active_base_ns, fc->p.active_timeout_ns) > now_ns ||
 		    export_active(fc, i, now_ns) < 0)
 			break;
 		n += drain_pending(fc, out + n, max - n);

@@ -75,8 +75,8 @@ void flowcache_update_burst(struct flowcache *fc, const struct capture_meta *met
 /*
  * Hands out up to max records that are due at packet time now_ns (queued ends and evictions
  * first, then idle and active timeouts), copying them into out. Returns the count; call again
- * while it returns max. Bounded work: at most max records are examined per call beyond the
- * ones returned.
+ * while it returns max. The work is proportional to the records handed out plus the flows
+ * that leave without a record (idle since an active export had already reported them).
  */
 unsigned flowcache_expire(struct flowcache *fc, uint64_t now_ns, struct flowcache_record *out,
                           unsigned max);

@@ -3,8 +3,9 @@
  *
  * Everything is opened and checked before any thread starts, so a bad option, an unreadable
  * file, an unknown interface or an unreachable output path stops weir with a message before
- * it has read a packet. SIGINT/SIGTERM ask the workers to stop; they flush every flow and the
- * exporter sends it; a second signal exits at once.
+ * it has read a packet. SIGINT and SIGTERM are blocked in every thread and taken by the main
+ * thread with sigtimedwait(): the first asks the workers to stop (they flush every flow and the
+ * exporter sends it), a second exits at once.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,7 +20,7 @@
 #include "probe.h"
 #include "weir_config.h"
 
-static struct probe the_probe;
+static struct probe the_probe; /* large: kept off the stack */
 
 static const char usage_text[] =
     "Usage: weir -i INPUT [-i INPUT ...] -o OUTPUT [-o OUTPUT ...] [OPTIONS]\n"
@@ -219,15 +220,26 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 	return -1;
 }
 
-static void on_signal(int sig)
+/* Waits for the pipeline to finish, taking SIGINT/SIGTERM on the way (they are blocked in
+ * every thread, so they queue here). */
+static void wait_for_pipeline(struct probe *pr, const sigset_t *sigs)
 {
-	static volatile sig_atomic_t seen;
+	const struct timespec tick = {0, 100 * 1000 * 1000};
+	int seen = 0, sig;
 
-	if (seen++) {
-		signal(sig, SIG_DFL);
-		raise(sig);
+	while (!probe_pipeline_finished(pr)) {
+		sig = sigtimedwait(sigs, NULL, &tick);
+		if (sig <= 0)
+			continue;
+		if (seen++) {
+			fprintf(stderr, "weir: second %s: exiting without flushing\n",
+			        sig == SIGINT ? "SIGINT" : "SIGTERM");
+			_exit(128 + sig);
+		}
+		fprintf(stderr, "weir: %s: stopping capture, exporting every flow\n",
+		        sig == SIGINT ? "SIGINT" : "SIGTERM");
+		probe_pipeline_request_stop(pr);
 	}
-	probe_pipeline_request_stop(&the_probe);
 }
 
 /* Totals over every worker, for the summary and its conservation check. */
@@ -237,6 +249,7 @@ struct totals {
 	uint64_t dropped, if_dropped;
 	uint64_t frag_matched, frag_unmatched;
 	uint64_t flows_created, records[6], records_out, records_dropped;
+	uint64_t clock_steps_back, clock_outliers;
 };
 
 static void add_totals(const struct probe *pr, struct totals *t)
@@ -268,6 +281,8 @@ static void add_totals(const struct probe *pr, struct totals *t)
 			t->records[v] += w->fcstats.exported[v];
 		t->records_out += w->records_out;
 		t->records_dropped += w->records_dropped;
+		t->clock_steps_back += w->clock_steps_back;
+		t->clock_outliers += w->clock_outliers;
 	}
 }
 
@@ -311,6 +326,17 @@ static void print_summary(const struct probe *pr, const struct totals *t, int ba
 	if (t->records_dropped)
 		fprintf(stderr, "  records lost to a full export queue: %" PRIu64 "\n",
 		        t->records_dropped);
+	if (t->clock_outliers)
+		fprintf(stderr,
+		        "  clock: %" PRIu64
+		        " packets with a time far ahead of their neighbours did "
+		        "not move it\n",
+		        t->clock_outliers);
+	if (t->clock_steps_back)
+		fprintf(stderr,
+		        "  clock: stepped back %" PRIu64 " times to packets older than the idle "
+		        "timeout (bad or out-of-order timestamps)\n",
+		        t->clock_steps_back);
 	for (i = 0; i < pr->n_exporters; i++) {
 		struct ipfix_exporter_stats s;
 
@@ -323,6 +349,23 @@ static void print_summary(const struct probe *pr, const struct totals *t, int ba
 	}
 	fprintf(stderr, "  accounting: %s (read = in flows + non-IP + malformed%s)\n",
 	        balanced ? "balanced" : "MISMATCH", t->no_slot ? " + no slot" : "");
+}
+
+/* Writes s as a JSON string literal (quotes, backslashes and control characters escaped). */
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
 }
 
 static int write_json(const struct probe *pr, const struct totals *t, const char *path)
@@ -350,6 +393,8 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 	        ", \"end_of_flow\": %" PRIu64 ", \"forced_end\": %" PRIu64
 	        ", \"lack_of_resources\": %" PRIu64 "},\n",
 	        t->records[1], t->records[2], t->records[3], t->records[4], t->records[5]);
+	fprintf(f, "  \"clock_steps_back\": %" PRIu64 ",\n  \"clock_outliers\": %" PRIu64 ",\n",
+	        t->clock_steps_back, t->clock_outliers);
 	fprintf(f,
 	        "  \"records_queued\": %" PRIu64 ",\n  \"records_queue_full\": %" PRIu64
 	        ",\n  \"records_exported\": %" PRIu64 ",\n  \"outputs\": [",
@@ -358,11 +403,12 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 		struct ipfix_exporter_stats s;
 
 		ipfix_exporter_get_stats(pr->exporters[i], &s);
+		fprintf(f, "%s\n    {\"url\": ", i ? "," : "");
+		json_string(f, ipfix_exporter_url(pr->exporters[i]));
 		fprintf(f,
-		        "%s\n    {\"url\": \"%s\", \"records\": %" PRIu64 ", \"messages\": %" PRIu64
-		        ", \"bytes\": %" PRIu64 ", \"records_lost\": %" PRIu64 "}",
-		        i ? "," : "", ipfix_exporter_url(pr->exporters[i]), s.records, s.messages,
-		        s.bytes, s.records_lost);
+		        ", \"records\": %" PRIu64 ", \"messages\": %" PRIu64 ", \"bytes\": %" PRIu64
+		        ", \"records_lost\": %" PRIu64 "}",
+		        s.records, s.messages, s.bytes, s.records_lost);
 	}
 	fprintf(f, "\n  ]\n}\n");
 	return fclose(f) == 0 ? 0 : -errno;
@@ -373,6 +419,7 @@ int main(int argc, char **argv)
 	struct probe *pr = &the_probe;
 	char err[512];
 	struct totals t;
+	sigset_t sigs;
 	int rc, balanced, status = 0;
 	unsigned i;
 
@@ -387,14 +434,17 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* inherited by every thread started below */
 	rc = probe_pipeline_start(pr, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "weir: %s\n", err);
 		probe_pipeline_close(pr);
 		return 1;
 	}
+	wait_for_pipeline(pr, &sigs);
 	probe_pipeline_join(pr);
 
 	add_totals(pr, &t);

@@ -11,6 +11,7 @@
  * The exporter thread drains every ring into every exporter and drives their timers.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -70,6 +71,7 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 
 		w->pr = pr;
 		w->name = pr->cfg.inputs[i];
+		w->idle_ns = fp.idle_timeout_ns;
 		w->ops = driver_for(w->name, &spec);
 		if (w->ops == NULL) {
 			snprintf(
@@ -123,8 +125,10 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 	return 0;
 }
 
-/* Puts records into the worker's ring: a file input waits for space, a live one counts. */
-static void push_records(struct probe_worker *w, const struct flowcache_record *recs, unsigned n)
+/* Puts records into the worker's ring. A file input waits for space, and so does the final
+ * flush (nothing is captured any more); a running live input drops and counts. */
+static void push_records(struct probe_worker *w, const struct flowcache_record *recs, unsigned n,
+                         int flushing)
 {
 	unsigned sent = 0;
 
@@ -132,7 +136,7 @@ static void push_records(struct probe_worker *w, const struct flowcache_record *
 		sent += wr_ring_enqueue_burst(w->ring, recs + sent, n - sent);
 		if (sent == n)
 			break;
-		if (!(w->caps & CAPTURE_CAP_OFFLINE)) {
+		if (!flushing && !(w->caps & CAPTURE_CAP_OFFLINE)) {
 			w->records_dropped += n - sent;
 			break;
 		}
@@ -150,8 +154,38 @@ static void drain_cache(struct probe_worker *w, uint64_t now_ns, int flush)
 	do {
 		n = flush ? flowcache_flush(w->fc, recs, EXPIRE_CHUNK)
 		          : flowcache_expire(w->fc, now_ns, recs, EXPIRE_CHUNK);
-		push_records(w, recs, n);
+		push_records(w, recs, n, flush);
 	} while (n == EXPIRE_CHUNK);
+}
+
+/*
+ * The capture clock is the newest packet time, guarded against single bad timestamps:
+ *  - a jump ahead by more than the idle timeout is believed only when the next packet is
+ *    ahead too (a genuine quiet spell), so one far-future time cannot expire every flow;
+ *  - a packet further behind the clock than the idle timeout moves the clock back to it (the
+ *    input went back in time), so the clock cannot stay stuck in the future.
+ */
+static void advance_clock(struct probe_worker *w, uint64_t ts_ns)
+{
+	int far_ahead = ts_ns > w->clock_ns && ts_ns - w->clock_ns > w->idle_ns && w->clock_ns;
+
+	if (far_ahead && !w->jump_ns) {
+		w->jump_ns = ts_ns; /* wait for the next packet */
+		return;
+	}
+	if (far_ahead) { /* confirmed */
+		w->clock_ns = ts_ns < w->jump_ns ? ts_ns : w->jump_ns;
+	} else {
+		if (w->jump_ns)
+			w->clock_outliers++; /* the packet before this one was alone out there */
+		if (ts_ns > w->clock_ns) {
+			w->clock_ns = ts_ns;
+		} else if (w->clock_ns - ts_ns > w->idle_ns) {
+			w->clock_ns = ts_ns;
+			w->clock_steps_back++;
+		}
+	}
+	w->jump_ns = 0;
 }
 
 static void *worker_main(void *arg)
@@ -174,25 +208,27 @@ static void *worker_main(void *arg)
 			break;
 		}
 		if (n == 0) {
-			/* A quiet live link: the capture clock follows the wall clock. */
+			/* A quiet live link: the capture clock follows the wall clock. (A file
+			 * that has nothing yet, a pipe, keeps its clock: time is packet time.) */
 			uint64_t now = wr_wall_ns();
 
-			if (now > w->last_ts_ns)
-				w->last_ts_ns = now;
-			drain_cache(w, w->last_ts_ns, 0);
+			if (!(w->caps & CAPTURE_CAP_OFFLINE)) {
+				if (now > w->clock_ns)
+					w->clock_ns = now;
+				drain_cache(w, w->clock_ns, 0);
+			}
 			continue;
 		}
 		for (i = 0, ok = 0; i < n; i++) {
 			enum capture_verdict v = capture_parse(&pkts[i], w->frags, &metas[ok]);
 
 			w->verdicts[v]++;
-			if (pkts[i].ts_ns > w->last_ts_ns)
-				w->last_ts_ns = pkts[i].ts_ns;
+			advance_clock(w, pkts[i].ts_ns);
 			if (v == CAPTURE_OK)
 				ok++;
 		}
 		flowcache_update_burst(w->fc, metas, (unsigned)ok);
-		drain_cache(w, w->last_ts_ns, 0);
+		drain_cache(w, w->clock_ns, 0);
 	}
 	drain_cache(w, 0, 1);
 	w->ops->stats(w->handle, &w->cstats);
@@ -249,6 +285,7 @@ static void *exporter_main(void *arg)
 	}
 	for (i = 0; i < pr->n_exporters; i++)
 		ipfix_exporter_flush(pr->exporters[i], wr_wall_ns());
+	atomic_store_explicit(&pr->export_done, 1, memory_order_release);
 	return NULL;
 }
 
@@ -294,7 +331,16 @@ int probe_pipeline_start(struct probe *pr, char *err, size_t errlen)
 
 void probe_pipeline_request_stop(struct probe *pr)
 {
+	unsigned i;
+
 	atomic_store(&pr->stop, 1);
+	for (i = 0; i < pr->n_workers; i++)
+		pr->workers[i].ops->stop(pr->workers[i].handle);
+}
+
+int probe_pipeline_finished(struct probe *pr)
+{
+	return atomic_load_explicit(&pr->export_done, memory_order_acquire);
 }
 
 void probe_pipeline_join(struct probe *pr)

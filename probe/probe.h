@@ -42,6 +42,7 @@ struct probe_worker {
 	const struct capture_driver_ops *ops;
 	void *handle;
 	uint32_t caps;
+	uint64_t idle_ns; /* the idle timeout, which bounds how far the clock may step back */
 	struct flowcache *fc;
 	struct capture_frag_table *frags;
 	struct wr_ring *ring; /* expired records to the exporter thread */
@@ -51,9 +52,12 @@ struct probe_worker {
 	char errmsg[CAPTURE_ERR_LEN];
 	/* counters, written by the worker only */
 	uint64_t verdicts[CAPTURE_VERDICT_MAX];
-	uint64_t records_out;     /* records put into the ring */
-	uint64_t records_dropped; /* records lost because the ring was full (live inputs) */
-	uint64_t last_ts_ns;      /* newest packet time seen */
+	uint64_t records_out;      /* records put into the ring */
+	uint64_t records_dropped;  /* records lost because the ring was full (live inputs) */
+	uint64_t clock_ns;         /* the capture clock: packet time, wall time when quiet */
+	uint64_t jump_ns;          /* a jump ahead waiting for a second packet to confirm it */
+	uint64_t clock_steps_back; /* packets so far behind the clock that it was reset to them */
+	uint64_t clock_outliers;   /* jumps ahead that the next packet did not confirm */
 	struct capture_stats cstats;
 	struct capture_frag_stats fstats;
 	struct flowcache_stats fcstats;
@@ -67,7 +71,8 @@ struct probe {
 	unsigned n_exporters;
 	pthread_t export_thread;
 	uint64_t records_exported; /* records handed to the exporters (exporter thread) */
-	atomic_int stop;           /* set by a signal: stop reading, flush, exit */
+	atomic_int stop;           /* set on a signal: stop reading, flush, exit */
+	atomic_int export_done;    /* set by the exporter thread when everything is sent */
 };
 
 /* Opens every input and output and allocates every table; nothing runs yet. On error returns
@@ -77,8 +82,12 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen);
 /* Starts the worker and exporter threads. 0 or -errno. */
 int probe_pipeline_start(struct probe *pr, char *err, size_t errlen);
 
-/* Asks the workers to stop reading (from a signal handler: async-signal-safe). */
+/* Asks the workers to stop reading; they flush every flow and the exporter sends it. Any
+ * thread. */
 void probe_pipeline_request_stop(struct probe *pr);
+
+/* True once every record has been handed to the outputs (the threads are about to end). */
+int probe_pipeline_finished(struct probe *pr);
 
 /* Waits for every thread: inputs read to their end (or stopped), every flow exported. */
 void probe_pipeline_join(struct probe *pr);

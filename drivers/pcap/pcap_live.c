@@ -117,7 +117,7 @@ int drv_pcap_live_rx_burst(struct drv_pcap_live *l, struct capture_pkt *pkts, un
 	l->used = 0;
 	l->bytes = 0;
 	rc = pcap_dispatch(l->p, (int)cnt, live_packet, (u_char *)l);
-	if (rc == 0 && l->fd >= 0) {
+	if (rc == 0) {
 		struct pollfd pfd = {.fd = l->fd, .events = POLLIN};
 
 		if (poll(&pfd, 1, LIVE_TIMEOUT_MS) > 0)
@@ -229,6 +229,12 @@ int drv_pcap_live_open(const char *ifname, const struct capture_open_params *par
 		return -EIO;
 	}
 	l->fd = pcap_get_selectable_fd(l->p);
+	if (l->fd < 0) {
+		/* Without a descriptor to wait on, rx_burst could only spin. */
+		snprintf(err, errlen, "the capture has no selectable descriptor to wait on");
+		drv_pcap_live_close(l);
+		return -ENOTSUP;
+	}
 	l->linktype = live_linktype(pcap_datalink(l->p));
 	snap = pcap_snapshot(l->p);
 	if (snap <= 0 || (uint32_t)snap > snaplen)

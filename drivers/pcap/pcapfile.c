@@ -22,18 +22,21 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "wr.h"
 
 #define FILE_BUF_INITIAL (4u << 20)
 #define FILE_BUF_MAX     (16u << 20) /* one record larger than this is a fatal error */
+#define FILE_POLL_MS     100         /* pipes: longest wait before looking at stop() again */
 
 #define PCAP_MAGIC_US     0xa1b2c3d4u
 #define PCAP_MAGIC_NS     0xa1b23c4du
@@ -96,6 +99,7 @@ struct pcapng_iface {
 struct drv_pcap_file {
 	int fd;
 	bool close_fd; /* false for standard input */
+	bool pollable; /* a pipe or socket: wait with poll() so that stop() is seen */
 	bool eof;      /* read() returned 0: what is buffered is all there is */
 	bool big;      /* pcap file, or current pcapng section, is big-endian */
 	bool nsec;     /* pcap: the fraction field counts nanoseconds */
@@ -194,7 +198,18 @@ static int file_fill(struct drv_pcap_file *f, size_t need)
 		f->pos = 0;
 	}
 	while (f->end - f->pos < need) {
-		ssize_t r = read(f->fd, f->buf + f->end, f->cap - f->end);
+		ssize_t r;
+
+		/* A quiet pipe must not hold the reader forever: wake up to notice stop(). */
+		while (f->pollable) {
+			struct pollfd pfd = {.fd = f->fd, .events = POLLIN};
+
+			if (atomic_load_explicit(&f->stopped, memory_order_relaxed))
+				return 0;
+			if (poll(&pfd, 1, FILE_POLL_MS) != 0)
+				break;
+		}
+		r = read(f->fd, f->buf + f->end, f->cap - f->end);
 
 		if (r > 0) {
 			f->end += (size_t)r;
@@ -834,6 +849,12 @@ int drv_pcap_file_open(const char *path, const struct capture_open_params *param
 		f->close_fd = true;
 		/* Read-ahead hint only; a pipe or device refuses it and that is fine. */
 		(void)posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	}
+	{
+		struct stat st;
+
+		f->pollable =
+		    fstat(f->fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
 	}
 	rc = file_detect(f, err, errlen);
 	if (rc < 0) {

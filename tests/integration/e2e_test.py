@@ -10,6 +10,10 @@
              say they must;
   live       live capture with libpcap on a veth pair between two network namespaces the
              test creates: every datagram sent is in the flows weir exports after SIGTERM;
+  stdin      a capture arriving on a pipe that stays open: SIGINT stops the read, every flow
+             is exported, exit 0; a second signal exits at once;
+  clock      one packet with a timestamp ten years ahead does not expire the other flows,
+             and a summary path with quotes still gives valid JSON;
   cli        bad options, inputs and outputs are refused before anything starts, with a
              message naming the problem.
 """
@@ -203,7 +207,11 @@ def test_live(weir, tmp):
         sh("ip", "netns", "exec", ns_tx, sys.executable, "-c", sender, "9002", "50")
         time.sleep(0.3)
         probe.send_signal(signal.SIGTERM)
-        _, err = probe.communicate(timeout=30)
+        try:
+            _, err = probe.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            probe.kill()
+            wt.fail("weir did not exit within 30 s of SIGTERM")
         if probe.returncode != 0:
             wt.fail("weir exited %d after SIGTERM: %s" % (probe.returncode, err))
     finally:
@@ -222,6 +230,92 @@ def test_live(weir, tmp):
                 % summary["records"])
     return ("%d datagrams on a veth pair exported exactly: one flow expired idle on a quiet "
             "link, one flushed at SIGTERM" % sum(sent.values()))
+
+
+def pcap_records(path):
+    """Splits a little-endian microsecond pcap into (header, [records])."""
+    import struct
+    data = open(path, "rb").read()
+    hdr, recs, off = data[:24], [], 24
+    while off < len(data):
+        incl = struct.unpack_from("<I", data, off + 8)[0]
+        recs.append(bytearray(data[off:off + 16 + incl]))
+        off += 16 + incl
+    return hdr, recs
+
+
+def test_stdin(weir, tmp):
+    pcap, truth_csv, _ = gen(tmp, "--flows", "50", "--seed", "3")
+    truth, _ = wt.load_truth(truth_csv)
+    hdr, recs = pcap_records(pcap)
+    out, js = os.path.join(tmp, "stdin.ipfix"), os.path.join(tmp, "stdin.json")
+    probe = subprocess.Popen([weir, "-i", "pcap:-", "-o", "ipfix:file:" + out,
+                              "--summary-json", js, "-q"],
+                             stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    probe.stdin.write(hdr + b"".join(recs))
+    probe.stdin.flush()  # the pipe stays open: weir waits for more
+    time.sleep(1.0)
+    probe.send_signal(signal.SIGINT)
+    try:
+        _, err = probe.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        probe.kill()
+        wt.fail("weir did not stop within 10 s of SIGINT while its pipe was quiet")
+    if probe.returncode != 0:
+        wt.fail("weir exited %d after SIGINT: %s" % (probe.returncode, err))
+    summary = json.load(open(js))
+    wt.check_conservation(summary, "stdin")
+    diffs = wt.diff_tables(wt.sum_records(wt.decode_ipfixdump(out)), truth)
+    if diffs:
+        wt.fail("flows read from the pipe differ from the truth:\n  " + "\n  ".join(diffs))
+
+    # Two signals in a row end weir too (the second, if it arrives before the first is done,
+    # exits at once).
+    probe = subprocess.Popen([weir, "-i", "pcap:-", "-o", "ipfix:file:" + out, "-q"],
+                             stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    probe.stdin.write(hdr)
+    probe.stdin.flush()
+    time.sleep(0.5)
+    probe.send_signal(signal.SIGINT)
+    probe.send_signal(signal.SIGINT)
+    try:
+        probe.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        probe.kill()
+        wt.fail("two SIGINTs did not end weir")
+    return "%d packets from an open pipe exported exactly after SIGINT; two signals in a " \
+        "row end it too (status %d)" % (len(recs), probe.returncode)
+
+
+def test_clock(weir, tmp):
+    import struct
+    pcap, truth_csv, _ = gen(tmp, "--flows", "300", "--seed", "4")
+    truth, _ = wt.load_truth(truth_csv)
+    base_recs, base, _ = wt.weir_to_ipfix_file(weir, ["pcap:" + pcap], tmpdir=tmp)
+    hdr, recs = pcap_records(pcap)
+    sec = struct.unpack_from("<I", recs[1000], 0)[0]
+    struct.pack_into("<I", recs[1000], 0, sec + 10 * 365 * 86400)  # ten years ahead
+    bad = os.path.join(tmp, "future.pcap")
+    open(bad, "wb").write(hdr + b"".join(recs))
+    odd_dir = os.path.join(tmp, 'odd "dir" \\ name')
+    os.mkdir(odd_dir)
+    got_recs, summary, _ = wt.weir_to_ipfix_file(weir, ["pcap:" + bad], tmpdir=odd_dir)
+    wt.check_conservation(summary, "clock")
+    if summary["outputs"][0]["url"] != "file:" + os.path.join(odd_dir, "out.ipfix"):
+        wt.fail("the output path did not survive JSON: %r" % summary["outputs"][0]["url"])
+    diffs = wt.diff_tables(wt.sum_records(got_recs), truth)
+    if diffs:
+        wt.fail("packets or octets changed:\n  " + "\n  ".join(diffs))
+    if summary["clock_outliers"] != 1:
+        wt.fail("expected the far-future packet to be held back once, got %d" %
+                summary["clock_outliers"])
+    # Only the flow of the odd packet may be cut differently.
+    extra = len(got_recs) - len(base_recs)
+    if abs(extra) > 1:
+        wt.fail("one bad timestamp changed the record count from %d to %d" % (
+            len(base_recs), len(got_recs)))
+    return "a timestamp ten years ahead: packets exact, %d records vs %d, clock held once" % (
+        len(got_recs), len(base_recs))
 
 
 CLI_CASES = [
@@ -274,7 +368,7 @@ def test_cli(weir, tmp):
 
 
 TESTS = {"generated": test_generated, "timeouts": test_timeouts, "nfcapd": test_nfcapd,
-         "live": test_live, "cli": test_cli}
+         "live": test_live, "stdin": test_stdin, "clock": test_clock, "cli": test_cli}
 
 
 def main():

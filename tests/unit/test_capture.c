@@ -308,6 +308,13 @@ static void test_ipv6_ext_headers(void)
 	CHECK_EQ(parse_eth(&p, &m), CAPTURE_OK);
 	CHECK_EQ(m.key.proto, 58);
 	CHECK_EQ(m.l3_octets, 65590);
+	/* A jumbo length near 2^32 saturates instead of wrapping. */
+	p.b[14 + 40 + 4] = 0xFF;
+	p.b[14 + 40 + 5] = 0xFF;
+	p.b[14 + 40 + 6] = 0xFF;
+	p.b[14 + 40 + 7] = 0xF0;
+	CHECK_EQ(parse_eth(&p, &m), CAPTURE_OK);
+	CHECK_EQ(m.l3_octets, UINT32_MAX);
 }
 
 static void test_fragments(void)
@@ -357,9 +364,35 @@ static void test_fragments(void)
 	CHECK_EQ(m.key.proto, 17);
 	CHECK_EQ(m.key.dport, 2222);
 
+	/* IPv6 first fragment with Destination Options behind the fragment header: later
+	 * fragments name 60 in their fragment header but belong to the UDP flow. */
+	f6a.n = 0;
+	eth(&f6a, 0x86DD);
+	ipv6(&f6a, 44, 8 + 8 + 8 + 8);
+	put16(&f6a, 60 << 8);
+	put16(&f6a, 0x0001);
+	put32(&f6a, 0x5555);
+	put16(&f6a, 17 << 8); /* destination options, 8 bytes */
+	put16(&f6a, 0x0104);
+	put32(&f6a, 0);
+	udp(&f6a, 4000, 53, 100);
+	f6b.n = 0;
+	eth(&f6b, 0x86DD);
+	ipv6(&f6b, 44, 8 + 16);
+	put16(&f6b, 60 << 8);
+	put16(&f6b, 3 << 3);
+	put32(&f6b, 0x5555);
+	CHECK_EQ(parse_lt(&f6a, CAPTURE_LINK_ETHERNET, ft, &m), CAPTURE_OK);
+	CHECK_EQ(m.key.proto, 17);
+	CHECK_EQ(m.key.sport, 4000);
+	CHECK_EQ(parse_lt(&f6b, CAPTURE_LINK_ETHERNET, ft, &m), CAPTURE_OK);
+	CHECK_EQ(m.key.proto, 17);
+	CHECK_EQ(m.key.sport, 4000);
+	CHECK_EQ(m.key.dport, 53);
+
 	capture_frag_stats(ft, &fs);
-	CHECK_EQ(fs.first_seen, 2);
-	CHECK_EQ(fs.matched, 2);
+	CHECK_EQ(fs.first_seen, 3);
+	CHECK_EQ(fs.matched, 3);
 	CHECK_EQ(fs.unmatched, 1);
 	capture_frag_free(ft);
 	capture_frag_free(NULL);

@@ -128,6 +128,56 @@ static void test_active_then_idle_no_empty_record(void)
 	flowcache_free(fc);
 }
 
+/* A flow emptied by an active export that then goes idle starts a new flow on its next packet:
+ * new active period, counted as created. */
+static void test_active_then_idle_restarts(void)
+{
+	struct flowcache *fc = mk(16, 15, 60);
+	struct flowcache_record out[8];
+	struct capture_meta m;
+	struct flowcache_stats st;
+	uint64_t t;
+
+	for (t = 1000; t <= 1050; t += 10) {
+		m = pkt(1, 1, t * S, 100, 0);
+		flowcache_update_burst(fc, &m, 1);
+	}
+	CHECK_EQ(flowcache_expire(fc, 1060 * S, out, 8), 1); /* active, at 1060 */
+	CHECK_EQ(out[0].end_reason, FLOWCACHE_END_ACTIVE);
+	CHECK_EQ(out[0].packets, 6);
+	/* 40 s later (idle 15 s): a new flow, whose active timer starts now. */
+	m = pkt(1, 1, 1100 * S, 100, 0);
+	flowcache_update_burst(fc, &m, 1);
+	m = pkt(1, 1, 1110 * S, 100, 0);
+	flowcache_update_burst(fc, &m, 1);
+	m = pkt(1, 1, 1120 * S, 100, 0);
+	flowcache_update_burst(fc, &m, 1);
+	CHECK_EQ(flowcache_expire(fc, 1120 * S, out, 8), 0);
+	flowcache_get_stats(fc, &st);
+	CHECK_EQ(st.flows_created, 2);
+	CHECK_EQ(flowcache_flush(fc, out, 8), 1);
+	CHECK_EQ(out[0].packets, 3);
+	CHECK_EQ(out[0].first_ns, 1100 * S);
+	flowcache_free(fc);
+}
+
+/* Timestamps near the top of the range must not wrap a deadline into the past. */
+static void test_deadlines_saturate(void)
+{
+	struct flowcache *fc = mk(16, 15, 60);
+	struct flowcache_record out[8];
+	struct capture_meta m[10];
+	unsigned k;
+
+	for (k = 0; k < 10; k++)
+		m[k] = pkt(1, 1, UINT64_MAX - 10 + k, 100, 0);
+	flowcache_update_burst(fc, m, 10);
+	CHECK_EQ(flowcache_expire(fc, UINT64_MAX - 1, out, 8), 0);
+	CHECK_EQ(flowcache_flush(fc, out, 8), 1);
+	CHECK_EQ(out[0].packets, 10);
+	flowcache_free(fc);
+}
+
 static void test_tcp_end(void)
 {
 	struct flowcache *fc = mk(16, 15, 1800);
@@ -230,6 +280,8 @@ int main(void)
 	T_RUN(test_accounting_and_idle);
 	T_RUN(test_active_timeout_deltas);
 	T_RUN(test_active_then_idle_no_empty_record);
+	T_RUN(test_active_then_idle_restarts);
+	T_RUN(test_deadlines_saturate);
 	T_RUN(test_tcp_end);
 	T_RUN(test_eviction_least_recent);
 	T_RUN(test_conservation_under_churn);

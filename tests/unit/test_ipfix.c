@@ -914,9 +914,11 @@ static void test_udp_refused(void)
 		sleep_ms(1);
 	}
 	get_stats(ex, &st);
+	/* Refusals are seen and counted; each refused message is retried once, so what is
+	 * counted lost is what a second refusal in a row kept from going out. */
 	CHECK(st.send_errors > 0);
-	CHECK(st.records_lost > 0);
 	CHECK_EQ(st.records + st.records_lost, 200);
+	CHECK_EQ(st.records, st.messages * 10);
 	ipfix_exporter_free(ex);
 }
 
