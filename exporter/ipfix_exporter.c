@@ -576,6 +576,19 @@ static int check_params(const struct ipfix_exporter_params *p, enum ipfix_transp
 	return 0;
 }
 
+/* Closes and frees an exporter without sending anything; NULL is a no-op. */
+static void exporter_release(struct ipfix_exporter *ex)
+{
+	if (ex == NULL)
+		return;
+	if (ex->fd >= 0)
+		close(ex->fd);
+	free(ex->url);
+	free(ex->buf);
+	free(ex->tmpl_buf);
+	free(ex);
+}
+
 struct ipfix_exporter *ipfix_exporter_create(const char *url,
                                              const struct ipfix_exporter_params *params, char *err,
                                              size_t errlen)
@@ -666,14 +679,7 @@ nomem:
 fail:
 	if (ai != NULL)
 		freeaddrinfo(ai);
-	if (ex != NULL) {
-		if (ex->fd >= 0)
-			close(ex->fd);
-		free(ex->url);
-		free(ex->buf);
-		free(ex->tmpl_buf);
-		free(ex);
-	}
+	exporter_release(ex);
 	errno = -r;
 	return NULL;
 }
@@ -728,10 +734,5 @@ void ipfix_exporter_free(struct ipfix_exporter *ex)
 	if (ex == NULL)
 		return;
 	ipfix_exporter_flush(ex, wr_wall_ns());
-	if (ex->fd >= 0)
-		close(ex->fd);
-	free(ex->url);
-	free(ex->buf);
-	free(ex->tmpl_buf);
-	free(ex);
+	exporter_release(ex);
 }

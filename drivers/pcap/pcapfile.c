@@ -235,6 +235,26 @@ static int file_end(struct drv_pcap_file *f)
 	return -ENODATA;
 }
 
+/*
+ * Makes `need` bytes of the record at f->pos available, n packets into a burst. Returns 1 when
+ * they are there (at f->buf + f->pos), 0 when the burst must end before this record (filling
+ * would move the packets already handed out), or, only when n == 0, the burst's own negative
+ * result: -ENODATA at the end of the input, or a read error.
+ */
+static int record_ready(struct drv_pcap_file *f, size_t need, unsigned n)
+{
+	int rc;
+
+	if (WR_LIKELY(f->end - f->pos >= need))
+		return 1;
+	if (n > 0)
+		return 0;
+	rc = file_fill(f, need);
+	if (rc <= 0)
+		return rc < 0 ? rc : file_end(f);
+	return 1;
+}
+
 /* Burst return value: the packets found so far, or the fatal error when there are none (a
  * fatal error after some packets is returned by the next call). */
 static int burst_result(struct drv_pcap_file *f, unsigned n, uint64_t bytes, int rc)
@@ -258,21 +278,18 @@ static int pcap_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsigne
 	int rc = 0;
 
 	while (n < max) {
-		size_t avail = f->end - f->pos;
 		const uint8_t *h = f->buf + f->pos;
 		struct capture_pkt *pkt = &pkts[n];
 		uint32_t incl, orig;
 		size_t need;
 
-		if (WR_UNLIKELY(avail < PCAP_REC_HDR_LEN)) {
-			if (n > 0)
-				break;
-			rc = file_fill(f, PCAP_REC_HDR_LEN);
-			if (rc <= 0)
-				return rc < 0 ? rc : file_end(f);
-			avail = f->end - f->pos;
-			h = f->buf + f->pos;
+		rc = record_ready(f, PCAP_REC_HDR_LEN, n);
+		if (WR_UNLIKELY(rc <= 0)) {
+			if (rc < 0)
+				return rc;
+			break;
 		}
+		h = f->buf + f->pos;
 		incl = rd32(big, h + 8);
 		if (WR_UNLIKELY(incl > FILE_BUF_MAX - PCAP_REC_HDR_LEN)) {
 			rc = file_fail(f, -EBADMSG,
@@ -283,14 +300,13 @@ static int pcap_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsigne
 			break;
 		}
 		need = PCAP_REC_HDR_LEN + (size_t)incl;
-		if (WR_UNLIKELY(avail < need)) {
-			if (n > 0)
-				break;
-			rc = file_fill(f, need);
-			if (rc <= 0)
-				return rc < 0 ? rc : file_end(f);
-			h = f->buf + f->pos;
+		rc = record_ready(f, need, n);
+		if (WR_UNLIKELY(rc <= 0)) {
+			if (rc < 0)
+				return rc;
+			break;
 		}
+		h = f->buf + f->pos;
 		orig = rd32(big, h + 12);
 		pkt->data = h + PCAP_REC_HDR_LEN;
 		pkt->caplen = incl;
@@ -535,19 +551,16 @@ static int pcapng_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsig
 	int rc = 0;
 
 	while (n < max) {
-		size_t avail = f->end - f->pos;
 		const uint8_t *b = f->buf + f->pos;
 		uint32_t type, len;
 
-		if (avail < PCAPNG_BLOCK_MIN) {
-			if (n > 0)
-				break;
-			rc = file_fill(f, PCAPNG_BLOCK_MIN);
-			if (rc <= 0)
-				return rc < 0 ? rc : file_end(f);
-			avail = f->end - f->pos;
-			b = f->buf + f->pos;
+		rc = record_ready(f, PCAPNG_BLOCK_MIN, n);
+		if (WR_UNLIKELY(rc <= 0)) {
+			if (rc < 0)
+				return rc;
+			break;
 		}
+		b = f->buf + f->pos;
 		type = rd32(f->big, b);
 		if (type == PCAPNG_SHB) {
 			/* A new section may switch the byte order; the magic after the length says
@@ -573,14 +586,13 @@ static int pcapng_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsig
 			               file_offset(f, f->pos), len);
 			break;
 		}
-		if (avail < len) {
-			if (n > 0)
-				break;
-			rc = file_fill(f, len);
-			if (rc <= 0)
-				return rc < 0 ? rc : file_end(f);
-			b = f->buf + f->pos;
+		rc = record_ready(f, len, n);
+		if (WR_UNLIKELY(rc <= 0)) {
+			if (rc < 0)
+				return rc;
+			break;
 		}
+		b = f->buf + f->pos;
 		if (rd32(f->big, b + len - 4) != len) {
 			rc = file_fail(f, -EBADMSG,
 			               "pcapng block at offset %" PRIu64 " has length %" PRIu32
@@ -672,22 +684,19 @@ static int erf_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsigned
 	int rc = 0;
 
 	while (n < max) {
-		size_t avail = f->end - f->pos;
 		const uint8_t *h = f->buf + f->pos;
 		struct capture_pkt *pkt = &pkts[n];
 		unsigned rlen, wlen, off = ERF_HDR_LEN, present;
 		uint64_t ts;
 		uint8_t type;
 
-		if (avail < ERF_HDR_LEN) {
-			if (n > 0)
-				break;
-			rc = file_fill(f, ERF_HDR_LEN);
-			if (rc <= 0)
-				return rc < 0 ? rc : file_end(f);
-			avail = f->end - f->pos;
-			h = f->buf + f->pos;
+		rc = record_ready(f, ERF_HDR_LEN, n);
+		if (WR_UNLIKELY(rc <= 0)) {
+			if (rc < 0)
+				return rc;
+			break;
 		}
+		h = f->buf + f->pos;
 		rlen = wr_be16(h + 10);
 		if (rlen < ERF_HDR_LEN) {
 			rc = file_fail(f, -EBADMSG,
@@ -695,14 +704,13 @@ static int erf_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsigned
 			               file_offset(f, f->pos), rlen);
 			break;
 		}
-		if (avail < rlen) {
-			if (n > 0)
-				break;
-			rc = file_fill(f, rlen);
-			if (rc <= 0)
-				return rc < 0 ? rc : file_end(f);
-			h = f->buf + f->pos;
+		rc = record_ready(f, rlen, n);
+		if (WR_UNLIKELY(rc <= 0)) {
+			if (rc < 0)
+				return rc;
+			break;
 		}
+		h = f->buf + f->pos;
 		type = h[8];
 		wlen = wr_be16(h + 14);
 		f->stats.dropped +=
