@@ -10,8 +10,14 @@
  *
  * Each figure is the median of --runs repetitions. Prints a Markdown table.
  * Usage: bench_pipeline [--packets N] [--runs R] [--tmp DIR]
+ *        bench_pipeline --write-pcap FILE [--packets N] [--flows F]
+ *          writes the 64-byte Zipf trace of part 3 (F flows, default 100000) and exits, so
+ *          bench/run.sh can time the whole weir program on it
+ *        bench_pipeline --count-pcap FILE
+ *          a bare libpcap pcap_next_ex loop over FILE that only counts (the read bound)
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -228,7 +234,8 @@ int main(int argc, char **argv)
 {
 	static const uint32_t flow_counts[] = {10000, 100000, 1000000};
 	char path[512], what[64];
-	const char *tmp = "/tmp";
+	const char *tmp = "/tmp", *write_only = NULL;
+	uint32_t gen_flows = 100000;
 	double parse_ns, weir_ns, lib_ns;
 	int i, z;
 
@@ -239,15 +246,32 @@ int main(int argc, char **argv)
 			runs = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--tmp") == 0)
 			tmp = argv[i + 1];
+		else if (strcmp(argv[i], "--write-pcap") == 0)
+			write_only = argv[i + 1];
+		else if (strcmp(argv[i], "--count-pcap") == 0)
+			pcap_path = argv[i + 1];
+		else if (strcmp(argv[i], "--flows") == 0)
+			gen_flows = (uint32_t)strtoul(argv[i + 1], NULL, 10);
 	}
 	if (runs < 1 || runs > 15 || n_packets < BURST) {
 		fprintf(stderr, "bench: --runs 1..15, --packets >= %d\n", BURST);
 		return 2;
 	}
+	if (pcap_path) {
+		run_libpcap_reader(NULL);
+		printf("%" PRIu64 "\n", sink);
+		return 0;
+	}
 	n_packets -= n_packets % BURST;
 	frames = malloc((size_t)n_packets * FRAME);
-	if (frames == NULL)
+	if (frames == NULL || gen_flows == 0)
 		return 1;
+	if (write_only) {
+		build_frames(gen_flows, 1);
+		write_pcap(write_only);
+		free(frames);
+		return 0;
+	}
 
 	printf("%u packets of %d bytes, median of %d runs, one core\n\n", n_packets, FRAME, runs);
 	printf("| stage | ns/packet | Mpps | ratio |\n|---|---|---|---|\n");
