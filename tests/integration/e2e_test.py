@@ -206,14 +206,7 @@ def test_live(weir, tmp):
         time.sleep(3.0)
         sh("ip", "netns", "exec", ns_tx, sys.executable, "-c", sender, "9002", "50")
         time.sleep(0.3)
-        probe.send_signal(signal.SIGTERM)
-        try:
-            _, err = probe.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            probe.kill()
-            wt.fail("weir did not exit within 30 s of SIGTERM")
-        if probe.returncode != 0:
-            wt.fail("weir exited %d after SIGTERM: %s" % (probe.returncode, err))
+        wt.stop_weir(probe, signal.SIGTERM, 30, "SIGTERM")
     finally:
         for ns in (ns_tx, ns_rx):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
@@ -255,14 +248,7 @@ def test_stdin(weir, tmp):
     probe.stdin.write(hdr + b"".join(recs))
     probe.stdin.flush()  # the pipe stays open: weir waits for more
     time.sleep(1.0)
-    probe.send_signal(signal.SIGINT)
-    try:
-        _, err = probe.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        probe.kill()
-        wt.fail("weir did not stop within 10 s of SIGINT while its pipe was quiet")
-    if probe.returncode != 0:
-        wt.fail("weir exited %d after SIGINT: %s" % (probe.returncode, err))
+    wt.stop_weir(probe, signal.SIGINT, 10, "SIGINT on a quiet pipe")
     summary = json.load(open(js))
     wt.check_conservation(summary, "stdin")
     diffs = wt.diff_tables(wt.sum_records(wt.decode_ipfixdump(out)), truth)

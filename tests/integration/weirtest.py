@@ -29,6 +29,20 @@ def run_weir(weir, args, check=True, timeout=120):
     return p
 
 
+def stop_weir(proc, sig, timeout, what):
+    """Sends sig to a running weir and waits for a clean exit; returns its stderr."""
+    proc.send_signal(sig)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        fail("weir did not exit within %d s of %s" % (timeout, what))
+    if proc.returncode != 0:
+        fail("weir exited %d after %s: %s" % (proc.returncode, what, err))
+    return err
+
+
 def weir_to_ipfix_file(weir, inputs, extra=(), tmpdir=None):
     """Runs weir on inputs with file export; returns (records, summary dict, stderr)."""
     tmpdir = tmpdir or tempfile.mkdtemp(prefix="weir-test-")
