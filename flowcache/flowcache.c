@@ -1,16 +1,34 @@
 /*
- * The flow cache: a preallocated pool of entries, a chained hash index over them, and three
- * intrusive lists that make every timer O(1):
- *  - lru:     flows by last packet (least recent at the head): idle expiry and eviction;
- *  - active:  flows by the start of their current record (oldest at the head): active expiry;
- *  - pending: records that have ended (TCP FIN/RST, evicted) and wait for flowcache_expire().
- * An entry whose record was exported by the active timer keeps its place with zeroed
- * counters (the record leaves as a copy); if no packet follows before the idle timer, it
- * leaves without a second (empty) record. A packet that finds its flow's idle or active timer
- * already run out (the sweep has not reached it yet) first ends or restarts the record, so the
- * timers are exact on packet time. The pool holds max_flows live flows plus
- * FLOWCACHE_PENDING_RESERVE entries for ended records, so ending or evicting a flow never needs a
- * free slot.
+ * The flow cache: a bucketised hash table of tags, a preallocated pool of fixed-size records
+ * and a hashed timer wheel.
+ *
+ * Table. 64-byte buckets of 8 slots, each a 16-bit tag (from the hash) and a 32-bit record
+ * index. A key has two candidate buckets (the second derived from the first and the tag); a
+ * new flow goes to the emptier one. A lookup reads tags first and touches a record only on a
+ * tag match, and the full key is always compared. Packets go through in three passes over a
+ * burst: hash and prefetch both buckets, match tags and prefetch the candidate records, then
+ * compare, update or insert.
+ *
+ * Records. 128 bytes, aligned: everything an IPv4 packet reads or writes (counters, times,
+ * timer links and the whole IPv4 key) is in the first 64-byte line; the second line holds the
+ * IPv6 addresses and what only insertion and removal need. The key is compared as 24 bytes
+ * (ports, protocol, VLAN stack, and the IPv4 addresses or a fold of the IPv6 ones), then, for
+ * IPv6 only, the full addresses on the second line.
+ *
+ * Timers. Each flow sits on one slot of a wheel of WHEEL_SLOTS slots of SLOT_NS, the slot of
+ * its deadline (idle: last packet + idle timeout; active: first packet of the record + active
+ * timeout). A packet does not move its flow: when a slot comes due, each flow on it is checked
+ * against its real deadline and either leaves or moves to the slot of its new deadline. A slot
+ * is processed once its end has passed, so a flow leaves at most SLOT_NS after its deadline,
+ * and a packet that finds its own flow's timer already run out ends or restarts the record
+ * before it is counted, so records are exact on packet time. Work per flowcache_expire() call
+ * is bounded.
+ *
+ * Ending. TCP FIN or RST, idle and active timeouts, eviction (when the pool is full, the flow
+ * with the earliest deadline among those met walking the wheel from its cursor; when both
+ * buckets of a new key are full, the earliest in those buckets), and flush. Ended records
+ * are copied to a pending ring and handed out by flowcache_expire(); the record itself is
+ * reused at once.
  */
 #include "flowcache.h"
 
@@ -20,78 +38,79 @@
 
 #include "wr.h"
 
-#define NIL                       0xFFFFFFFFu
-#define FLOWCACHE_PENDING_RESERVE 1024 /* ended records between two flowcache_expire() calls */
+#define NIL          0xFFFFFFFFu
+#define WAYS         8
+#define SLOT_NS      (250 * WR_NS_PER_MS) /* timer resolution: the most a flow is late */
+#define WHEEL_SLOTS  1024u                /* 256 s ahead; later deadlines wait on the last */
+#define PENDING_CAP  4096u                /* ended records between two expire() calls */
+#define VICTIM_LOOK  16                   /* flows examined to choose an eviction */
+#define EXPIRE_VISIT 4096u                /* flows moved between slots per expire() call */
 
 #define TCP_FIN 0x01
 #define TCP_RST 0x04
 
-struct link {
-	uint32_t prev;
-	uint32_t next;
-};
+#define REC_V6 0x01 /* flags: an IPv6 flow (addresses on line 2) */
+/* flags: in the table. A burst's prefetched candidate may have been freed by an earlier
+ * packet of the same burst (TCP end, eviction), so matching checks this first. */
+#define REC_LIVE 0x02
 
-struct list {
-	uint32_t head;
-	uint32_t tail;
+struct bucket {
+	uint16_t tag[WAYS]; /* 0 = empty slot */
+	uint32_t idx[WAYS]; /* record index of each used slot */
+	uint8_t pad[16];
 };
+_Static_assert(sizeof(struct bucket) == 64, "bucket = one cache line");
 
-struct fc_entry {
-	struct flowcache_record rec;
-	uint64_t active_base_ns; /* start of the active-timeout period */
-	uint32_t hash;           /* capture_meta.hash of the key */
-	uint32_t hnext;          /* hash chain */
-	uint32_t in_list;        /* which list the entry is on (LIST_*) */
-	struct link lru;         /* on lru or pending (a flow is never on both) */
-	struct link act;         /* on active */
+/* The part of the key compared on the first line. */
+struct key24 {
+	uint16_t sport;
+	uint16_t dport;
+	uint8_t proto;
+	uint8_t vlan_depth;
+	uint8_t ip_version;
+	uint8_t pad;
+	uint16_t vlan[CAPTURE_VLAN_MAX];
+	uint8_t addr[8]; /* IPv4: src, dst; IPv6: a fold of both addresses */
 };
+_Static_assert(sizeof(struct key24) == 24, "key24 layout");
 
-enum { LIST_FREE, LIST_LIVE, LIST_PENDING };
+struct rec {
+	/* line 1: the per-packet state of any flow, and the whole key of an IPv4 flow */
+	uint64_t octets;
+	uint64_t first_ns; /* first packet of the current record (valid when packets > 0) */
+	uint64_t last_ns;  /* last packet of the flow */
+	uint32_t packets;  /* of the current record; 0 after an active export */
+	uint32_t wnext;    /* timer wheel list */
+	uint32_t wprev;
+	uint16_t tcp_flags;
+	uint8_t tos;
+	uint8_t flags; /* REC_V6 */
+	struct key24 k;
+	/* line 2: IPv6 addresses, and what only insertion and removal use */
+	uint8_t src6[16];
+	uint8_t dst6[16];
+	uint32_t hash;  /* table hash of the key */
+	uint32_t wslot; /* wheel slot the record is on */
+	uint16_t port;
+	uint8_t pad[22];
+} __attribute__((aligned(64)));
+_Static_assert(sizeof(struct rec) == 128, "record = two cache lines");
+_Static_assert(offsetof(struct rec, k) + sizeof(struct key24) == 64, "IPv4 state on line 1");
 
 struct flowcache {
 	struct flowcache_params p;
-	struct fc_entry *e;
-	uint32_t *buckets;
+	struct bucket *buckets;
 	uint32_t bucket_mask;
-	uint32_t pool_size;
-	uint32_t free_head; /* free entries chained through hnext */
-	uint32_t live;      /* flows in the hash index */
-	uint32_t pending_n;
-	struct list lru, active, pending;
+	struct rec *recs;
+	uint32_t free_head; /* free records chained through wnext */
+	uint32_t live;
+	uint32_t wheel[WHEEL_SLOTS];      /* list heads */
+	uint64_t wheel_time;              /* start of the cursor slot; 0 until the first flow */
+	uint32_t cursor;                  /* wheel_time / SLOT_NS mod WHEEL_SLOTS */
+	struct flowcache_record *pending; /* ring of ended records */
+	uint32_t pend_head, pend_n;
 	struct flowcache_stats st;
 };
-
-/* Intrusive doubly linked lists over the pool; the link member is chosen by offset. */
-#define LINK(fc, i, off) ((struct link *)((uint8_t *)&(fc)->e[i] + (off)))
-#define LRU_OFF          offsetof(struct fc_entry, lru)
-#define ACT_OFF          offsetof(struct fc_entry, act)
-
-static void list_append(struct flowcache *fc, struct list *l, uint32_t i, size_t off)
-{
-	struct link *k = LINK(fc, i, off);
-
-	k->prev = l->tail;
-	k->next = NIL;
-	if (l->tail != NIL)
-		LINK(fc, l->tail, off)->next = i;
-	else
-		l->head = i;
-	l->tail = i;
-}
-
-static void list_remove(struct flowcache *fc, struct list *l, uint32_t i, size_t off)
-{
-	struct link *k = LINK(fc, i, off);
-
-	if (k->prev != NIL)
-		LINK(fc, k->prev, off)->next = k->next;
-	else
-		l->head = k->next;
-	if (k->next != NIL)
-		LINK(fc, k->next, off)->prev = k->prev;
-	else
-		l->tail = k->prev;
-}
 
 struct flowcache *flowcache_create(const struct flowcache_params *params)
 {
@@ -107,22 +126,26 @@ struct flowcache *flowcache_create(const struct flowcache_params *params)
 	if (fc == NULL)
 		return NULL;
 	fc->p = *params;
-	fc->pool_size = params->max_flows + FLOWCACHE_PENDING_RESERVE;
-	while (nb < params->max_flows)
+	/* Twice as many slots as flows, in two-choice buckets: a full bucket pair is rare. */
+	while ((uint64_t)nb * WAYS < 2ULL * params->max_flows)
 		nb <<= 1;
-	fc->e = calloc(fc->pool_size, sizeof(*fc->e));
-	fc->buckets = malloc((size_t)nb * sizeof(*fc->buckets));
-	if (fc->e == NULL || fc->buckets == NULL) {
+	if (nb < 2)
+		nb = 2;
+	fc->buckets = aligned_alloc(64, (size_t)nb * sizeof(struct bucket));
+	fc->recs = aligned_alloc(128, (size_t)params->max_flows * sizeof(struct rec));
+	fc->pending = malloc(PENDING_CAP * sizeof(*fc->pending));
+	if (fc->buckets == NULL || fc->recs == NULL || fc->pending == NULL) {
 		flowcache_free(fc);
 		errno = ENOMEM;
 		return NULL;
 	}
-	memset(fc->buckets, 0xFF, (size_t)nb * sizeof(*fc->buckets));
+	memset(fc->buckets, 0, (size_t)nb * sizeof(struct bucket));
 	fc->bucket_mask = nb - 1;
-	for (i = 0; i < fc->pool_size; i++)
-		fc->e[i].hnext = i + 1 < fc->pool_size ? i + 1 : NIL;
+	for (i = 0; i < params->max_flows; i++)
+		fc->recs[i].wnext = i + 1 < params->max_flows ? i + 1 : NIL;
 	fc->free_head = 0;
-	fc->lru = fc->active = fc->pending = (struct list){NIL, NIL};
+	for (i = 0; i < WHEEL_SLOTS; i++)
+		fc->wheel[i] = NIL;
 	return fc;
 }
 
@@ -130,194 +153,432 @@ void flowcache_free(struct flowcache *fc)
 {
 	if (fc == NULL)
 		return;
-	free(fc->e);
 	free(fc->buckets);
+	free(fc->recs);
+	free(fc->pending);
 	free(fc);
 }
 
-static uint32_t *bucket_of(struct flowcache *fc, uint32_t hash)
+/* ---------------------------------------------------------------------------------------- */
+/* Keys and hashing                                                                           */
+
+/* The table hash: the parser's hash is direction-symmetric, which would put both directions
+ * of every conversation in the same buckets with the same tag; the ports break that. */
+static inline uint32_t table_hash(const struct capture_meta *m)
 {
-	return &fc->buckets[hash & fc->bucket_mask];
+	uint32_t h = m->hash ^ ((uint32_t)m->key.sport << 16 | m->key.dport);
+
+	h ^= h >> 15;
+	h *= 0x2C1B3C6Du;
+	h ^= h >> 12;
+	return h;
 }
 
-/* Takes a live flow out of the index and the timer lists and queues its record as ended. */
-static void end_flow(struct flowcache *fc, uint32_t i, enum flowcache_end_reason reason)
+static inline uint16_t hash_tag(uint32_t h)
 {
-	struct fc_entry *e = &fc->e[i];
-	uint32_t *pp = bucket_of(fc, e->hash);
+	uint16_t t = (uint16_t)(h >> 16);
 
-	while (*pp != i)
-		pp = &fc->e[*pp].hnext;
-	*pp = e->hnext;
-	list_remove(fc, &fc->lru, i, LRU_OFF);
-	list_remove(fc, &fc->active, i, ACT_OFF);
-	fc->live--;
-	e->rec.end_reason = (uint8_t)reason;
-	e->in_list = LIST_PENDING;
-	list_append(fc, &fc->pending, i, LRU_OFF);
-	fc->pending_n++;
+	return t ? t : 1;
 }
 
+static inline uint32_t bucket2(const struct flowcache *fc, uint32_t b1, uint16_t tag)
+{
+	uint32_t b2 = (b1 ^ (tag * 0x9E3779B1u >> 7)) & fc->bucket_mask;
+
+	return b2 != b1 ? b2 : b1 ^ 1;
+}
+
+static void key24_from(struct key24 *k, const struct capture_flow_key *key)
+{
+	memset(k, 0, sizeof(*k));
+	k->sport = key->sport;
+	k->dport = key->dport;
+	k->proto = key->proto;
+	k->vlan_depth = key->vlan_depth;
+	k->ip_version = key->ip_version;
+	memcpy(k->vlan, key->vlan, sizeof(k->vlan));
+	if (key->ip_version == 6) {
+		uint64_t a[4], f;
+
+		memcpy(a, key->src, 16);
+		memcpy(a + 2, key->dst, 16);
+		f = a[0] ^ (a[1] * 0x9E3779B97F4A7C15ULL) ^ (a[2] * 0xC2B2AE3D27D4EB4FULL) ^
+		    (a[3] * 0x165667B19E3779F9ULL);
+		memcpy(k->addr, &f, 8);
+	} else {
+		memcpy(k->addr, key->src, 4);
+		memcpy(k->addr + 4, key->dst, 4);
+	}
+}
+
+static inline int key_matches(const struct rec *r, const struct key24 *k,
+                              const struct capture_flow_key *key)
+{
+	if (!(r->flags & REC_LIVE) || memcmp(&r->k, k, sizeof(*k)) != 0)
+		return 0;
+	return !(r->flags & REC_V6) ||
+	       (memcmp(r->src6, key->src, 16) == 0 && memcmp(r->dst6, key->dst, 16) == 0);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Timer wheel                                                                                */
+
+static uint64_t deadline(const struct flowcache *fc, const struct rec *r)
+{
+	uint64_t idle = wr_sat_add64(r->last_ns, fc->p.idle_timeout_ns);
+	uint64_t active;
+
+	if (r->packets == 0)
+		return idle;
+	active = wr_sat_add64(r->first_ns, fc->p.active_timeout_ns);
+	return active < idle ? active : idle;
+}
+
+static void wheel_insert(struct flowcache *fc, uint32_t i, uint64_t due)
+{
+	struct rec *r = &fc->recs[i];
+	uint64_t ahead;
+	uint32_t slot;
+
+	if (fc->wheel_time == 0)
+		fc->wheel_time = due - due % SLOT_NS; /* the first flow starts the wheel */
+	ahead = due > fc->wheel_time ? (due - fc->wheel_time) / SLOT_NS : 0;
+	if (ahead >= WHEEL_SLOTS)
+		ahead = WHEEL_SLOTS - 1; /* looked at again when that slot comes round */
+	slot = (fc->cursor + (uint32_t)ahead) % WHEEL_SLOTS;
+	r->wslot = slot;
+	r->wprev = NIL;
+	r->wnext = fc->wheel[slot];
+	if (r->wnext != NIL)
+		fc->recs[r->wnext].wprev = i;
+	fc->wheel[slot] = i;
+}
+
+static void wheel_remove(struct flowcache *fc, uint32_t i)
+{
+	struct rec *r = &fc->recs[i];
+
+	if (r->wslot == NIL)
+		return;
+	if (r->wprev != NIL)
+		fc->recs[r->wprev].wnext = r->wnext;
+	else
+		fc->wheel[r->wslot] = r->wnext;
+	if (r->wnext != NIL)
+		fc->recs[r->wnext].wprev = r->wprev;
+	r->wslot = NIL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Records in and out                                                                         */
+
+static uint32_t pending_room(const struct flowcache *fc)
+{
+	return PENDING_CAP - fc->pend_n;
+}
+
+/* Copies a record's current counters out as an ended record. */
+static void record_out(struct flowcache *fc, const struct rec *r, enum flowcache_end_reason why)
+{
+	struct flowcache_record *o = &fc->pending[(fc->pend_head + fc->pend_n) % PENDING_CAP];
+
+	memset(&o->key, 0, sizeof(o->key));
+	if (r->flags & REC_V6) {
+		memcpy(o->key.src, r->src6, 16);
+		memcpy(o->key.dst, r->dst6, 16);
+	} else {
+		memcpy(o->key.src, r->k.addr, 4);
+		memcpy(o->key.dst, r->k.addr + 4, 4);
+	}
+	o->key.sport = r->k.sport;
+	o->key.dport = r->k.dport;
+	o->key.proto = r->k.proto;
+	o->key.ip_version = r->k.ip_version;
+	o->key.vlan_depth = r->k.vlan_depth;
+	memcpy(o->key.vlan, r->k.vlan, sizeof(o->key.vlan));
+	o->first_ns = r->first_ns;
+	o->last_ns = r->last_ns;
+	o->packets = r->packets;
+	o->octets = r->octets;
+	o->tcp_flags = r->tcp_flags;
+	o->tos = r->tos;
+	o->end_reason = (uint8_t)why;
+	o->port = r->port;
+	o->pad = 0;
+	fc->pend_n++;
+}
+
+/* Ends the current record of a flow that goes on (active timeout, or a gap longer than the
+ * idle timeout seen by its next packet). */
+static void restart_record(struct flowcache *fc, struct rec *r, enum flowcache_end_reason why)
+{
+	if (r->packets > 0)
+		record_out(fc, r, why);
+	r->packets = 0;
+	r->octets = 0;
+	r->tcp_flags = 0;
+}
+
+/* Removes a flow from the table and the wheel and frees its record (already reported). */
 static void release(struct flowcache *fc, uint32_t i)
 {
-	fc->e[i].in_list = LIST_FREE;
-	fc->e[i].hnext = fc->free_head;
+	struct rec *r = &fc->recs[i];
+	uint32_t b = r->hash & fc->bucket_mask;
+	uint16_t tag = hash_tag(r->hash);
+	struct bucket *bk;
+	int pass, w;
+
+	wheel_remove(fc, i);
+	for (pass = 0; pass < 2; pass++, b = bucket2(fc, r->hash & fc->bucket_mask, tag)) {
+		bk = &fc->buckets[b];
+		for (w = 0; w < WAYS; w++) {
+			if (bk->tag[w] == tag && bk->idx[w] == i) {
+				bk->tag[w] = 0;
+				goto freed;
+			}
+		}
+	}
+freed:
+	r->flags = 0;
+	r->wnext = fc->free_head;
 	fc->free_head = i;
+	fc->live--;
 }
 
-/* Finds the flow of m or creates it (*ret_created says which). NIL when no entry is free. */
-static uint32_t lookup_or_create(struct flowcache *fc, const struct capture_meta *m,
-                                 int *ret_created)
+static void end_flow(struct flowcache *fc, uint32_t i, enum flowcache_end_reason why)
 {
-	uint32_t *b = bucket_of(fc, m->hash);
-	uint32_t i;
-	struct fc_entry *e;
+	if (fc->recs[i].packets > 0)
+		record_out(fc, &fc->recs[i], why);
+	release(fc, i);
+}
 
-	*ret_created = 0;
-	for (i = *b; i != NIL; i = fc->e[i].hnext)
-		if (memcmp(&fc->e[i].rec.key, &m->key, sizeof(m->key)) == 0)
-			return i;
-	*ret_created = 1;
+/* The flow to evict when the pool is full: the earliest deadline among the first VICTIM_LOOK
+ * flows met walking the wheel from its cursor (slots hold flows by deadline, so these are the
+ * least recently active ones, give or take the flows whose deadline moved on since). */
+static uint32_t pick_victim(struct flowcache *fc)
+{
+	uint32_t best = NIL, seen = 0, s, i;
+	uint64_t best_due = UINT64_MAX;
 
-	if (fc->live >= fc->p.max_flows) {
-		end_flow(fc, fc->lru.head, FLOWCACHE_END_RESOURCES);
-		fc->st.evicted++;
+	for (s = 0; s < WHEEL_SLOTS && seen < VICTIM_LOOK; s++) {
+		for (i = fc->wheel[(fc->cursor + s) % WHEEL_SLOTS]; i != NIL && seen < VICTIM_LOOK;
+		     i = fc->recs[i].wnext, seen++) {
+			uint64_t due = deadline(fc, &fc->recs[i]);
+
+			if (due < best_due) {
+				best_due = due;
+				best = i;
+			}
+		}
 	}
-	if (fc->free_head == NIL)
-		return NIL; /* only if expire() was not called for over a reserve's worth of ends */
+	return best;
+}
+
+/* Creates a flow for m in bucket b1 or b2 (the emptier). Returns its record or NIL. */
+static uint32_t create(struct flowcache *fc, const struct capture_meta *m, uint32_t h, uint32_t b1,
+                       uint32_t b2, const struct key24 *k)
+{
+	struct bucket *bk1 = &fc->buckets[b1], *bk2 = &fc->buckets[b2], *bk;
+	int free1 = 0, free2 = 0, w;
+	uint32_t i;
+	struct rec *r;
+
+	for (w = 0; w < WAYS; w++) {
+		free1 += bk1->tag[w] == 0;
+		free2 += bk2->tag[w] == 0;
+	}
+	if (free1 == 0 && free2 == 0) {
+		/* Both buckets full (rare: the table has twice the slots of the pool): evict the
+		 * flow of these 16 with the earliest deadline. */
+		uint64_t best_due = UINT64_MAX;
+		uint32_t victim = NIL;
+
+		for (w = 0; w < 2 * WAYS; w++) {
+			uint32_t j = w < WAYS ? bk1->idx[w] : bk2->idx[w - WAYS];
+			uint64_t due = deadline(fc, &fc->recs[j]);
+
+			if (due < best_due) {
+				best_due = due;
+				victim = j;
+			}
+		}
+		end_flow(fc, victim, FLOWCACHE_END_RESOURCES);
+		fc->st.evicted++;
+		return create(fc, m, h, b1, b2, k);
+	}
+	if (fc->free_head == NIL) {
+		i = pick_victim(fc);
+		if (i == NIL)
+			return NIL;
+		end_flow(fc, i, FLOWCACHE_END_RESOURCES);
+		fc->st.evicted++;
+		/* The victim may have freed a slot in one of our buckets: count again. */
+		return create(fc, m, h, b1, b2, k);
+	}
+	bk = free1 >= free2 ? bk1 : bk2;
+	for (w = 0; bk->tag[w] != 0; w++)
+		;
 	i = fc->free_head;
-	e = &fc->e[i];
-	fc->free_head = e->hnext;
-	memset(&e->rec, 0, sizeof(e->rec));
-	e->rec.key = m->key;
-	e->rec.tos = m->tos;
-	e->rec.port = m->port;
-	e->active_base_ns = m->ts_ns;
-	e->hash = m->hash;
-	e->in_list = LIST_LIVE;
-	e->hnext = *b;
-	*b = i;
-	list_append(fc, &fc->lru, i, LRU_OFF);
-	list_append(fc, &fc->active, i, ACT_OFF);
+	r = &fc->recs[i];
+	fc->free_head = r->wnext;
+	bk->tag[w] = hash_tag(h);
+	bk->idx[w] = i;
+
+	r->octets = 0;
+	r->first_ns = m->ts_ns;
+	r->last_ns = m->ts_ns;
+	r->packets = 0;
+	r->tcp_flags = 0;
+	r->tos = m->tos;
+	r->flags = REC_LIVE | (m->key.ip_version == 6 ? REC_V6 : 0);
+	r->k = *k;
+	if (r->flags & REC_V6) {
+		memcpy(r->src6, m->key.src, 16);
+		memcpy(r->dst6, m->key.dst, 16);
+	}
+	r->hash = h;
+	r->port = m->port;
+	r->wslot = NIL; /* slotted by fold() when its first packet starts the record */
 	fc->live++;
 	fc->st.flows_created++;
 	return i;
 }
 
-/* Queues a copy of a live flow's record (active timeout) and restarts its counters. Returns
- * -1 when no entry is free for the copy (expire() not called often enough). */
-static int export_active(struct flowcache *fc, uint32_t i, uint64_t now_ns)
+/* Full lookup in both buckets (after an insert earlier in the same burst, or a tag hit on
+ * another key). */
+static uint32_t lookup(struct flowcache *fc, uint32_t b1, uint32_t b2, uint16_t tag,
+                       const struct key24 *k, const struct capture_flow_key *key)
 {
-	struct fc_entry *e = &fc->e[i];
+	const struct bucket *bk;
+	int pass, w;
 
-	if (e->rec.packets > 0) {
-		uint32_t c = fc->free_head;
-
-		if (c == NIL)
-			return -1;
-		fc->free_head = fc->e[c].hnext;
-		fc->e[c].rec = e->rec;
-		fc->e[c].rec.end_reason = FLOWCACHE_END_ACTIVE;
-		fc->e[c].in_list = LIST_PENDING;
-		list_append(fc, &fc->pending, c, LRU_OFF);
-		fc->pending_n++;
-		e->rec.packets = 0;
-		e->rec.octets = 0;
-		e->rec.tcp_flags = 0;
-	}
-	e->active_base_ns = now_ns;
-	list_remove(fc, &fc->active, i, ACT_OFF);
-	list_append(fc, &fc->active, i, ACT_OFF);
-	return 0;
+	for (pass = 0, bk = &fc->buckets[b1]; pass < 2; pass++, bk = &fc->buckets[b2])
+		for (w = 0; w < WAYS; w++)
+			if (bk->tag[w] == tag && key_matches(&fc->recs[bk->idx[w]], k, key))
+				return bk->idx[w];
+	return NIL;
 }
 
-/*
- * Finds the flow of m, first ending or restarting its record if a timer ran out before m's own
- * time: timers are exact on packet time even when the sweep in flowcache_expire() runs only
- * once per burst.
- */
-static uint32_t flow_for_packet(struct flowcache *fc, const struct capture_meta *m)
+/* First record index whose tag matches in b1 then b2, or NIL: a guess to prefetch. */
+static uint32_t tag_candidate(const struct flowcache *fc, uint32_t b1, uint32_t b2, uint16_t tag)
 {
-	int created;
-	uint32_t i = lookup_or_create(fc, m, &created);
-	struct fc_entry *e;
+	const struct bucket *bk;
+	int pass, w;
 
-	if (i == NIL || created)
-		return i;
-	e = &fc->e[i];
-	if (m->ts_ns >= wr_sat_add64(e->rec.last_ns, fc->p.idle_timeout_ns)) {
-		if (e->rec.packets > 0) {
-			end_flow(fc, i, FLOWCACHE_END_IDLE);
-			return lookup_or_create(fc, m, &created);
-		}
-		/* Emptied by an active export, then idle: this packet starts a new flow. */
-		e->active_base_ns = m->ts_ns;
-		list_remove(fc, &fc->active, i, ACT_OFF);
-		list_append(fc, &fc->active, i, ACT_OFF);
+	for (pass = 0, bk = &fc->buckets[b1]; pass < 2; pass++, bk = &fc->buckets[b2])
+		for (w = 0; w < WAYS; w++)
+			if (bk->tag[w] == tag)
+				return bk->idx[w];
+	return NIL;
+}
+
+/* Folds one packet into flow i, first ending the record if a timer ran out before it. A new
+ * flow has last_ns == ts, so only a flow seen before can have gone idle. */
+static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m)
+{
+	struct rec *r = &fc->recs[i];
+	int start;
+
+	if (m->ts_ns >= wr_sat_add64(r->last_ns, fc->p.idle_timeout_ns)) {
+		/* Idle before this packet (possibly after an active export emptied the record):
+		 * the record ends and the packet starts the flow anew. */
+		restart_record(fc, r, FLOWCACHE_END_IDLE);
 		fc->st.flows_created++;
+	} else if (r->packets > 0 &&
+	           m->ts_ns >= wr_sat_add64(r->first_ns, fc->p.active_timeout_ns)) {
+		restart_record(fc, r, FLOWCACHE_END_ACTIVE);
+	} else if (WR_UNLIKELY(r->packets == UINT32_MAX)) {
+		restart_record(fc, r, FLOWCACHE_END_ACTIVE); /* the counter would wrap */
 	}
-	if (m->ts_ns >= wr_sat_add64(e->active_base_ns, fc->p.active_timeout_ns) &&
-	    export_active(fc, i, m->ts_ns) < 0)
-		return NIL;
-	return i;
+	start = r->packets == 0;
+	if (start) {
+		r->first_ns = m->ts_ns;
+		r->tos = m->tos;
+	}
+	if (m->ts_ns > r->last_ns)
+		r->last_ns = m->ts_ns;
+	if (m->ts_ns < r->first_ns)
+		r->first_ns = m->ts_ns;
+	r->packets++;
+	r->octets += m->l3_octets;
+	r->tcp_flags |= m->tcp_flags;
+	if (start) {
+		/* A record's deadline only moves later while it runs, but a new record brings an
+		 * active deadline that may be earlier than the slot the flow sits on. */
+		wheel_remove(fc, i);
+		wheel_insert(fc, i, deadline(fc, r));
+	}
+	fc->st.packets++;
+	fc->st.octets += m->l3_octets;
+	if (m->key.proto == 6 && (m->tcp_flags & (TCP_FIN | TCP_RST)))
+		end_flow(fc, i, FLOWCACHE_END_OF_FLOW);
 }
+
+#define BULK 32
 
 void flowcache_update_burst(struct flowcache *fc, const struct capture_meta *metas, unsigned n)
 {
-	unsigned k;
+	uint32_t h[BULK], b1[BULK], b2[BULK], cand[BULK];
+	uint16_t tag[BULK];
+	unsigned base, k, c;
 
-	for (k = 0; k < n; k++) {
-		const struct capture_meta *m = &metas[k];
-		uint32_t i = flow_for_packet(fc, m);
-		struct flowcache_record *r;
+	for (base = 0; base < n; base += c) {
+		c = n - base < BULK ? n - base : BULK;
+		/* Pass 1: hash, and prefetch both candidate buckets. */
+		for (k = 0; k < c; k++) {
+			h[k] = table_hash(&metas[base + k]);
+			tag[k] = hash_tag(h[k]);
+			b1[k] = h[k] & fc->bucket_mask;
+			b2[k] = bucket2(fc, b1[k], tag[k]);
+			__builtin_prefetch(&fc->buckets[b1[k]]);
+			__builtin_prefetch(&fc->buckets[b2[k]]);
+		}
+		/* Pass 2: tags only; prefetch the record a tag points at. */
+		for (k = 0; k < c; k++) {
+			cand[k] = tag_candidate(fc, b1[k], b2[k], tag[k]);
+			if (cand[k] != NIL) {
+				__builtin_prefetch(&fc->recs[cand[k]], 1);
+				if (metas[base + k].key.ip_version == 6)
+					__builtin_prefetch((uint8_t *)&fc->recs[cand[k]] + 64);
+			}
+		}
+		/* Pass 3: compare the full key; update, or insert. */
+		for (k = 0; k < c; k++) {
+			const struct capture_meta *m = &metas[base + k];
+			struct key24 k24;
+			uint32_t i = cand[k];
 
-		if (WR_UNLIKELY(i == NIL)) {
-			fc->st.no_slot++;
-			continue;
+			if (WR_UNLIKELY(pending_room(fc) < 2)) {
+				fc->st.no_slot++; /* expire() not called for too long */
+				continue;
+			}
+			key24_from(&k24, &m->key);
+			if (i == NIL || !key_matches(&fc->recs[i], &k24, &m->key))
+				i = lookup(fc, b1[k], b2[k], tag[k], &k24, &m->key);
+			if (i == NIL)
+				i = create(fc, m, h[k], b1[k], b2[k], &k24);
+			if (WR_UNLIKELY(i == NIL)) {
+				fc->st.no_slot++;
+				continue;
+			}
+			fold(fc, i, m);
 		}
-		r = &fc->e[i].rec;
-		if (r->packets == 0) {
-			r->first_ns = m->ts_ns;
-			r->last_ns = m->ts_ns;
-		}
-		if (m->ts_ns > r->last_ns)
-			r->last_ns = m->ts_ns;
-		if (m->ts_ns < r->first_ns)
-			r->first_ns = m->ts_ns;
-		r->packets++;
-		r->octets += m->l3_octets;
-		r->tcp_flags |= m->tcp_flags;
-		fc->st.packets++;
-		fc->st.octets += m->l3_octets;
-		if (m->key.proto == 6 && (m->tcp_flags & (TCP_FIN | TCP_RST))) {
-			end_flow(fc, i, FLOWCACHE_END_OF_FLOW);
-			continue;
-		}
-		list_remove(fc, &fc->lru, i, LRU_OFF);
-		list_append(fc, &fc->lru, i, LRU_OFF);
 	}
 }
 
-static void emit(struct flowcache *fc, const struct flowcache_record *r,
-                 struct flowcache_record *out)
-{
-	*out = *r;
-	fc->st.exported[r->end_reason]++;
-}
+/* ---------------------------------------------------------------------------------------- */
+/* Expiry and flush                                                                           */
 
 static unsigned drain_pending(struct flowcache *fc, struct flowcache_record *out, unsigned max)
 {
 	unsigned n = 0;
 
-	while (n < max && fc->pending.head != NIL) {
-		uint32_t i = fc->pending.head;
-
-		list_remove(fc, &fc->pending, i, LRU_OFF);
-		fc->pending_n--;
-		/* A flow idle since its last active export has nothing left to report. */
-		if (fc->e[i].rec.packets > 0)
-			emit(fc, &fc->e[i].rec, &out[n++]);
-		release(fc, i);
+	while (n < max && fc->pend_n > 0) {
+		out[n] = fc->pending[fc->pend_head];
+		fc->st.exported[out[n].end_reason]++;
+		fc->pend_head = (fc->pend_head + 1) % PENDING_CAP;
+		fc->pend_n--;
+		n++;
 	}
 	return n;
 }
@@ -325,23 +586,43 @@ static unsigned drain_pending(struct flowcache *fc, struct flowcache_record *out
 unsigned flowcache_expire(struct flowcache *fc, uint64_t now_ns, struct flowcache_record *out,
                           unsigned max)
 {
-	unsigned n = drain_pending(fc, out, max);
+	unsigned n = drain_pending(fc, out, max), visits = 0;
 
-	while (n < max && fc->lru.head != NIL) {
-		uint32_t i = fc->lru.head;
-		struct flowcache_record *r = &fc->e[i].rec;
+	if (fc->wheel_time != 0 && now_ns > fc->wheel_time &&
+	    (now_ns - fc->wheel_time) / SLOT_NS > WHEEL_SLOTS) {
+		/* The clock jumped past a whole turn: one turn visits every flow. */
+		uint64_t t = now_ns - now_ns % SLOT_NS - (uint64_t)WHEEL_SLOTS * SLOT_NS;
 
-		if (wr_sat_add64(r->last_ns, fc->p.idle_timeout_ns) > now_ns)
-			break;
-		end_flow(fc, i, FLOWCACHE_END_IDLE);
-		n += drain_pending(fc, out + n, max - n);
+		fc->cursor = (uint32_t)(fc->cursor + (t - fc->wheel_time) / SLOT_NS) % WHEEL_SLOTS;
+		fc->wheel_time = t;
 	}
-	while (n < max && fc->active.head != NIL) {
-		uint32_t i = fc->active.head;
+	while (fc->wheel_time != 0 && n < max && visits < EXPIRE_VISIT &&
+	       wr_sat_add64(fc->wheel_time, SLOT_NS) <= now_ns) {
+		uint32_t i = fc->wheel[fc->cursor];
+		struct rec *r;
+		uint64_t due;
 
-		if (wr_sat_add64(fc->e[i].active_base_ns, fc->p.active_timeout_ns) > now_ns ||
-		    export_active(fc, i, now_ns) < 0)
-			break;
+		if (i == NIL) {
+			fc->wheel_time += SLOT_NS;
+			fc->cursor = (fc->cursor + 1) % WHEEL_SLOTS;
+			visits++;
+			continue;
+		}
+		r = &fc->recs[i];
+		due = deadline(fc, r);
+		visits++;
+		if (due > now_ns) {
+			wheel_remove(fc, i);
+			wheel_insert(fc, i, due);
+			continue;
+		}
+		if (wr_sat_add64(r->last_ns, fc->p.idle_timeout_ns) <= now_ns) {
+			end_flow(fc, i, FLOWCACHE_END_IDLE);
+		} else {
+			restart_record(fc, r, FLOWCACHE_END_ACTIVE);
+			wheel_remove(fc, i);
+			wheel_insert(fc, i, deadline(fc, r));
+		}
 		n += drain_pending(fc, out + n, max - n);
 	}
 	return n;
@@ -350,10 +631,13 @@ unsigned flowcache_expire(struct flowcache *fc, uint64_t now_ns, struct flowcach
 unsigned flowcache_flush(struct flowcache *fc, struct flowcache_record *out, unsigned max)
 {
 	unsigned n = drain_pending(fc, out, max);
+	uint32_t s;
 
-	while (n < max && fc->lru.head != NIL) {
-		end_flow(fc, fc->lru.head, FLOWCACHE_END_FORCED);
-		n += drain_pending(fc, out + n, max - n);
+	for (s = 0; s < WHEEL_SLOTS && n < max; s++) {
+		while (n < max && fc->wheel[s] != NIL) {
+			end_flow(fc, fc->wheel[s], FLOWCACHE_END_FORCED);
+			n += drain_pending(fc, out + n, max - n);
+		}
 	}
 	return n;
 }
