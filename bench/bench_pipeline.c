@@ -5,7 +5,10 @@
  *   1. parse        capture_parse over in-memory 64-byte frames (Ethernet/IPv4/UDP)
  *   2. parse+cache  the same plus flowcache_update_burst and a flowcache_expire per burst of
  *                   32, for 10k, 100k and 1M concurrent flows, uniform and Zipf popularity
- *   3. file read    weir's capture-file reader (drv_pcap_ops) against a bare libpcap
+ *   3. table only   the same packets parsed beforehand, then only the table: weir's flow
+ *                   cache against DPDK's rte_hash (lock-free variant) doing bulk lookup and
+ *                   add of the same keys and the same counter updates (built with DPDK)
+ *   4. file read    weir's capture-file reader (drv_pcap_ops) against a bare libpcap
  *                   pcap_next_ex loop over the same pcap file, counting packets only
  *
  * Each figure is the median of --runs repetitions. Prints a Markdown table.
@@ -28,7 +31,14 @@
 #include "capture.h"
 #include "drv_pcap.h"
 #include "flowcache.h"
+#include "weir_config.h"
 #include "wr.h"
+
+#if WEIR_HAVE_DPDK
+#include <rte_eal.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#endif
 
 #define FRAME 64
 #define BURST 32
@@ -163,6 +173,96 @@ static double run_cache(void *arg)
 	return 0;
 }
 
+/* Packets parsed once, for the table-only rows. */
+static struct capture_meta *metas_all;
+
+static void preparse(void)
+{
+	struct capture_pkt pkt = {
+	    .caplen = FRAME, .wirelen = FRAME, .linktype = CAPTURE_LINK_ETHERNET};
+	uint32_t i;
+
+	for (i = 0; i < n_packets; i++) {
+		pkt.data = frames + (size_t)i * FRAME;
+		pkt.ts_ns = i * 100ULL;
+		capture_parse(&pkt, NULL, &metas_all[i]);
+	}
+}
+
+static double run_table_weir(void *arg)
+{
+	uint32_t flows = *(uint32_t *)arg;
+	struct flowcache_params fp = {.max_flows = flows * 2,
+	                              .idle_timeout_ns = 15 * WR_NS_PER_S,
+	                              .active_timeout_ns = 1800 * WR_NS_PER_S};
+	struct flowcache *fc = flowcache_create(&fp);
+	struct flowcache_record out[64];
+	uint32_t i;
+
+	for (i = 0; i < n_packets; i += BURST) {
+		flowcache_update_burst(fc, metas_all + i, BURST);
+		while (flowcache_expire(fc, metas_all[i].ts_ns, out, 64) == 64)
+			;
+	}
+	flowcache_free(fc);
+	return 0;
+}
+
+#if WEIR_HAVE_DPDK
+/* What the reference keeps per flow: the same counters weir updates. */
+struct ref_flow {
+	uint64_t packets, octets, first_ns, last_ns;
+	uint16_t tcp_flags;
+};
+
+static struct ref_flow *ref_flows;
+
+static double run_table_rte_hash(void *arg)
+{
+	uint32_t flows = *(uint32_t *)arg;
+	struct rte_hash_parameters hp = {
+	    .name = "bench",
+	    .entries = flows * 2,
+	    .key_len = sizeof(struct capture_flow_key),
+	    .hash_func = rte_hash_crc,
+	    .socket_id = 0,
+	    .extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+	};
+	struct rte_hash *h = rte_hash_create(&hp);
+	const void *keys[BURST];
+	int32_t pos[BURST];
+	uint32_t i, k;
+
+	if (h == NULL) {
+		fprintf(stderr, "bench: rte_hash_create failed\n");
+		exit(1);
+	}
+	for (i = 0; i < n_packets; i += BURST) {
+		for (k = 0; k < BURST; k++)
+			keys[k] = &metas_all[i + k].key;
+		rte_hash_lookup_bulk(h, keys, BURST, pos);
+		for (k = 0; k < BURST; k++) {
+			const struct capture_meta *m = &metas_all[i + k];
+			struct ref_flow *f;
+
+			if (pos[k] < 0) {
+				pos[k] = rte_hash_add_key(h, keys[k]);
+				if (pos[k] < 0)
+					continue;
+				ref_flows[pos[k]] = (struct ref_flow){0, 0, m->ts_ns, m->ts_ns, 0};
+			}
+			f = &ref_flows[pos[k]];
+			f->packets++;
+			f->octets += m->l3_octets;
+			f->last_ns = m->ts_ns;
+			f->tcp_flags |= m->tcp_flags;
+		}
+	}
+	rte_hash_free(h);
+	return 0;
+}
+#endif
+
 static const char *pcap_path;
 
 static double run_weir_reader(void *arg)
@@ -288,6 +388,48 @@ int main(int argc, char **argv)
 			row(what, median_ns(run_cache, &flows), parse_ns, "vs parse");
 		}
 	}
+	/* Table only: the same pre-parsed keys through weir's table and rte_hash. */
+	metas_all = malloc((size_t)n_packets * sizeof(*metas_all));
+	if (metas_all == NULL)
+		return 1;
+#if WEIR_HAVE_DPDK
+	{
+		char *eal[] = {"bench", "--no-huge", "--no-shconf", "--no-pci", "-l", "0",
+		               "-m",    "4096",      "--log-level", "error",    NULL};
+
+		if (rte_eal_init(10, eal) < 0) {
+			fprintf(stderr, "bench: rte_eal_init failed\n");
+			return 1;
+		}
+		ref_flows = malloc(sizeof(*ref_flows) * 2 * flow_counts[2]);
+	}
+#endif
+	for (z = 0; z < 2; z++) {
+		for (i = 0; i < 3; i++) {
+			uint32_t flows = flow_counts[i];
+			double weir_t;
+
+			build_frames(flows, z);
+			preparse();
+			weir_t = median_ns(run_table_weir, &flows);
+			snprintf(what, sizeof(what), "table only: weir, %u flows, %s", flows,
+			         z ? "Zipf" : "uniform");
+#if WEIR_HAVE_DPDK
+			{
+				double ref_t = median_ns(run_table_rte_hash, &flows);
+
+				row(what, weir_t, ref_t, "vs rte_hash");
+				snprintf(what, sizeof(what), "table only: rte_hash, %u flows, %s",
+				         flows, z ? "Zipf" : "uniform");
+				row(what, ref_t, ref_t, "vs rte_hash");
+			}
+#else
+			row(what, weir_t, weir_t, "(no DPDK: no reference)");
+#endif
+		}
+	}
+	free(metas_all);
+
 	build_frames(100000, 1);
 	snprintf(path, sizeof(path), "%s/weir-bench-%d.pcap", tmp, (int)getpid());
 	write_pcap(path);
