@@ -24,7 +24,8 @@
  * before it is counted, so records are exact on packet time. Work per flowcache_expire() call
  * is bounded.
  *
- * Ending. TCP FIN or RST, idle and active timeouts, eviction (when the pool is full, the flow
+ * Ending. TCP RST at once, TCP FIN after a linger of FIN_LINGER_NS (so the last ACKs of the
+ * teardown stay in the record), idle and active timeouts, eviction (when the pool is full, the flow
  * with the earliest deadline among those met walking the wheel from its cursor; when both
  * buckets of a new key are full, the earliest in those buckets), and flush. Ended records
  * are copied to a pending ring and handed out by flowcache_expire(); the record itself is
@@ -53,6 +54,9 @@
 /* flags: in the table. A burst's prefetched candidate may have been freed by an earlier
  * packet of the same burst (TCP end, eviction), so matching checks this first. */
 #define REC_LIVE 0x02
+#define REC_FIN  0x04 /* flags: a FIN was seen; the record ends FIN_LINGER_NS later */
+
+#define FIN_LINGER_NS (2 * WR_NS_PER_S) /* keeps a teardown's last ACKs in its record */
 
 struct bucket {
 	uint16_t tag[WAYS]; /* 0 = empty slot */
@@ -223,9 +227,28 @@ static inline int key_matches(const struct rec *r, const struct key24 *k,
 /* ---------------------------------------------------------------------------------------- */
 /* Timer wheel                                                                                */
 
-static uint64_t deadline(const struct flowcache *fc, const struct rec *r)
+/* When the flow's quiet time runs out: the idle timeout, or the FIN linger once a FIN was
+ * seen. */
+static uint64_t quiet_deadline(const struct flowcache *fc, const struct rec *r)
 {
 	uint64_t idle = wr_sat_add64(r->last_ns, fc->p.idle_timeout_ns);
+	uint64_t fin;
+
+	if (!(r->flags & REC_FIN))
+		return idle;
+	fin = wr_sat_add64(r->last_ns, FIN_LINGER_NS);
+	return fin < idle ? fin : idle;
+}
+
+/* Why a record whose quiet time ran out ends. */
+static enum flowcache_end_reason quiet_reason(const struct rec *r)
+{
+	return (r->flags & REC_FIN) ? FLOWCACHE_END_OF_FLOW : FLOWCACHE_END_IDLE;
+}
+
+static uint64_t deadline(const struct flowcache *fc, const struct rec *r)
+{
+	uint64_t idle = quiet_deadline(fc, r);
 	uint64_t active;
 
 	if (r->packets == 0)
@@ -240,8 +263,6 @@ static void wheel_insert(struct flowcache *fc, uint32_t i, uint64_t due)
 	uint64_t ahead;
 	uint32_t slot;
 
-	if (fc->wheel_time == 0)
-		fc->wheel_time = due - due % SLOT_NS; /* the first flow starts the wheel */
 	ahead = due > fc->wheel_time ? (due - fc->wheel_time) / SLOT_NS : 0;
 	if (ahead >= WHEEL_SLOTS)
 		ahead = WHEEL_SLOTS - 1; /* looked at again when that slot comes round */
@@ -479,10 +500,11 @@ static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m)
 	struct rec *r = &fc->recs[i];
 	int start;
 
-	if (m->ts_ns >= wr_sat_add64(r->last_ns, fc->p.idle_timeout_ns)) {
-		/* Idle before this packet (possibly after an active export emptied the record):
-		 * the record ends and the packet starts the flow anew. */
-		restart_record(fc, r, FLOWCACHE_END_IDLE);
+	if (m->ts_ns >= quiet_deadline(fc, r)) {
+		/* Quiet (or closed by a FIN) before this packet, possibly after an active export
+		 * emptied the record: the record ends and the packet starts the flow anew. */
+		restart_record(fc, r, quiet_reason(r));
+		r->flags &= (uint8_t)~REC_FIN;
 		fc->st.flows_created++;
 	} else if (r->packets > 0 &&
 	           m->ts_ns >= wr_sat_add64(r->first_ns, fc->p.active_timeout_ns)) {
@@ -510,8 +532,17 @@ static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m)
 	}
 	fc->st.packets++;
 	fc->st.octets += m->l3_octets;
-	if (m->key.proto == 6 && (m->tcp_flags & (TCP_FIN | TCP_RST)))
-		end_flow(fc, i, FLOWCACHE_END_OF_FLOW);
+	if (m->key.proto == 6 && (m->tcp_flags & (TCP_FIN | TCP_RST))) {
+		if (m->tcp_flags & TCP_RST) {
+			end_flow(fc, i, FLOWCACHE_END_OF_FLOW); /* nothing follows a reset */
+		} else if (!(r->flags & REC_FIN)) {
+			/* FIN: the flow ends after a short linger, which keeps the last ACKs of
+			 * the teardown in this record; its deadline moves earlier. */
+			r->flags |= REC_FIN;
+			wheel_remove(fc, i);
+			wheel_insert(fc, i, deadline(fc, r));
+		}
+	}
 }
 
 #define BULK 32
@@ -522,6 +553,13 @@ void flowcache_update_burst(struct flowcache *fc, const struct capture_meta *met
 	uint16_t tag[BULK];
 	unsigned base, k, c;
 
+	if (WR_UNLIKELY(fc->wheel_time == 0) && n > 0) {
+		/* The first packet starts the wheel at its own time: a deadline may be as close as
+		 * the FIN linger, so the wheel must not start at the first idle deadline. */
+		fc->wheel_time = metas[0].ts_ns - metas[0].ts_ns % SLOT_NS;
+		if (fc->wheel_time == 0)
+			fc->wheel_time = SLOT_NS; /* 0 means "not started" */
+	}
 	for (base = 0; base < n; base += c) {
 		c = n - base < BULK ? n - base : BULK;
 		/* Pass 1: hash, and prefetch both candidate buckets. */
@@ -616,8 +654,8 @@ unsigned flowcache_expire(struct flowcache *fc, uint64_t now_ns, struct flowcach
 			wheel_insert(fc, i, due);
 			continue;
 		}
-		if (wr_sat_add64(r->last_ns, fc->p.idle_timeout_ns) <= now_ns) {
-			end_flow(fc, i, FLOWCACHE_END_IDLE);
+		if (quiet_deadline(fc, r) <= now_ns) {
+			end_flow(fc, i, quiet_reason(r));
 		} else {
 			restart_record(fc, r, FLOWCACHE_END_ACTIVE);
 			wheel_remove(fc, i);

@@ -188,23 +188,50 @@ static void test_tcp_end(void)
 	struct capture_meta m[4];
 
 	m[0] = pkt(1, 1, 1 * S, 40, 0x02);
-	m[1] = pkt(1, 1, 2 * S, 40, 0x11); /* FIN */
-	m[2] = pkt(1, 1, 3 * S, 40, 0x10); /* a later ACK starts a new record */
-	m[3] = pkt(2, 2, 3 * S, 40, 0x04); /* RST */
+	m[1] = pkt(1, 1, 2 * S, 40, 0x11); /* FIN: the flow lingers 2 s */
+	m[2] = pkt(1, 1, 3 * S, 40, 0x10); /* the last ACK stays in the record */
+	m[3] = pkt(2, 2, 3 * S, 40, 0x04); /* RST: ends at once */
 	flowcache_update_burst(fc, m, 4);
-	CHECK_EQ(flowcache_expire(fc, 3 * S, out, 8), 2);
+	CHECK_EQ(flowcache_expire(fc, 3 * S, out, 8), 1);
 	CHECK_EQ(out[0].end_reason, FLOWCACHE_END_OF_FLOW);
-	CHECK_EQ(out[0].packets, 2);
+	CHECK_EQ(out[0].key.sport, 2);
+	/* FIN linger: due 2 s after the last packet (5 s), never before, at most 1 s after */
+	CHECK_EQ(flowcache_expire(fc, 5 * S - 1, out, 8), 0);
+	CHECK_EQ(flowcache_expire(fc, 6 * S - 1, out, 8), 1);
+	CHECK_EQ(out[0].end_reason, FLOWCACHE_END_OF_FLOW);
+	CHECK_EQ(out[0].packets, 3);
 	CHECK_EQ(out[0].tcp_flags, 0x13);
-	CHECK_EQ(out[1].end_reason, FLOWCACHE_END_OF_FLOW);
-	CHECK_EQ(out[1].key.sport, 2);
+	/* After the linger, the same key is a new flow. */
+	m[0] = pkt(1, 1, 8 * S, 40, 0x10);
+	flowcache_update_burst(fc, m, 1);
 	CHECK_EQ(flowcache_flush(fc, out, 8), 1);
 	CHECK_EQ(out[0].packets, 1);
-	CHECK_EQ(out[0].first_ns, 3 * S);
+	CHECK_EQ(out[0].first_ns, 8 * S);
+	CHECK_EQ(out[0].end_reason, FLOWCACHE_END_FORCED);
 	flowcache_free(fc);
 }
 
-/* Within one burst, a FIN frees a flow's record and then the flow's last ACK arrives, its
+/* A FIN's linger is cut short by a packet that comes after it: that packet starts a new
+ * record, and the FIN'd record leaves as end of flow. */
+static void test_fin_then_late_packet(void)
+{
+	struct flowcache *fc = mk(16, 15, 1800);
+	struct flowcache_record out[8];
+	struct capture_meta m[2];
+
+	m[0] = pkt(1, 1, 1 * S, 40, 0x11);
+	m[1] = pkt(1, 1, 4 * S, 40, 0x10); /* 3 s after the FIN: past the linger */
+	flowcache_update_burst(fc, m, 2);
+	CHECK_EQ(flowcache_expire(fc, 4 * S, out, 8), 1);
+	CHECK_EQ(out[0].end_reason, FLOWCACHE_END_OF_FLOW);
+	CHECK_EQ(out[0].packets, 1);
+	CHECK_EQ(flowcache_flush(fc, out, 8), 1);
+	CHECK_EQ(out[0].packets, 1);
+	CHECK_EQ(out[0].first_ns, 4 * S);
+	flowcache_free(fc);
+}
+
+/* Within one burst, a RST frees a flow's record and then a late packet of the flow arrives, its
  * prefetch hint still pointing at the freed record: the ACK must start a record of its own,
  * whether the freed record stayed free (with the old key in it) or a new flow took it. */
 static void burst_after_fin(int with_new_flow)
@@ -217,7 +244,7 @@ static void burst_after_fin(int with_new_flow)
 
 	m[0] = pkt(1, 1, 1 * S, 40, 0x02);
 	flowcache_update_burst(fc, m, 1);    /* flow A exists before the burst */
-	m[c++] = pkt(1, 1, 2 * S, 40, 0x11); /* FIN: flow A ends, its record is freed */
+	m[c++] = pkt(1, 1, 2 * S, 40, 0x04); /* RST: flow A ends, its record is freed */
 	if (with_new_flow)
 		m[c++] = pkt(2, 2, 3 * S, 40, 0x02); /* flow B takes the freed record */
 	m[c++] = pkt(1, 1, 4 * S, 40, 0x10);         /* A's last ACK */
@@ -285,7 +312,8 @@ static void test_lateness_bound(void)
 	while (t < end) {
 		for (k = 0; k < 32; k++) {
 			/* 20000 keys, some quiet for seconds at a time */
-			burst[k] = pkt((uint32_t)(rand() % 20000), 1, t + k * 1000, 100, 0x10);
+			burst[k] = pkt((uint32_t)(rand() % 20000), 1, t + k * 1000, 100,
+			               rand() % 50 == 0 ? 0x11 : 0x10); /* some FINs */
 		}
 		flowcache_update_burst(fc, burst, 32);
 		t += 10 * WR_NS_PER_MS;
@@ -298,17 +326,16 @@ static void test_lateness_bound(void)
 					due = out[i].last_ns + 3 * S;
 				else if (out[i].end_reason == FLOWCACHE_END_ACTIVE)
 					due = out[i].first_ns + 10 * S;
+				else if (out[i].end_reason == FLOWCACHE_END_OF_FLOW)
+					due = out[i].last_ns + 2 * S; /* FIN linger */
 				else
 					continue;
-				if (t < due) {
-					/* a record ended on its next packet leaves as soon as it is
-					 * known, which is after its deadline; anything else is
-					 * early */
-					early += out[i].last_ns + 3 * S > t &&
-					         out[i].first_ns + 10 * S > t;
-				} else if (t - due > worst) {
+				/* (a record ended by its flow's next packet leaves when that
+				 * packet comes, which is after its deadline) */
+				if (t < due)
+					early++;
+				else if (t - due > worst)
 					worst = t - due;
-				}
 				late += t > due + S;
 			}
 		}
@@ -379,6 +406,7 @@ int main(void)
 	T_RUN(test_active_then_idle_restarts);
 	T_RUN(test_deadlines_saturate);
 	T_RUN(test_tcp_end);
+	T_RUN(test_fin_then_late_packet);
 	T_RUN(test_burst_after_fin);
 	T_RUN(test_eviction_least_recent);
 	T_RUN(test_lateness_bound);
