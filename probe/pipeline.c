@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "drv_gen.h"
 #include "drv_pcap.h"
 #include "probe.h"
 
@@ -26,6 +27,7 @@
 
 static const struct capture_driver_ops *const drivers[] = {
     &drv_pcap_ops,
+    &drv_gen_ops,
 };
 
 static void sleep_us(long us)
@@ -74,10 +76,10 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 		w->idle_ns = fp.idle_timeout_ns;
 		w->ops = driver_for(w->name, &spec);
 		if (w->ops == NULL) {
-			snprintf(
-			    err, errlen,
-			    "input '%s': unknown input type (expected pcap:FILE or pcap:IFACE)",
-			    w->name);
+			snprintf(err, errlen,
+			         "input '%s': unknown input type (expected pcap:FILE, pcap:IFACE "
+			         "or gen:SPEC)",
+			         w->name);
 			return -EINVAL;
 		}
 		cp.port = (uint16_t)i;

@@ -14,6 +14,8 @@
              is exported, exit 0; a second signal exits at once;
   clock      one packet with a timestamp ten years ahead does not expire the other flows,
              and a summary path with quotes still gives valid JSON;
+  gen        the synthetic source: flow and packet counts, octets for 64-byte and IMIX
+             frames, IPv4/IPv6 mix, churn, and the same SPEC giving the same records;
   cli        bad options, inputs and outputs are refused before anything starts, with a
              message naming the problem.
 """
@@ -304,6 +306,45 @@ def test_clock(weir, tmp):
         len(got_recs), len(base_recs))
 
 
+def test_gen(weir, tmp):
+    def run(spec, extra=()):
+        recs, summary, _ = wt.weir_to_ipfix_file(weir, ["gen:" + spec], extra=extra,
+                                                 tmpdir=tempfile.mkdtemp(dir=tmp))
+        wt.check_conservation(summary, "gen:" + spec)
+        return wt.sum_records(recs), summary
+
+    # Uniform over 1000 flows, 100k packets of 64 bytes: every flow seen, octets exact.
+    tbl, s1 = run("flows=1000,packets=100000")
+    if len(tbl) != 1000 or s1["packets_in_flows"] != 100000:
+        wt.fail("uniform: %d flows, %d packets" % (len(tbl), s1["packets_in_flows"]))
+    if sum(v[0] for v in tbl.values()) != 100000 or sum(v[1] for v in tbl.values()) != 4600000:
+        wt.fail("uniform: packets/octets in records do not add up")
+    # The same SPEC gives the same flows; another seed gives other per-flow counts.
+    again, _ = run("flows=1000,packets=100000")
+    other, _ = run("flows=1000,packets=100000,seed=2")
+    if again != tbl or other == tbl:
+        wt.fail("the generator is not deterministic in its seed")
+    # IMIX 7:4:1 of 64/594/1518: 12 frames carry 7*46 + 4*576 + 1500 IP octets.
+    tbl, _ = run("flows=50,packets=1200,size=imix")
+    if sum(v[1] for v in tbl.values()) != 100 * (7 * 46 + 4 * 576 + 1500):
+        wt.fail("imix octets: %d" % sum(v[1] for v in tbl.values()))
+    # Half the flows IPv6: both families present, every flow distinct.
+    tbl, _ = run("flows=2000,packets=200000,v6=0.5")
+    v6 = sum(1 for k in tbl if ":" in k[1])
+    if len(tbl) != 2000 or not 800 < v6 < 1200:
+        wt.fail("v6 mix: %d flows, %d IPv6" % (len(tbl), v6))
+    # Zipf: the most popular flow carries far more than the average.
+    tbl, _ = run("flows=10000,packets=200000,popularity=zipf")
+    top = max(v[0] for v in tbl.values())
+    if top < 10 * 200000 / 10000:
+        wt.fail("zipf: top flow has only %d packets" % top)
+    # Churn: 1000 active flows, 1000 replaced per second over 10 s of packet time.
+    tbl, s5 = run("flows=1000,packets=100000,rate=10000,newflows=1000", ["--idle-timeout", "2"])
+    if not 10000 <= len(tbl) <= 11000 or s5["records"]["idle"] == 0:
+        wt.fail("churn: %d flows, records %s" % (len(tbl), s5["records"]))
+    return "uniform, IMIX, IPv4/IPv6, Zipf and churn exact; same SPEC same records"
+
+
 CLI_CASES = [
     # (arguments, exit status, words the message must contain)
     (["--bogus"], 2, ["unknown option", "--bogus"]),
@@ -326,6 +367,9 @@ CLI_CASES = [
     (["-i", "pcap:@GOOD@", "-o", "ipfix:file:/nonexistent/dir/out.ipfix"], 1,
      ["/nonexistent/dir/out.ipfix"]),
     (["-i", "pcap:@NOTPCAP@", "-o", "ipfix:file:/tmp/x"], 1, ["not a pcap"]),
+    (["-i", "gen:flows=abc", "-o", "ipfix:file:/tmp/x"], 1, ["gen:flows=abc", "flows='abc'"]),
+    (["-i", "gen:size=100", "-o", "ipfix:file:/tmp/x"], 1, ["size=100"]),
+    (["-i", "gen:v6=2", "-o", "ipfix:file:/tmp/x"], 1, ["v6='2'"]),
 ]
 
 
@@ -354,7 +398,8 @@ def test_cli(weir, tmp):
 
 
 TESTS = {"generated": test_generated, "timeouts": test_timeouts, "nfcapd": test_nfcapd,
-         "live": test_live, "stdin": test_stdin, "clock": test_clock, "cli": test_cli}
+         "live": test_live, "stdin": test_stdin, "clock": test_clock, "gen": test_gen,
+         "cli": test_cli}
 
 
 def main():
