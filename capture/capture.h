@@ -99,7 +99,7 @@ struct capture_meta {
 	uint8_t flags;      /* CAPTURE_F_* */
 	uint32_t hash;      /* hash of the key, direction-symmetric (see capture_flow_hash) */
 	uint16_t port;      /* copied from the packet */
-	uint16_t pad;
+	uint16_t ip_id;     /* IPv4 identification (0 for IPv6): an invariant for sampling */
 };
 
 struct capture_frag_table;
@@ -136,6 +136,53 @@ struct capture_frag_stats {
 struct capture_frag_table *capture_frag_create(uint32_t entries, uint64_t timeout_ns);
 void capture_frag_free(struct capture_frag_table *t); /* NULL is a no-op */
 void capture_frag_stats(const struct capture_frag_table *t, struct capture_frag_stats *ret);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Packet selection (sampling) before the flow table: RFC 5475 selectors.                     */
+
+/* selectorAlgorithm values of the IANA IPFIX registry (RFC 5477) where one applies. */
+enum capture_sample_algo {
+	CAPTURE_SAMPLE_NONE = 0,
+	CAPTURE_SAMPLE_COUNT = 1,  /* systematic count-based: 1 out of every N, the first */
+	CAPTURE_SAMPLE_RANDOM = 3, /* random n-out-of-N with n = 1: one random packet per N */
+	CAPTURE_SAMPLE_PROB = 4,   /* uniform probabilistic: each packet with probability p */
+	CAPTURE_SAMPLE_HASH = 6,   /* hash-based filtering on invariant header fields */
+	CAPTURE_SAMPLE_FLOW = 100, /* whole flows, by a hash of the flow key (no IANA number:
+	                              reported as hash-based filtering on the key fields) */
+};
+
+struct capture_sampler_params {
+	enum capture_sample_algo algo;
+	uint32_t interval;    /* N for COUNT, RANDOM, HASH and FLOW (select 1/N) */
+	double probability;   /* p for PROB */
+	uint64_t seed;        /* RANDOM and PROB: generator seed; HASH and FLOW: hash initialiser,
+	                         the same on every probe so that they select the same packets */
+	uint32_t selector_id; /* IPFIX selectorId */
+};
+
+/* A selector's state; one per worker (no sharing). */
+struct capture_sampler {
+	struct capture_sampler_params p;
+	uint64_t observed; /* packets offered */
+	uint64_t selected; /* packets passed on */
+	uint64_t rng;
+	uint32_t countdown; /* COUNT/RANDOM: packets left in the current window */
+	uint32_t pick;      /* RANDOM: position selected in the current window */
+	uint32_t threshold; /* HASH/FLOW/PROB: select when the 32-bit value is below it */
+};
+
+/*
+ * Parses a selector spec: "count:N", "random:N", "prob:P", "hash:N" or "flow:N", with an
+ * optional ",seed=S". Returns 0, or -EINVAL with a message in err.
+ */
+int capture_sampler_parse(const char *spec, struct capture_sampler_params *ret, char *err,
+                          size_t errlen);
+
+/* Initialises a selector from params (validated by capture_sampler_parse). */
+void capture_sampler_init(struct capture_sampler *s, const struct capture_sampler_params *p);
+
+/* True when the packet parsed into m is selected. */
+int capture_sampler_select(struct capture_sampler *s, const struct capture_meta *m);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Capture driver ops.                                                                        */

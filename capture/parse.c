@@ -130,6 +130,7 @@ static enum capture_verdict parse_ipv4(const struct capture_pkt *pkt, uint32_t o
 		return CAPTURE_IP_BAD_HEADER_LEN;
 
 	m->key.ip_version = 4;
+	m->ip_id = wr_be16(p + off + 4);
 	m->tos = p[off + 1];
 	m->key.proto = p[off + 9];
 	memcpy(m->key.src, p + off + 12, 4);

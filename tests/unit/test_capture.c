@@ -1,6 +1,7 @@
 /*
  * Unit tests of the parser and the fragment table, on packets built byte by byte.
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "capture.h"
@@ -577,6 +578,119 @@ static void test_hash_symmetric(void)
 	CHECK(capture_flow_hash(&a) != capture_flow_hash(&b));
 }
 
+/* A stream of distinct packets: 1000 flows, varying IP id and length. */
+static void sample_meta(struct capture_meta *m, uint32_t i)
+{
+	memset(m, 0, sizeof(*m));
+	m->key.ip_version = 4;
+	m->key.proto = 17;
+	m->key.src[0] = 10;
+	m->key.src[2] = (uint8_t)(i % 1000 >> 8);
+	m->key.src[3] = (uint8_t)(i % 1000);
+	m->key.dst[0] = 192;
+	m->key.sport = (uint16_t)(1000 + i % 1000);
+	m->key.dport = 53;
+	m->ip_id = (uint16_t)(i * 7919);
+	m->l3_octets = 60 + i % 1400;
+}
+
+static struct capture_sampler make_sampler(const char *spec)
+{
+	struct capture_sampler_params p;
+	struct capture_sampler s;
+	char err[128];
+
+	CHECK_EQ(capture_sampler_parse(spec, &p, err, sizeof(err)), 0);
+	capture_sampler_init(&s, &p);
+	return s;
+}
+
+/* |x - n p| within 5 binomial standard deviations, compared squared (no libm) */
+static int within_binomial(uint64_t x, uint64_t n, double p)
+{
+	double dev = (double)x - (double)n * p;
+
+	return dev * dev < 25.0 * (double)n * p * (1 - p);
+}
+
+static void test_sampling(void)
+{
+	struct capture_sampler_params p;
+	struct capture_sampler cnt = make_sampler("count:10"), rnd = make_sampler("random:10");
+	struct capture_sampler prob = make_sampler("prob:0.1"), h1 = make_sampler("hash:10");
+	struct capture_sampler h2 = make_sampler("hash:10"), h3 = make_sampler("hash:10,seed=7");
+	struct capture_sampler fl = make_sampler("flow:10");
+	struct capture_meta m, r;
+	uint32_t i, n = 100000, in_window = 0, offsets_seen = 0, same = 1, differ = 0;
+	uint32_t flow_sel[1000] = {0}, flow_all = 1;
+	char err[128];
+
+	for (i = 0; i < n; i++) {
+		int a, b;
+
+		sample_meta(&m, i);
+		if (capture_sampler_select(&cnt, &m) != (i % 10 == 0))
+			same = 0;
+		if (capture_sampler_select(&rnd, &m)) {
+			in_window++;
+			offsets_seen |= 1u << (i % 10);
+		}
+		if (i % 10 == 9) { /* exactly one random pick in every window of 10 */
+			if (in_window != 1)
+				same = 0;
+			in_window = 0;
+		}
+		capture_sampler_select(&prob, &m);
+		a = capture_sampler_select(&h1, &m);
+		b = capture_sampler_select(&h2, &m);
+		if (a != b)
+			same = 0;
+		differ += a != capture_sampler_select(&h3, &m);
+		if (capture_sampler_select(&fl, &m))
+			flow_sel[i % 1000]++;
+	}
+	CHECK(same);
+	CHECK_EQ(cnt.observed, n);
+	CHECK_EQ(cnt.selected, n / 10);
+	CHECK_EQ(rnd.selected, n / 10);
+	CHECK(offsets_seen == 0x3FF); /* the random position moves around the window */
+	CHECK(within_binomial(prob.selected, n, 0.1));
+	CHECK(within_binomial(h1.selected, n, 1.0 / 10));
+	CHECK(differ > 0); /* another seed selects other packets */
+	/* flow sampling: each flow all or nothing; about one flow in ten */
+	for (i = 0, n = 0; i < 1000; i++) {
+		if (flow_sel[i] != 0 && flow_sel[i] != 100)
+			flow_all = 0;
+		n += flow_sel[i] != 0;
+	}
+	CHECK(flow_all);
+	CHECK(within_binomial(n, 1000, 0.1));
+	/* ... and both directions of a conversation go together */
+	for (i = 0; i < 1000; i++) {
+		sample_meta(&m, i);
+		r = m;
+		memcpy(r.key.src, m.key.dst, 16);
+		memcpy(r.key.dst, m.key.src, 16);
+		r.key.sport = m.key.dport;
+		r.key.dport = m.key.sport;
+		if (capture_sampler_select(&fl, &m) != capture_sampler_select(&fl, &r))
+			flow_all = 0;
+	}
+	CHECK(flow_all);
+
+	CHECK_EQ(capture_sampler_parse("count:0", &p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "count:0") != NULL);
+	CHECK_EQ(capture_sampler_parse("bogus:5", &p, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "bogus") != NULL);
+	CHECK_EQ(capture_sampler_parse("prob:1.5", &p, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(capture_sampler_parse("count:10,seed=x", &p, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(capture_sampler_parse("count", &p, err, sizeof(err)), -EINVAL);
+	CHECK_EQ(capture_sampler_parse("hash:64,seed=42", &p, err, sizeof(err)), 0);
+	CHECK_EQ(p.interval, 64);
+	CHECK_EQ(p.seed, 42);
+	CHECK_EQ(p.algo, CAPTURE_SAMPLE_HASH);
+}
+
 int main(void)
 {
 	T_RUN(test_ipv4_tcp);
@@ -589,5 +703,6 @@ int main(void)
 	T_RUN(test_malformed);
 	T_RUN(test_every_prefix_is_safe);
 	T_RUN(test_hash_symmetric);
+	T_RUN(test_sampling);
 	return t_done();
 }
