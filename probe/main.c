@@ -68,6 +68,7 @@ enum {
 	OPT_BUFFER,
 	OPT_FILTER,
 	OPT_SUMMARY_JSON,
+	OPT_SAMPLE,
 };
 
 static const struct option long_opts[] = {
@@ -84,6 +85,7 @@ static const struct option long_opts[] = {
     {"buffer-mb", required_argument, NULL, OPT_BUFFER},
     {"filter", required_argument, NULL, OPT_FILTER},
     {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
+    {"sample", required_argument, NULL, OPT_SAMPLE},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -184,6 +186,14 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 		case OPT_SUMMARY_JSON:
 			c->summary_json = optarg;
 			continue;
+		case OPT_SAMPLE: {
+			char err[256];
+
+			if (capture_sampler_parse(optarg, &c->sample, err, sizeof(err)) < 0)
+				return usage_error("--sample: %s", err);
+			c->sample_spec = optarg;
+			continue;
+		}
 		case 'q':
 			c->quiet = 1;
 			continue;
@@ -244,7 +254,8 @@ static void wait_for_pipeline(struct probe *pr, const sigset_t *sigs)
 
 /* Totals over every worker, for the summary and its conservation check. */
 struct totals {
-	uint64_t read, in_flows, non_ip, malformed, no_slot;
+	uint64_t read, in_flows, non_ip, malformed, no_slot, not_sampled;
+	uint64_t sampled_observed, sampled_selected;
 	uint64_t verdicts[CAPTURE_VERDICT_MAX];
 	uint64_t dropped, if_dropped;
 	uint64_t frag_matched, frag_unmatched;
@@ -273,6 +284,9 @@ static void add_totals(const struct probe *pr, struct totals *t)
 				t->non_ip += w->verdicts[v];
 		}
 		t->in_flows += w->fcstats.packets;
+		t->not_sampled += w->not_sampled;
+		t->sampled_observed += w->sampler.observed;
+		t->sampled_selected += w->sampler.selected;
 		t->no_slot += w->fcstats.no_slot;
 		t->frag_matched += w->fstats.matched;
 		t->frag_unmatched += w->fstats.unmatched;
@@ -347,8 +361,15 @@ static void print_summary(const struct probe *pr, const struct totals *t, int ba
 		        ipfix_exporter_url(pr->exporters[i]), s.records, s.messages, s.bytes,
 		        s.records_lost);
 	}
-	fprintf(stderr, "  accounting: %s (read = in flows + non-IP + malformed%s)\n",
-	        balanced ? "balanced" : "MISMATCH", t->no_slot ? " + no slot" : "");
+	if (t->sampled_observed)
+		fprintf(stderr,
+		        "  sampling (%s): %" PRIu64 " packets observed, %" PRIu64
+		        " selected, %" PRIu64 " passed over\n",
+		        pr->cfg.sample_spec, t->sampled_observed, t->sampled_selected,
+		        t->not_sampled);
+	fprintf(stderr, "  accounting: %s (read = in flows + non-IP + malformed%s%s)\n",
+	        balanced ? "balanced" : "MISMATCH", t->not_sampled ? " + not sampled" : "",
+	        t->no_slot ? " + no slot" : "");
 }
 
 /* Writes s as a JSON string literal (quotes, backslashes and control characters escaped). */
@@ -378,8 +399,11 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 	fprintf(f,
 	        "{\n  \"packets_read\": %" PRIu64 ",\n  \"packets_in_flows\": %" PRIu64
 	        ",\n  \"packets_non_ip\": %" PRIu64 ",\n  \"packets_malformed\": %" PRIu64
-	        ",\n  \"packets_no_slot\": %" PRIu64 ",\n  \"dropped\": %" PRIu64 ",\n",
-	        t->read, t->in_flows, t->non_ip, t->malformed, t->no_slot, t->dropped);
+	        ",\n  \"packets_no_slot\": %" PRIu64 ",\n  \"packets_not_sampled\": %" PRIu64
+	        ",\n  \"sampling_observed\": %" PRIu64 ",\n  \"sampling_selected\": %" PRIu64
+	        ",\n  \"dropped\": %" PRIu64 ",\n",
+	        t->read, t->in_flows, t->non_ip, t->malformed, t->no_slot, t->not_sampled,
+	        t->sampled_observed, t->sampled_selected, t->dropped);
 	fprintf(f, "  \"verdicts\": {");
 	for (v = 0; v < CAPTURE_VERDICT_MAX; v++)
 		fprintf(f, "%s\"%s\": %" PRIu64, v ? ", " : "", capture_verdict_name(v),
@@ -448,7 +472,7 @@ int main(int argc, char **argv)
 	probe_pipeline_join(pr);
 
 	add_totals(pr, &t);
-	balanced = t.read == t.in_flows + t.non_ip + t.malformed + t.no_slot;
+	balanced = t.read == t.in_flows + t.non_ip + t.malformed + t.no_slot + t.not_sampled;
 	for (i = 0; i < pr->n_workers; i++) {
 		if (pr->workers[i].error) {
 			fprintf(stderr,

@@ -83,6 +83,13 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 			return -EINVAL;
 		}
 		cp.port = (uint16_t)i;
+		w->sampler.p.algo = CAPTURE_SAMPLE_NONE;
+		if (pr->cfg.sample.algo != CAPTURE_SAMPLE_NONE) {
+			struct capture_sampler_params sp = pr->cfg.sample;
+
+			sp.selector_id = i + 1; /* one selector per input */
+			capture_sampler_init(&w->sampler, &sp);
+		}
 		msg[0] = '\0';
 		rc = w->ops->open(spec, &cp, &w->handle, msg, sizeof(msg));
 		if (rc < 0) {
@@ -226,8 +233,14 @@ static void *worker_main(void *arg)
 
 			w->verdicts[v]++;
 			advance_clock(w, pkts[i].ts_ns);
-			if (v == CAPTURE_OK)
-				ok++;
+			if (v != CAPTURE_OK)
+				continue;
+			if (w->sampler.p.algo != CAPTURE_SAMPLE_NONE &&
+			    !capture_sampler_select(&w->sampler, &metas[ok])) {
+				w->not_sampled++;
+				continue;
+			}
+			ok++;
 		}
 		flowcache_update_burst(w->fc, metas, (unsigned)ok);
 		drain_cache(w, w->clock_ns, 0);

@@ -31,8 +31,10 @@ struct probe_config {
 	uint64_t max_flows;
 	struct ipfix_exporter_params ipfix;
 	struct capture_open_params capture;
-	const char *summary_json; /* write the final counters here as JSON, or NULL */
-	int quiet;                /* no summary on stderr */
+	struct capture_sampler_params sample; /* algo NONE: every packet goes to the table */
+	const char *sample_spec;              /* the --sample argument, for the summary */
+	const char *summary_json;             /* write the final counters here as JSON, or NULL */
+	int quiet;                            /* no summary on stderr */
 };
 
 /* One input and the worker thread that owns it. */
@@ -45,13 +47,15 @@ struct probe_worker {
 	uint64_t idle_ns; /* the idle timeout, which bounds how far the clock may step back */
 	struct flowcache *fc;
 	struct capture_frag_table *frags;
-	struct wr_ring *ring; /* expired records to the exporter thread */
+	struct capture_sampler sampler; /* packet selection before the table */
+	struct wr_ring *ring;           /* expired records to the exporter thread */
 	pthread_t thread;
 	atomic_int done; /* set by the worker when its last record is in the ring */
 	int error;       /* fatal input error (-errno), 0 if the input ended normally */
 	char errmsg[CAPTURE_ERR_LEN];
 	/* counters, written by the worker only */
 	uint64_t verdicts[CAPTURE_VERDICT_MAX];
+	uint64_t not_sampled;      /* parsed packets the selector passed over */
 	uint64_t records_out;      /* records put into the ring */
 	uint64_t records_dropped;  /* records lost because the ring was full (live inputs) */
 	uint64_t clock_ns;         /* the capture clock: packet time, wall time when quiet */

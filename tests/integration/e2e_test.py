@@ -16,6 +16,9 @@
              and a summary path with quotes still gives valid JSON;
   gen        the synthetic source: flow and packet counts, octets for 64-byte and IMIX
              frames, IPv4/IPv6 mix, churn, and the same SPEC giving the same records;
+  sample     packet selection before the table: exact for count-based, binomial bounds for
+             probabilistic, hash-based selection identical across runs and across workers,
+             flow sampling keeps whole flows; conservation with the not-sampled counter;
   cli        bad options, inputs and outputs are refused before anything starts, with a
              message naming the problem.
 """
@@ -345,6 +348,46 @@ def test_gen(weir, tmp):
     return "uniform, IMIX, IPv4/IPv6, Zipf and churn exact; same SPEC same records"
 
 
+def test_sample(weir, tmp):
+    spec = "gen:flows=2000,packets=200000,seed=3"
+
+    def run(inputs, sample):
+        recs, summary, _ = wt.weir_to_ipfix_file(weir, inputs, extra=["--sample", sample],
+                                                 tmpdir=tempfile.mkdtemp(dir=tmp))
+        wt.check_conservation(summary, sample)
+        return wt.sum_records(recs), summary
+
+    full, _ = wt.weir_to_ipfix_file(weir, [spec], tmpdir=tempfile.mkdtemp(dir=tmp))[:2]
+    full = wt.sum_records(full)
+    # count:10 selects exactly one packet in ten
+    tbl, s = run([spec], "count:10")
+    if s["packets_in_flows"] != 20000 or s["packets_not_sampled"] != 180000:
+        wt.fail("count:10: %d in flows, %d not sampled" % (s["packets_in_flows"],
+                                                           s["packets_not_sampled"]))
+    # prob:0.25 within 5 standard deviations of 50000
+    _, s = run([spec], "prob:0.25")
+    sd = (200000 * 0.25 * 0.75) ** 0.5
+    if abs(s["packets_in_flows"] - 50000) > 5 * sd:
+        wt.fail("prob:0.25 selected %d of 200000" % s["packets_in_flows"])
+    # hash:8: the same packets in every run and in every worker
+    one, s1 = run([spec], "hash:8")
+    again, _ = run([spec], "hash:8")
+    two, s2 = run([spec, spec], "hash:8")
+    if one != again:
+        wt.fail("hash:8 selected different packets in two runs")
+    if any(two.get(k) != [2 * v[0], 2 * v[1]] for k, v in one.items()) or len(two) != len(one):
+        wt.fail("hash:8 selected different packets in two workers")
+    if abs(s1["packets_in_flows"] - 25000) > 5 * (200000 / 8 * 7 / 8) ** 0.5:
+        wt.fail("hash:8 selected %d of 200000" % s1["packets_in_flows"])
+    # flow:4: a flow is kept whole or not at all, about a quarter of them
+    tbl, _ = run([spec], "flow:4")
+    partial = [k for k, v in tbl.items() if v != full.get(k)]
+    if partial or not 300 < len(tbl) < 700:
+        wt.fail("flow:4: %d flows kept, %d of them partial" % (len(tbl), len(partial)))
+    return ("count:10 exact, prob:0.25 %d/200000, hash:8 identical across runs and workers, "
+            "flow:4 kept %d whole flows of 2000" % (s["packets_in_flows"], len(tbl)))
+
+
 CLI_CASES = [
     # (arguments, exit status, words the message must contain)
     (["--bogus"], 2, ["unknown option", "--bogus"]),
@@ -370,6 +413,9 @@ CLI_CASES = [
     (["-i", "gen:flows=abc", "-o", "ipfix:file:/tmp/x"], 1, ["gen:flows=abc", "flows='abc'"]),
     (["-i", "gen:size=100", "-o", "ipfix:file:/tmp/x"], 1, ["size=100"]),
     (["-i", "gen:v6=2", "-o", "ipfix:file:/tmp/x"], 1, ["v6='2'"]),
+    (["-i", "gen:", "-o", "ipfix:file:/tmp/x", "--sample", "nope:3"], 2,
+     ["--sample", "unknown selector 'nope'"]),
+    (["-i", "gen:", "-o", "ipfix:file:/tmp/x", "--sample", "prob:2"], 2, ["prob:2"]),
 ]
 
 
@@ -399,7 +445,7 @@ def test_cli(weir, tmp):
 
 TESTS = {"generated": test_generated, "timeouts": test_timeouts, "nfcapd": test_nfcapd,
          "live": test_live, "stdin": test_stdin, "clock": test_clock, "gen": test_gen,
-         "cli": test_cli}
+         "sample": test_sample, "cli": test_cli}
 
 
 def main():
