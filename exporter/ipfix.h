@@ -26,10 +26,27 @@
 #define IPFIX_VERSION        10
 #define IPFIX_HEADER_LEN     16
 #define IPFIX_SET_TEMPLATE   2
+#define IPFIX_SET_OPTIONS    3
 #define IPFIX_TID_FIRST      256 /* IPv4 untagged; see ipfix_template_id() */
-#define IPFIX_TEMPLATE_COUNT 6
+#define IPFIX_TEMPLATE_COUNT 6   /* data templates per variant (with or without selectorId) */
+#define IPFIX_TID_SELECTOR   268 /* options template of the selector report (RFC 5476) */
 
-/* Template ID used for a record: 256 + 3 * (ip_version == 6) + min(vlan_depth, 2). */
+/* The packet selection behind the records, reported to collectors so they can scale the
+ * counts up (RFC 5476). n_selectors == 0: no sampling, no selectorId in records. */
+struct ipfix_sampling {
+	uint32_t n_selectors; /* selectorId 1..n, one per input; a record's is its port + 1 */
+	uint16_t algorithm;   /* selectorAlgorithm (RFC 5477) */
+	uint32_t interval;    /* samplingPacketInterval (packets taken in a row) */
+	uint32_t space;       /* samplingPacketSpace (packets passed over in between) */
+	uint32_t size;        /* samplingSize (n of n-out-of-N) */
+	uint32_t population;  /* samplingPopulation (N of n-out-of-N) */
+	double probability;   /* samplingProbability */
+	uint64_t hash_max;    /* hashSelectedRangeMax (hashes 0..hash_max of 0..2^32-1 kept) */
+	uint64_t hash_init;   /* hashInitialiserValue */
+};
+
+/* Template ID used for a record: 256 + 3 * (ip_version == 6) + min(vlan_depth, 2), plus 6 when
+ * the records carry a selectorId (templates 262..267). */
 uint16_t ipfix_template_id(const struct flowcache_record *rec);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -42,12 +59,19 @@ struct ipfix_msg {
 	size_t set_start; /* offset of the open set header, 0 when none is open */
 	uint16_t set_id;  /* id of the open set */
 	uint32_t records; /* data records in this message (for the next sequence number) */
+	const struct ipfix_sampling *sampling; /* NULL or no selectors: no sampling */
+	uint32_t option_records; /* options data records (selector report) in this message */
 };
 
-/* Starts a message in buf (cap >= IPFIX_HEADER_LEN + room for one record). */
-void ipfix_msg_begin(struct ipfix_msg *m, uint8_t *buf, size_t cap);
+/* Starts a message in buf (cap >= IPFIX_HEADER_LEN + room for one record). sampling may be
+ * NULL; when it has selectors, records carry selectorId and the templates come with the
+ * selector report. */
+void ipfix_msg_begin(struct ipfix_msg *m, uint8_t *buf, size_t cap,
+                     const struct ipfix_sampling *sampling);
 
-/* Appends a template set with all IPFIX_TEMPLATE_COUNT templates. 0 or -ENOSPC. */
+/* Appends a template set with the IPFIX_TEMPLATE_COUNT data templates in use and, with
+ * sampling, the selector report: its options template and one options record per selector.
+ * 0 or -ENOSPC. */
 int ipfix_msg_add_templates(struct ipfix_msg *m);
 
 /* Appends one data record (opening a data set for its template if needed). 0 or -ENOSPC,
@@ -55,7 +79,8 @@ int ipfix_msg_add_templates(struct ipfix_msg *m);
 int ipfix_msg_add_record(struct ipfix_msg *m, const struct flowcache_record *rec);
 
 /* Closes the open set and writes the message header. Returns the message length. seq is the
- * count of data records sent before this message in the transport session (RFC 7011 3.1). */
+ * count of data records (flow and options records alike) sent before this message in the
+ * transport session (RFC 7011 3.1). */
 size_t ipfix_msg_finish(struct ipfix_msg *m, uint32_t export_time_s, uint32_t seq, uint32_t odid);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -69,6 +94,7 @@ struct ipfix_exporter_params {
 	uint32_t udp_pace_mps;          /* UDP: at most this many messages per second (0 = off) */
 	uint32_t flush_ms;              /* send a partial message once it is this old */
 	uint32_t tcp_retry_ms;          /* TCP: first reconnect delay; doubles up to 30 s */
+	struct ipfix_sampling sampling; /* the selectors behind the records (none by default) */
 };
 
 /* Fills params with the defaults (odid 1, 20 s / 0 msgs, 1400 B, 20000 msg/s, 500 ms, 500 ms). */

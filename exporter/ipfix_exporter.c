@@ -443,8 +443,11 @@ static int templates_due(const struct ipfix_exporter *ex, uint64_t now_ns)
 }
 
 /* Hands a finished message to the transport and accounts for it. 0 or -errno. */
+/* Sends one message holding `records` flow records and `option_records` options records
+ * (the selector report): both count in the sequence number (RFC 7011 3.1), only flow records
+ * in the statistics. */
 static int transmit(struct ipfix_exporter *ex, const uint8_t *p, size_t len, uint32_t records,
-                    int has_templates, uint64_t now_ns)
+                    uint32_t option_records, int has_templates, uint64_t now_ns)
 {
 	int r;
 
@@ -459,13 +462,13 @@ static int transmit(struct ipfix_exporter *ex, const uint8_t *p, size_t len, uin
 			tcp_close(ex, now_ns);
 		else
 			/* The records keep their numbers, so the collector sees the gap. */
-			ex->seq += records;
+			ex->seq += records + option_records;
 		return r;
 	}
 	ex->stats.messages++;
 	ex->stats.records += records;
 	ex->stats.bytes += len;
-	ex->seq += records;
+	ex->seq += records + option_records;
 	if (has_templates) {
 		ex->stats.template_sets++;
 		ex->need_templates = 0;
@@ -482,15 +485,15 @@ static int send_templates_only(struct ipfix_exporter *ex, uint64_t now_ns)
 	struct ipfix_msg m;
 	size_t len;
 
-	ipfix_msg_begin(&m, ex->tmpl_buf, ex->tmpl_cap);
+	ipfix_msg_begin(&m, ex->tmpl_buf, ex->tmpl_cap, &ex->params.sampling);
 	ipfix_msg_add_templates(&m);
 	len = ipfix_msg_finish(&m, (uint32_t)(now_ns / WR_NS_PER_S), ex->seq, ex->params.odid);
-	return transmit(ex, ex->tmpl_buf, len, 0, 1, now_ns);
+	return transmit(ex, ex->tmpl_buf, len, 0, m.option_records, 1, now_ns);
 }
 
 static void msg_begin(struct ipfix_exporter *ex, uint64_t now_ns)
 {
-	ipfix_msg_begin(&ex->msg, ex->buf, ex->cap);
+	ipfix_msg_begin(&ex->msg, ex->buf, ex->cap, &ex->params.sampling);
 	ex->msg_open = 1;
 	ex->msg_start_ns = now_ns;
 	ex->msg_has_templates = 0;
@@ -527,7 +530,8 @@ static int msg_send(struct ipfix_exporter *ex, uint64_t now_ns)
 	}
 	len =
 	    ipfix_msg_finish(&ex->msg, (uint32_t)(now_ns / WR_NS_PER_S), ex->seq, ex->params.odid);
-	return transmit(ex, ex->buf, len, records, ex->msg_has_templates, now_ns);
+	return transmit(ex, ex->buf, len, records, ex->msg.option_records, ex->msg_has_templates,
+	                now_ns);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -565,8 +569,8 @@ static int open_udp(struct ipfix_exporter *ex, const struct addrinfo *ai, const 
 static int check_params(const struct ipfix_exporter_params *p, enum ipfix_transport t,
                         const char *url, char *err, size_t errlen)
 {
-	size_t min = IPFIX_HEADER_LEN + ipfix_template_set_len() + IPFIX_SET_HEADER_LEN +
-	             ipfix_record_max_len();
+	size_t min = IPFIX_HEADER_LEN + ipfix_template_set_len(p->sampling.n_selectors) +
+	             IPFIX_SET_HEADER_LEN + ipfix_record_max_len();
 
 	if (t == IPFIX_UDP && (p->udp_max_msg < min || p->udp_max_msg > IPFIX_UDP_MAX)) {
 		set_err(err, errlen, "udp_max_msg %u out of range %zu..%u for '%s'", p->udp_max_msg,
@@ -617,7 +621,7 @@ struct ipfix_exporter *ipfix_exporter_create(const char *url,
 	ex->url = strdup(url);
 	ex->cap = u.transport == IPFIX_UDP ? params->udp_max_msg : IPFIX_STREAM_BUF;
 	ex->buf = malloc(ex->cap);
-	ex->tmpl_cap = IPFIX_HEADER_LEN + ipfix_template_set_len();
+	ex->tmpl_cap = IPFIX_HEADER_LEN + ipfix_template_set_len(params->sampling.n_selectors);
 	ex->tmpl_buf = malloc(ex->tmpl_cap);
 	if (ex->url == NULL || ex->buf == NULL || ex->tmpl_buf == NULL)
 		goto nomem;

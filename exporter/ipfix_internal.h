@@ -9,8 +9,9 @@
 
 #define IPFIX_SET_HEADER_LEN 4
 
-/* Bytes of the template set that ipfix_msg_add_templates() appends (set header included). */
-size_t ipfix_template_set_len(void);
+/* Bytes that ipfix_msg_add_templates() appends (sets and headers included), for records with
+ * n_selectors selectors (0: no sampling). */
+size_t ipfix_template_set_len(uint32_t n_selectors);
 
 /* Bytes of the longest data record of any template (its set header not included). */
 size_t ipfix_record_max_len(void);

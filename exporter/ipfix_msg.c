@@ -32,6 +32,7 @@ enum ipfix_field {
 	IPFIX_F_END_REASON,
 	IPFIX_F_VLAN_OUTER,
 	IPFIX_F_VLAN_INNER,
+	IPFIX_F_SELECTOR,
 };
 
 struct ipfix_elem {
@@ -41,31 +42,43 @@ struct ipfix_elem {
 	uint16_t len4;     /* its length there */
 	uint16_t id6;      /* IANA element id in the IPv6 templates */
 	uint16_t len6;     /* its length there */
+	uint8_t sampled;   /* only in the templates of sampled records (262..267) */
 };
 
 /* Template order is table order. */
 static const struct ipfix_elem ipfix_elems[] = {
-    {IPFIX_F_START_MS, 0, 152, 8, 152, 8},   /* flowStartMilliseconds */
-    {IPFIX_F_END_MS, 0, 153, 8, 153, 8},     /* flowEndMilliseconds */
-    {IPFIX_F_OCTETS, 0, 1, 8, 1, 8},         /* octetDeltaCount */
-    {IPFIX_F_PACKETS, 0, 2, 8, 2, 8},        /* packetDeltaCount */
-    {IPFIX_F_SRC_ADDR, 0, 8, 4, 27, 16},     /* sourceIPv4Address / sourceIPv6Address */
-    {IPFIX_F_DST_ADDR, 0, 12, 4, 28, 16},    /* destinationIPv4Address / ...IPv6Address */
-    {IPFIX_F_SRC_PORT, 0, 7, 2, 7, 2},       /* sourceTransportPort */
-    {IPFIX_F_DST_PORT, 0, 11, 2, 11, 2},     /* destinationTransportPort */
-    {IPFIX_F_PROTO, 0, 4, 1, 4, 1},          /* protocolIdentifier */
-    {IPFIX_F_TOS, 0, 5, 1, 5, 1},            /* ipClassOfService */
-    {IPFIX_F_TCP_FLAGS, 0, 6, 2, 6, 2},      /* tcpControlBits */
-    {IPFIX_F_END_REASON, 0, 136, 1, 136, 1}, /* flowEndReason */
-    {IPFIX_F_VLAN_OUTER, 1, 58, 2, 58, 2},   /* vlanId */
-    {IPFIX_F_VLAN_INNER, 2, 245, 2, 245, 2}, /* dot1qCustomerVlanId */
+    {IPFIX_F_START_MS, 0, 152, 8, 152, 8, 0},   /* flowStartMilliseconds */
+    {IPFIX_F_END_MS, 0, 153, 8, 153, 8, 0},     /* flowEndMilliseconds */
+    {IPFIX_F_OCTETS, 0, 1, 8, 1, 8, 0},         /* octetDeltaCount */
+    {IPFIX_F_PACKETS, 0, 2, 8, 2, 8, 0},        /* packetDeltaCount */
+    {IPFIX_F_SRC_ADDR, 0, 8, 4, 27, 16, 0},     /* sourceIPv4Address / sourceIPv6Address */
+    {IPFIX_F_DST_ADDR, 0, 12, 4, 28, 16, 0},    /* destinationIPv4Address / ...IPv6Address */
+    {IPFIX_F_SRC_PORT, 0, 7, 2, 7, 2, 0},       /* sourceTransportPort */
+    {IPFIX_F_DST_PORT, 0, 11, 2, 11, 2, 0},     /* destinationTransportPort */
+    {IPFIX_F_PROTO, 0, 4, 1, 4, 1, 0},          /* protocolIdentifier */
+    {IPFIX_F_TOS, 0, 5, 1, 5, 1, 0},            /* ipClassOfService */
+    {IPFIX_F_TCP_FLAGS, 0, 6, 2, 6, 2, 0},      /* tcpControlBits */
+    {IPFIX_F_END_REASON, 0, 136, 1, 136, 1, 0}, /* flowEndReason */
+    {IPFIX_F_VLAN_OUTER, 1, 58, 2, 58, 2, 0},   /* vlanId */
+    {IPFIX_F_VLAN_INNER, 2, 245, 2, 245, 2, 0}, /* dot1qCustomerVlanId */
+    {IPFIX_F_SELECTOR, 0, 302, 8, 302, 8, 1},   /* selectorId (RFC 5477) */
 };
 
 #define IPFIX_DEPTHS 3 /* templates per address family: 0, 1 or 2 VLAN tags */
 
 static int tid_is_v6(uint16_t tid)
 {
-	return (tid - IPFIX_TID_FIRST) / IPFIX_DEPTHS;
+	return (tid - IPFIX_TID_FIRST) % IPFIX_TEMPLATE_COUNT / IPFIX_DEPTHS;
+}
+
+static int tid_sampled(uint16_t tid)
+{
+	return (tid - IPFIX_TID_FIRST) / IPFIX_TEMPLATE_COUNT;
+}
+
+static int msg_sampled(const struct ipfix_msg *m)
+{
+	return m->sampling != NULL && m->sampling->n_selectors > 0;
 }
 
 static unsigned tid_depth(uint16_t tid)
@@ -75,7 +88,7 @@ static unsigned tid_depth(uint16_t tid)
 
 static int elem_in(const struct ipfix_elem *e, uint16_t tid)
 {
-	return e->min_depth <= tid_depth(tid);
+	return e->min_depth <= tid_depth(tid) && (!e->sampled || tid_sampled(tid));
 }
 
 static uint16_t elem_id(const struct ipfix_elem *e, uint16_t tid)
@@ -107,20 +120,60 @@ static size_t tmpl_record_len(uint16_t tid)
 	return len;
 }
 
-size_t ipfix_template_set_len(void)
+/* The selector report: options template 268, scope selectorId, then the fields below. */
+static const struct {
+	uint16_t id, len;
+} selector_fields[] = {
+    {302, 8}, /* selectorId (scope) */
+    {304, 2}, /* selectorAlgorithm */
+    {305, 4}, /* samplingPacketInterval */
+    {306, 4}, /* samplingPacketSpace */
+    {309, 4}, /* samplingSize */
+    {310, 4}, /* samplingPopulation */
+    {311, 8}, /* samplingProbability (float64) */
+    {330, 8}, /* hashOutputRangeMax */
+    {332, 8}, /* hashSelectedRangeMax */
+    {334, 8}, /* hashInitialiserValue */
+};
+
+static size_t selector_record_len(void)
 {
+	size_t len = 0;
+
+	for (size_t i = 0; i < WR_ARRAY_SIZE(selector_fields); i++)
+		len += selector_fields[i].len;
+	return len;
+}
+
+static size_t data_templates_len(int sampled)
+{
+	uint16_t first = (uint16_t)(IPFIX_TID_FIRST + sampled * IPFIX_TEMPLATE_COUNT);
 	size_t len = IPFIX_SET_HEADER_LEN;
 
-	for (uint16_t tid = IPFIX_TID_FIRST; tid < IPFIX_TID_FIRST + IPFIX_TEMPLATE_COUNT; tid++)
+	for (uint16_t tid = first; tid < first + IPFIX_TEMPLATE_COUNT; tid++)
 		len += 4 + 4 * (size_t)tmpl_field_count(tid);
 	return len;
+}
+
+/* Bytes of the selector report for n selectors: options template set and options data set. */
+static size_t selector_report_len(uint32_t n)
+{
+	return IPFIX_SET_HEADER_LEN + 6 + 4 * WR_ARRAY_SIZE(selector_fields) +
+	       IPFIX_SET_HEADER_LEN + (size_t)n * selector_record_len();
+}
+
+size_t ipfix_template_set_len(uint32_t n_selectors)
+{
+	return n_selectors ? data_templates_len(1) + selector_report_len(n_selectors)
+	                   : data_templates_len(0);
 }
 
 size_t ipfix_record_max_len(void)
 {
 	size_t max = 0;
 
-	for (uint16_t tid = IPFIX_TID_FIRST; tid < IPFIX_TID_FIRST + IPFIX_TEMPLATE_COUNT; tid++) {
+	for (uint16_t tid = IPFIX_TID_FIRST; tid < IPFIX_TID_FIRST + 2 * IPFIX_TEMPLATE_COUNT;
+	     tid++) {
 		size_t len = tmpl_record_len(tid);
 
 		if (len > max)
@@ -136,8 +189,11 @@ uint16_t ipfix_template_id(const struct flowcache_record *rec)
 	return (uint16_t)(IPFIX_TID_FIRST + IPFIX_DEPTHS * (rec->key.ip_version == 6) + depth);
 }
 
-void ipfix_msg_begin(struct ipfix_msg *m, uint8_t *buf, size_t cap)
+void ipfix_msg_begin(struct ipfix_msg *m, uint8_t *buf, size_t cap,
+                     const struct ipfix_sampling *sampling)
 {
+	m->sampling = sampling;
+	m->option_records = 0;
 	m->buf = buf;
 	/* The message length field is 16 bits. */
 	m->cap = cap < UINT16_MAX ? cap : UINT16_MAX;
@@ -147,18 +203,62 @@ void ipfix_msg_begin(struct ipfix_msg *m, uint8_t *buf, size_t cap)
 	m->records = 0;
 }
 
+static void put_uint(uint8_t *p, uint64_t v, uint16_t len);
+
+/* Writes the selector report at p: options template set, then one record per selector. */
+static void put_selector_report(uint8_t *p, const struct ipfix_sampling *s)
+{
+	size_t tmpl_len = IPFIX_SET_HEADER_LEN + 6 + 4 * WR_ARRAY_SIZE(selector_fields);
+	size_t i;
+	uint32_t sel;
+
+	wr_put_be16(p, IPFIX_SET_OPTIONS);
+	wr_put_be16(p + 2, (uint16_t)tmpl_len);
+	wr_put_be16(p + 4, IPFIX_TID_SELECTOR);
+	wr_put_be16(p + 6, (uint16_t)WR_ARRAY_SIZE(selector_fields));
+	wr_put_be16(p + 8, 1); /* scope field count: selectorId */
+	p += 10;
+	for (i = 0; i < WR_ARRAY_SIZE(selector_fields); i++, p += 4) {
+		wr_put_be16(p, selector_fields[i].id);
+		wr_put_be16(p + 2, selector_fields[i].len);
+	}
+	wr_put_be16(p, IPFIX_TID_SELECTOR);
+	wr_put_be16(p + 2,
+	            (uint16_t)(IPFIX_SET_HEADER_LEN + s->n_selectors * selector_record_len()));
+	p += IPFIX_SET_HEADER_LEN;
+	for (sel = 1; sel <= s->n_selectors; sel++) {
+		uint64_t prob;
+
+		memcpy(&prob, &s->probability, 8); /* IEEE 754 binary64, sent big-endian */
+		put_uint(p, sel, 8);
+		put_uint(p + 8, s->algorithm, 2);
+		put_uint(p + 10, s->interval, 4);
+		put_uint(p + 14, s->space, 4);
+		put_uint(p + 18, s->size, 4);
+		put_uint(p + 22, s->population, 4);
+		put_uint(p + 26, prob, 8);
+		put_uint(p + 34, s->hash_max ? UINT32_MAX : 0, 8);
+		put_uint(p + 42, s->hash_max, 8);
+		put_uint(p + 50, s->hash_init, 8);
+		p += selector_record_len();
+	}
+}
+
 int ipfix_msg_add_templates(struct ipfix_msg *m)
 {
-	size_t set_len = ipfix_template_set_len();
+	int sampled = msg_sampled(m);
+	uint16_t first = (uint16_t)(IPFIX_TID_FIRST + sampled * IPFIX_TEMPLATE_COUNT);
+	size_t set_len = data_templates_len(sampled);
+	size_t total = ipfix_template_set_len(sampled ? m->sampling->n_selectors : 0);
 	uint8_t *p;
 
-	if (m->len + set_len > m->cap)
+	if (m->len + total > m->cap)
 		return -ENOSPC;
 	p = m->buf + m->len;
 	wr_put_be16(p, IPFIX_SET_TEMPLATE);
 	wr_put_be16(p + 2, (uint16_t)set_len);
 	p += IPFIX_SET_HEADER_LEN;
-	for (uint16_t tid = IPFIX_TID_FIRST; tid < IPFIX_TID_FIRST + IPFIX_TEMPLATE_COUNT; tid++) {
+	for (uint16_t tid = first; tid < first + IPFIX_TEMPLATE_COUNT; tid++) {
 		wr_put_be16(p, tid);
 		wr_put_be16(p + 2, (uint16_t)tmpl_field_count(tid));
 		p += 4;
@@ -173,7 +273,11 @@ int ipfix_msg_add_templates(struct ipfix_msg *m)
 			p += 4;
 		}
 	}
-	m->len += set_len;
+	if (sampled) {
+		put_selector_report(p, m->sampling);
+		m->option_records += m->sampling->n_selectors;
+	}
+	m->len += total;
 	/* A data record after the template set needs a set of its own. */
 	m->set_start = 0;
 	return 0;
@@ -252,6 +356,9 @@ static void encode_record(uint8_t *p, const struct flowcache_record *rec, uint16
 		case IPFIX_F_VLAN_INNER:
 			v = rec->key.vlan[1];
 			break;
+		case IPFIX_F_SELECTOR:
+			v = (uint64_t)rec->port + 1; /* one selector per input */
+			break;
 		}
 		put_uint(p, v, len);
 		p += len;
@@ -260,7 +367,7 @@ static void encode_record(uint8_t *p, const struct flowcache_record *rec, uint16
 
 int ipfix_msg_add_record(struct ipfix_msg *m, const struct flowcache_record *rec)
 {
-	uint16_t tid = ipfix_template_id(rec);
+	uint16_t tid = (uint16_t)(ipfix_template_id(rec) + msg_sampled(m) * IPFIX_TEMPLATE_COUNT);
 	size_t rec_len = tmpl_record_len(tid);
 	int same_set = m->set_start != 0 && m->set_id == tid;
 	size_t need = rec_len + (same_set ? 0 : IPFIX_SET_HEADER_LEN);

@@ -55,6 +55,38 @@ static const struct capture_driver_ops *driver_for(const char *input, const char
 	return NULL;
 }
 
+/* The selector report for collectors (RFC 5476/5477) from the --sample selector, which every
+ * input runs with its own selectorId. */
+static void describe_sampling(const struct capture_sampler_params *sp, unsigned n_inputs,
+                              struct ipfix_sampling *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (sp->algo == CAPTURE_SAMPLE_NONE)
+		return;
+	ret->n_selectors = n_inputs;
+	switch (sp->algo) {
+	case CAPTURE_SAMPLE_COUNT:
+		ret->algorithm = 1;
+		ret->interval = 1;
+		ret->space = sp->interval - 1;
+		break;
+	case CAPTURE_SAMPLE_RANDOM:
+		ret->algorithm = 3;
+		ret->size = 1;
+		ret->population = sp->interval;
+		break;
+	case CAPTURE_SAMPLE_PROB:
+		ret->algorithm = 4;
+		ret->probability = sp->probability;
+		break;
+	default: /* hash-based, on invariant fields or on the flow key */
+		ret->algorithm = 6;
+		ret->hash_max = UINT32_MAX / sp->interval;
+		ret->hash_init = sp->seed;
+		break;
+	}
+}
+
 int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 {
 	struct flowcache_params fp = {
@@ -109,6 +141,7 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 			return rc;
 		}
 	}
+	describe_sampling(&pr->cfg.sample, pr->n_workers, &pr->cfg.ipfix.sampling);
 	for (i = 0; i < pr->cfg.n_outputs; i++) {
 		const char *out = pr->cfg.outputs[i];
 		struct ipfix_exporter *ex;

@@ -379,13 +379,36 @@ def test_sample(weir, tmp):
         wt.fail("hash:8 selected different packets in two workers")
     if abs(s1["packets_in_flows"] - 25000) > 5 * (200000 / 8 * 7 / 8) ** 0.5:
         wt.fail("hash:8 selected %d of 200000" % s1["packets_in_flows"])
+    # The collector learns how to scale up: every record names its selector (one per input),
+    # and the selector report (RFC 5476 options records) describes each one.
+    tmp2 = tempfile.mkdtemp(dir=tmp)
+    out = os.path.join(tmp2, "s.ipfix")
+    wt.run_weir(weir, ["-i", spec, "-i", spec, "--sample", "count:10", "-q",
+                       "-o", "ipfix:file:" + out])
+    opts = []
+    recs = wt.decode_ipfixdump(out, options=opts)
+    if {r.get(wt.IE_SELECTOR_ID) for r in recs} != {"1", "2"}:
+        wt.fail("records do not carry selectorId 1 and 2: %s" % {
+            r.get(wt.IE_SELECTOR_ID) for r in recs})
+    report = {r[wt.IE_SELECTOR_ID]: (r[wt.IE_SELECTOR_ALGO], r[wt.IE_SAMPLING_INTERVAL],
+                                     r[wt.IE_SAMPLING_SPACE]) for r in opts}
+    if report != {"1": ("1", "1", "9"), "2": ("1", "1", "9")}:
+        wt.fail("selector report (algorithm, interval, space) per selector: %s" % report)
+    wt.run_weir(weir, ["-i", spec, "--sample", "hash:8,seed=5", "-q", "-o", "ipfix:file:" + out])
+    opts = []
+    wt.decode_ipfixdump(out, options=opts)
+    if len(opts) != 1 or opts[0][wt.IE_SELECTOR_ALGO] != "6" or \
+            int(opts[0][wt.IE_HASH_SELECTED_MAX]) != 0xFFFFFFFF // 8 or \
+            opts[0][wt.IE_HASH_INIT] != "5":
+        wt.fail("hash selector report: %s" % opts)
     # flow:4: a flow is kept whole or not at all, about a quarter of them
     tbl, _ = run([spec], "flow:4")
     partial = [k for k, v in tbl.items() if v != full.get(k)]
     if partial or not 300 < len(tbl) < 700:
         wt.fail("flow:4: %d flows kept, %d of them partial" % (len(tbl), len(partial)))
     return ("count:10 exact, prob:0.25 %d/200000, hash:8 identical across runs and workers, "
-            "flow:4 kept %d whole flows of 2000" % (s["packets_in_flows"], len(tbl)))
+            "flow:4 kept %d whole flows of 2000; selectorId and RFC 5476 selector report decoded by "
+            "ipfixDump" % (s["packets_in_flows"], len(tbl)))
 
 
 CLI_CASES = [

@@ -15,6 +15,9 @@ IE_PROTO, IE_TOS, IE_FLAGS, IE_SPORT, IE_DPORT = 4, 5, 6, 7, 11
 IE_SRC4, IE_DST4, IE_SRC6, IE_DST6 = 8, 12, 27, 28
 IE_VLAN, IE_CVLAN, IE_END_REASON = 58, 245, 136
 IE_START_MS, IE_END_MS = 152, 153
+IE_SELECTOR_ID, IE_SELECTOR_ALGO, IE_SAMPLING_INTERVAL, IE_SAMPLING_SPACE = 302, 304, 305, 306
+IE_SAMPLING_PROBABILITY, IE_HASH_SELECTED_MAX, IE_HASH_INIT = 311, 332, 334
+TID = "tid"  # key under which decode_ipfixdump keeps each record's template id
 
 
 def fail(msg):
@@ -58,9 +61,11 @@ def weir_to_ipfix_file(weir, inputs, extra=(), tmpdir=None):
     return decode_ipfixdump(out), summary, p.stderr
 
 
-def decode_ipfixdump(path):
-    """Decodes an IPFIX file with libfixbuf's ipfixDump; returns a list of {ie_id: value}.
-    Fails on any decoder complaint."""
+def decode_ipfixdump(path, options=None):
+    """Decodes an IPFIX file with libfixbuf's ipfixDump; returns the flow records as a list of
+    {ie_id: value} (plus TID: template id). Options records (those without a packet count,
+    such as the selector report) go into the list `options` when one is given. Fails on any
+    decoder complaint."""
     p = subprocess.run(["ipfixDump", "--in", path, "-d"], capture_output=True, text=True)
     if p.returncode != 0 or p.stderr.strip():
         fail("ipfixDump rejected %s (exit %d): %s" % (path, p.returncode, p.stderr.strip()))
@@ -71,10 +76,15 @@ def decode_ipfixdump(path):
             records.append(cur)
         elif line.startswith("--- "):
             cur = None
+        elif cur is not None and "tid:" in line:
+            cur[TID] = int(line.split("tid:")[1].split()[0])
         elif cur is not None and line.startswith("\t(") and " : " in line:
             ie = int(line[2:line.index(")")])
             cur[ie] = line.split(" : ", 1)[1].strip()
-    return records
+    flows = [r for r in records if IE_PACKETS in r]
+    if options is not None:
+        options.extend(r for r in records if IE_PACKETS not in r)
+    return flows
 
 
 def record_key(r):

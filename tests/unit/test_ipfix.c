@@ -490,7 +490,7 @@ static void test_templates_encode(void)
 	struct decoder d;
 	size_t len;
 
-	ipfix_msg_begin(&m, buf, sizeof(buf));
+	ipfix_msg_begin(&m, buf, sizeof(buf), NULL);
 	CHECK_EQ(ipfix_msg_add_templates(&m), 0);
 	len = ipfix_msg_finish(&m, 1234, 0, 9);
 	CHECK_EQ(len, m.len);
@@ -506,7 +506,7 @@ static void test_templates_encode(void)
 	dec_fini(&d);
 
 	/* Too small for the template set: refused, message untouched. */
-	ipfix_msg_begin(&m, buf, 100);
+	ipfix_msg_begin(&m, buf, 100, NULL);
 	CHECK_EQ(ipfix_msg_add_templates(&m), -ENOSPC);
 	CHECK_EQ(m.len, IPFIX_HEADER_LEN);
 }
@@ -541,7 +541,7 @@ static void test_roundtrip(void)
 	recs[n].key.vlan[2] = 33;
 	n++;
 
-	ipfix_msg_begin(&m, buf, sizeof(buf));
+	ipfix_msg_begin(&m, buf, sizeof(buf), NULL);
 	CHECK_EQ(ipfix_msg_add_templates(&m), 0);
 	for (unsigned i = 0; i < n; i++)
 		CHECK_EQ(ipfix_msg_add_record(&m, &recs[i]), 0);
@@ -584,7 +584,7 @@ static void test_enospc(void)
 	r6.key.vlan_depth = 2;
 
 	memset(buf, 0xa5, sizeof(buf));
-	ipfix_msg_begin(&m, buf, sizeof(buf));
+	ipfix_msg_begin(&m, buf, sizeof(buf), NULL);
 	CHECK_EQ(ipfix_msg_add_record(&m, &r0), 0);
 	CHECK_EQ(m.len, 16 + 4 + 49);
 	memcpy(copy, buf, sizeof(buf));
@@ -614,7 +614,7 @@ static void test_enospc(void)
 		uint8_t tbuf[1024];
 		struct ipfix_msg tm;
 
-		ipfix_msg_begin(&tm, tbuf, sizeof(tbuf));
+		ipfix_msg_begin(&tm, tbuf, sizeof(tbuf), NULL);
 		ipfix_msg_add_templates(&tm);
 		CHECK_EQ(dec_msg(&d, tbuf, ipfix_msg_finish(&tm, 1, 0, 1)), 0);
 	}
@@ -637,7 +637,7 @@ static void test_sets(void)
 
 	CHECK(ipfix_template_id(&a) == ipfix_template_id(&a2));
 	CHECK(ipfix_template_id(&a) != ipfix_template_id(&b));
-	ipfix_msg_begin(&m, buf, sizeof(buf));
+	ipfix_msg_begin(&m, buf, sizeof(buf), NULL);
 	CHECK_EQ(ipfix_msg_add_templates(&m), 0);
 	/* A A B B A, then templates, then A: sets A(2) B(2) A(1) T A(1). */
 	ipfix_msg_add_record(&m, &a);
@@ -665,7 +665,7 @@ static void test_sets(void)
 	dec_fini(&d);
 
 	/* An empty message is just a header. */
-	ipfix_msg_begin(&m, buf, sizeof(buf));
+	ipfix_msg_begin(&m, buf, sizeof(buf), NULL);
 	len = ipfix_msg_finish(&m, 5, 7, 2);
 	CHECK_EQ(len, IPFIX_HEADER_LEN);
 	dec_init(&d);
