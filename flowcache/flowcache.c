@@ -652,6 +652,14 @@ static unsigned drain_pending(struct flowcache *fc, struct flowcache_record *out
 	return n;
 }
 
+int flowcache_expire_behind(const struct flowcache *fc, uint64_t now_ns)
+{
+	/* A slot is processed once its end has passed; the last slot before 2^64 never ends, so
+	 * the wheel time cannot wrap. */
+	return fc->wheel_time != 0 && fc->wheel_time <= UINT64_MAX - SLOT_NS &&
+	       fc->wheel_time + SLOT_NS <= now_ns;
+}
+
 unsigned flowcache_expire(struct flowcache *fc, uint64_t now_ns, struct flowcache_record *out,
                           unsigned max)
 {
@@ -665,8 +673,7 @@ unsigned flowcache_expire(struct flowcache *fc, uint64_t now_ns, struct flowcach
 		fc->cursor = (uint32_t)(fc->cursor + (t - fc->wheel_time) / SLOT_NS) % WHEEL_SLOTS;
 		fc->wheel_time = t;
 	}
-	while (fc->wheel_time != 0 && n < max && visits < EXPIRE_VISIT &&
-	       wr_sat_add64(fc->wheel_time, SLOT_NS) <= now_ns) {
+	while (n < max && visits < EXPIRE_VISIT && flowcache_expire_behind(fc, now_ns)) {
 		uint32_t i = fc->wheel[fc->cursor];
 		struct rec *r;
 		uint64_t due;

@@ -74,12 +74,17 @@ void flowcache_update_burst(struct flowcache *fc, const struct capture_meta *met
 
 /*
  * Hands out up to max records that are due at packet time now_ns (queued ends and evictions
- * first, then idle and active timeouts), copying them into out. Returns the count; call again
- * while it returns max. The work is proportional to the records handed out plus the flows
- * that leave without a record (idle since an active export had already reported them).
+ * first, then idle and active timeouts), copying them into out. Returns the count. The work per
+ * call is bounded (max records and a fixed number of flows moved between timer slots): call
+ * again while it returns max or flowcache_expire_behind() is true.
  */
 unsigned flowcache_expire(struct flowcache *fc, uint64_t now_ns, struct flowcache_record *out,
                           unsigned max);
+
+/* True while the timer wheel still has slots whose time has passed at now_ns: a call of
+ * flowcache_expire() stops after a bounded amount of work, so call it again while this holds,
+ * or a flow can leave late (for instance on a quiet link after many flows were re-slotted). */
+int flowcache_expire_behind(const struct flowcache *fc, uint64_t now_ns);
 
 /* Hands out up to max records of any flow still in the cache with reason FORCED (after the
  * queued ones). Returns the count; 0 means the cache is empty. */

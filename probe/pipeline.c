@@ -197,7 +197,7 @@ static void drain_cache(struct probe_worker *w, uint64_t now_ns, int flush)
 		n = flush ? flowcache_flush(w->fc, recs, EXPIRE_CHUNK)
 		          : flowcache_expire(w->fc, now_ns, recs, EXPIRE_CHUNK);
 		push_records(w, recs, n, flush);
-	} while (n == EXPIRE_CHUNK);
+	} while (n == EXPIRE_CHUNK || (!flush && flowcache_expire_behind(w->fc, now_ns)));
 }
 
 /*

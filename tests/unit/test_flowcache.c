@@ -164,6 +164,67 @@ static void test_active_then_idle_restarts(void)
 	flowcache_free(fc);
 }
 
+/* The wheel must not wrap when the clock reaches the top of the range. */
+static void test_wheel_no_wrap(void)
+{
+	struct flowcache *fc = mk(16, 1, 60);
+	struct flowcache_record out[8];
+	struct capture_meta m;
+	uint64_t t0 = UINT64_MAX - 100 * S;
+
+	m = pkt(1, 1, t0, 100, 0);
+	flowcache_update_burst(fc, &m, 1);
+	CHECK_EQ(flowcache_expire(fc, t0 + 5 * S, out, 8), 1);
+	CHECK_EQ(flowcache_expire(fc, UINT64_MAX, out, 8), 0);
+	CHECK(!flowcache_expire_behind(fc, UINT64_MAX));
+	/* a flow later still expires on time: the wheel did not go back to the year 1970 */
+	m = pkt(2, 2, UINT64_MAX - 50 * S, 100, 0);
+	flowcache_update_burst(fc, &m, 1);
+	CHECK_EQ(flowcache_expire(fc, UINT64_MAX - 50 * S, out, 8), 0);
+	flowcache_free(fc);
+}
+
+/*
+ * A quiet link after heavy traffic: many flows must move to later slots when their first
+ * slot comes due, which takes more than one call's budget. A caller that goes on while
+ * flowcache_expire_behind() holds (as the probe's worker does on every tick) still gets a
+ * due flow out within 1 s of its deadline.
+ */
+static void test_quiet_link_after_reslotting(void)
+{
+	enum { N = 50000 };
+	struct flowcache *fc = mk(N + 64, 30, 600);
+	struct flowcache_record out[64];
+	struct capture_meta b[64];
+	uint64_t t0 = 1000 * S, t, fin_out = 0;
+	unsigned round, id, k, n, i;
+
+	for (round = 0; round < 2; round++) { /* every flow seen at ~0 s and again at ~10 s */
+		for (id = 0; id < N; id += 64) {
+			t = t0 + round * 10 * S + (uint64_t)id * (S / 2) / N;
+			for (k = 0; k < 64; k++)
+				b[k] = pkt(0x0A000000u + id + k, 7, t, 100, 0x10);
+			flowcache_update_burst(fc, b, 64);
+			while (flowcache_expire(fc, t, out, 64) == 64)
+				;
+		}
+	}
+	b[0] = pkt(0x0B000000u, 9, t0 + 29 * S, 100, 0x11); /* FIN at 29 s: due at 31 s */
+	flowcache_update_burst(fc, b, 1);
+	for (t = t0 + 29 * S; t < t0 + 40 * S && !fin_out; t += S / 4) { /* 4 ticks per s */
+		do {
+			n = flowcache_expire(fc, t, out, 64);
+			for (i = 0; i < n; i++)
+				if (out[i].key.src[0] == 0x0B)
+					fin_out = t;
+		} while (n == 64 || flowcache_expire_behind(fc, t));
+	}
+	CHECK(fin_out != 0);
+	CHECK(fin_out >= t0 + 31 * S);
+	CHECK(fin_out <= t0 + 32 * S);
+	flowcache_free(fc);
+}
+
 /* Timestamps near the top of the range must not wrap a deadline into the past. */
 static void test_deadlines_saturate(void)
 {
@@ -405,6 +466,8 @@ int main(void)
 	T_RUN(test_active_then_idle_no_empty_record);
 	T_RUN(test_active_then_idle_restarts);
 	T_RUN(test_deadlines_saturate);
+	T_RUN(test_wheel_no_wrap);
+	T_RUN(test_quiet_link_after_reslotting);
 	T_RUN(test_tcp_end);
 	T_RUN(test_fin_then_late_packet);
 	T_RUN(test_burst_after_fin);
