@@ -24,12 +24,12 @@
  * before it is counted, so records are exact on packet time. Work per flowcache_expire() call
  * is bounded.
  *
- * Ending. TCP RST at once, TCP FIN after a linger of FIN_LINGER_NS (so the last ACKs of the
- * teardown stay in the record), idle and active timeouts, eviction (when the pool is full, the flow
- * with the earliest deadline among those met walking the wheel from its cursor; when both
- * buckets of a new key are full, the earliest in those buckets), and flush. Ended records
- * are copied to a pending ring and handed out by flowcache_expire(); the record itself is
- * reused at once.
+ * Ending. TCP RST at once, TCP FIN after a linger of FIN_LINGER_NS or the idle timeout,
+ * whichever is shorter (so the last ACKs of the teardown stay in the record), idle and active
+ * timeouts, eviction (when the pool is full, the flow with the earliest deadline among those met
+ * walking the wheel from its cursor; when both buckets of a new key are full, the earliest in those
+ * buckets), and flush. Ended records are copied to a pending ring and handed out by
+ * flowcache_expire(); the record itself is reused at once.
  */
 #include "flowcache.h"
 
@@ -410,7 +410,7 @@ static uint32_t pick_victim(struct flowcache *fc)
 		     i = fc->recs[i].wnext, seen++) {
 			uint64_t due = deadline(fc, &fc->recs[i]);
 
-			if (due < best_due) {
+			if (best == NIL || due < best_due) {
 				best_due = due;
 				best = i;
 			}
@@ -439,7 +439,7 @@ static uint32_t create(struct flowcache *fc, const struct capture_meta *m, uint3
 			uint32_t j = w < WAYS ? bk1->idx[w] : bk2->idx[w - WAYS];
 			uint64_t due = deadline(fc, &fc->recs[j]);
 
-			if (due < best_due) {
+			if (victim == NIL || due < best_due) {
 				best_due = due;
 				victim = j;
 			}
@@ -542,22 +542,34 @@ static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m)
 		restart_record(fc, r, FLOWCACHE_END_ACTIVE);
 	} else if (WR_UNLIKELY(r->packets == UINT32_MAX)) {
 		restart_record(fc, r, FLOWCACHE_END_ACTIVE); /* the counter would wrap */
+	} else if (WR_UNLIKELY(r->packets > 0 && m->ts_ns < r->first_ns &&
+	                       r->last_ns - m->ts_ns >= fc->p.active_timeout_ns)) {
+		/* A packet so late that the record would span more than the active timeout. */
+		restart_record(fc, r, FLOWCACHE_END_ACTIVE);
 	}
 	start = r->packets == 0;
 	if (start) {
+		/* The record's own times and port: after an active export, last_ns may still be a
+		 * later packet of the previous record when packets arrive out of order. */
 		r->first_ns = m->ts_ns;
+		r->last_ns = m->ts_ns;
 		r->tos = m->tos;
+		r->port = m->port;
 	}
 	if (m->ts_ns > r->last_ns)
 		r->last_ns = m->ts_ns;
-	if (m->ts_ns < r->first_ns)
+	if (m->ts_ns < r->first_ns) {
+		/* An earlier packet, out of order: the active deadline moves earlier too. */
 		r->first_ns = m->ts_ns;
+		start = 1;
+	}
 	r->packets++;
 	r->octets += m->l3_octets;
 	r->tcp_flags |= m->tcp_flags;
 	if (start) {
-		/* A record's deadline only moves later while it runs, but a new record brings an
-		 * active deadline that may be earlier than the slot the flow sits on. */
+		/* A record's deadline only moves later while its packets come in order, but a new
+		 * record (or an earlier first packet) brings an active deadline that may be earlier
+		 * than the slot the flow sits on. */
 		wheel_remove(fc, i);
 		wheel_insert(fc, i, deadline(fc, r));
 	}
@@ -652,6 +664,32 @@ static unsigned drain_pending(struct flowcache *fc, struct flowcache_record *out
 	return n;
 }
 
+/*
+ * The clock stepped back (the probe follows packet time back when the input jumps back): the
+ * wheel restarts at now_ns and every flow is slotted again by its deadline. O(flows), on a
+ * rare event; without it nothing would expire until the clock caught up with the old time.
+ */
+static void wheel_rewind(struct flowcache *fc, uint64_t now_ns)
+{
+	uint32_t chain = NIL, s, i, next;
+
+	for (s = 0; s < WHEEL_SLOTS; s++) {
+		for (i = fc->wheel[s]; i != NIL; i = next) {
+			next = fc->recs[i].wnext;
+			fc->recs[i].wnext = chain; /* a private chain until re-slotted */
+			chain = i;
+		}
+		fc->wheel[s] = NIL;
+	}
+	fc->wheel_time = now_ns - now_ns % SLOT_NS;
+	if (fc->wheel_time == 0)
+		fc->wheel_time = SLOT_NS;
+	for (i = chain; i != NIL; i = next) {
+		next = fc->recs[i].wnext;
+		wheel_insert(fc, i, deadline(fc, &fc->recs[i]));
+	}
+}
+
 int flowcache_expire_behind(const struct flowcache *fc, uint64_t now_ns)
 {
 	/* A slot is processed once its end has passed; the last slot before 2^64 never ends, so
@@ -664,6 +702,9 @@ unsigned flowcache_expire(struct flowcache *fc, uint64_t now_ns, struct flowcach
                           unsigned max)
 {
 	unsigned n = drain_pending(fc, out, max), visits = 0;
+
+	if (WR_UNLIKELY(fc->wheel_time != 0 && now_ns + SLOT_NS < fc->wheel_time))
+		wheel_rewind(fc, now_ns);
 
 	if (fc->wheel_time != 0 && now_ns > fc->wheel_time &&
 	    (now_ns - fc->wheel_time) / SLOT_NS > WHEEL_SLOTS) {

@@ -19,7 +19,7 @@
 enum flowcache_end_reason {
 	FLOWCACHE_END_IDLE = 1,     /* idle timeout */
 	FLOWCACHE_END_ACTIVE = 2,   /* active timeout; the flow continues with fresh counters */
-	FLOWCACHE_END_OF_FLOW = 3,  /* TCP RST, or 2 s after a TCP FIN */
+	FLOWCACHE_END_OF_FLOW = 3,  /* TCP RST, or min(2 s, idle timeout) after a TCP FIN */
 	FLOWCACHE_END_FORCED = 4,   /* flushed at shutdown or end of input */
 	FLOWCACHE_END_RESOURCES = 5 /* evicted because the cache was full */
 };

@@ -225,6 +225,93 @@ static void test_quiet_link_after_reslotting(void)
 	flowcache_free(fc);
 }
 
+/* Eviction must still choose a victim when every deadline saturates at 2^64, both when the
+ * pool is full and when both buckets of a key are full (17 keys forced onto one bucket pair
+ * by a shared hash): every packet is accounted for. */
+static void test_eviction_saturated_deadlines(void)
+{
+	struct flowcache *fc;
+	struct flowcache_record out[64];
+	struct flowcache_stats st;
+	struct capture_meta m[17];
+	uint64_t total = 0;
+	unsigned k, n;
+
+	for (int bucket_full = 0; bucket_full < 2; bucket_full++) {
+		unsigned keys = bucket_full ? 17 : 5;
+
+		fc = mk(bucket_full ? 64 : 2, 15, 60);
+		total = 0;
+		for (k = 0; k < keys; k++) {
+			m[k] = pkt(100 + k, 1, UINT64_MAX - 1000 + k, 10, 0);
+			if (bucket_full)
+				m[k].hash = 0x12345678; /* same buckets and tag for all */
+		}
+		flowcache_update_burst(fc, m, keys);
+		while ((n = flowcache_expire(fc, UINT64_MAX - 1, out, 64)) > 0)
+			for (k = 0; k < n; k++)
+				total += out[k].packets;
+		while ((n = flowcache_flush(fc, out, 64)) > 0)
+			for (k = 0; k < n; k++)
+				total += out[k].packets;
+		flowcache_get_stats(fc, &st);
+		CHECK_EQ(st.no_slot, 0);
+		CHECK_EQ(total, keys);
+		CHECK(st.evicted > 0);
+		flowcache_free(fc);
+	}
+}
+
+/* When the clock steps back (the input jumped back in time), flows of the new times still
+ * expire on time instead of waiting for the clock to reach the old time. */
+static void test_clock_step_back(void)
+{
+	struct flowcache *fc = mk(16, 15, 600);
+	struct flowcache_record out[8];
+	struct capture_meta m;
+
+	m = pkt(1, 1, 10000 * S, 100, 0);
+	flowcache_update_burst(fc, &m, 1);
+	CHECK_EQ(flowcache_expire(fc, 10001 * S, out, 8), 0);
+	m = pkt(2, 2, 100 * S, 100, 0); /* an hour back */
+	flowcache_update_burst(fc, &m, 1);
+	CHECK_EQ(flowcache_expire(fc, 114 * S, out, 8), 0);
+	CHECK_EQ(flowcache_expire(fc, 116 * S, out, 8), 1);
+	CHECK_EQ(out[0].key.sport, 2);
+	CHECK_EQ(flowcache_flush(fc, out, 8), 1);
+	CHECK_EQ(out[0].key.sport, 1);
+	flowcache_free(fc);
+}
+
+/* Each record reports the input port and times of its own packets, also out of order. */
+static void test_record_port_and_times(void)
+{
+	struct flowcache *fc = mk(16, 15, 5);
+	struct flowcache_record out[8];
+	struct capture_meta m;
+
+	m = pkt(1, 1, 1 * S, 100, 0);
+	m.port = 3;
+	flowcache_update_burst(fc, &m, 1);
+	m = pkt(1, 1, 4 * S + S / 2, 100, 0);
+	m.port = 3;
+	flowcache_update_burst(fc, &m, 1);
+	m = pkt(1, 1, 6 * S, 100, 0); /* past the active timeout: a new record */
+	m.port = 5;
+	flowcache_update_burst(fc, &m, 1);
+	CHECK_EQ(flowcache_expire(fc, 6 * S, out, 8), 1);
+	CHECK_EQ(out[0].port, 3);
+	m = pkt(1, 1, 5 * S + S / 2, 100, 0); /* out of order, older than the record's first */
+	m.port = 5;
+	flowcache_update_burst(fc, &m, 1);
+	CHECK_EQ(flowcache_flush(fc, out, 8), 1);
+	CHECK_EQ(out[0].port, 5);
+	CHECK_EQ(out[0].first_ns, 5 * S + S / 2);
+	CHECK_EQ(out[0].last_ns, 6 * S);
+	CHECK_EQ(out[0].packets, 2);
+	flowcache_free(fc);
+}
+
 /* Timestamps near the top of the range must not wrap a deadline into the past. */
 static void test_deadlines_saturate(void)
 {
@@ -467,6 +554,9 @@ int main(void)
 	T_RUN(test_active_then_idle_restarts);
 	T_RUN(test_deadlines_saturate);
 	T_RUN(test_wheel_no_wrap);
+	T_RUN(test_eviction_saturated_deadlines);
+	T_RUN(test_clock_step_back);
+	T_RUN(test_record_port_and_times);
 	T_RUN(test_quiet_link_after_reslotting);
 	T_RUN(test_tcp_end);
 	T_RUN(test_fin_then_late_packet);
