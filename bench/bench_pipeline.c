@@ -355,7 +355,8 @@ static void row(const char *what, double ns, double ref_ns, const char *ref)
 
 int main(int argc, char **argv)
 {
-	static const uint32_t flow_counts[] = {10000, 100000, 1000000};
+	uint32_t flow_counts[] = {10000, 100000, 1000000};
+	unsigned n_counts = 3, only_flows = 0;
 	char path[512], what[64];
 	const char *tmp = "/tmp", *write_only = NULL;
 	uint32_t gen_flows = 100000;
@@ -371,6 +372,8 @@ int main(int argc, char **argv)
 			tmp = argv[i + 1];
 		else if (strcmp(argv[i], "--write-pcap") == 0)
 			write_only = argv[i + 1];
+		else if (strcmp(argv[i], "--only-flows") == 0)
+			only_flows = (unsigned)strtoul(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--count-pcap") == 0)
 			pcap_path = argv[i + 1];
 		else if (strcmp(argv[i], "--flows") == 0)
@@ -396,13 +399,18 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	if (only_flows) { /* one flow count, the table rows only (a large table needs a long trace)
+		           */
+		flow_counts[0] = only_flows;
+		n_counts = 1;
+	}
 	printf("%u packets of %d bytes, median of %d runs, one core\n\n", n_packets, FRAME, runs);
 	printf("| stage | ns/packet | Mpps | ratio |\n|---|---|---|---|\n");
 	build_frames(100000, 0);
 	parse_ns = median_ns(run_parse, NULL);
 	row("parse", parse_ns, parse_ns, "vs parse");
 	for (z = 0; z < 2; z++) {
-		for (i = 0; i < 3; i++) {
+		for (i = 0; i < (int)n_counts; i++) {
 			uint32_t flows = flow_counts[i];
 
 			build_frames(flows, z);
@@ -411,6 +419,8 @@ int main(int argc, char **argv)
 			row(what, median_ns(run_cache, &flows), parse_ns, "vs parse");
 		}
 	}
+	if (only_flows)
+		goto table_only;
 	/* Churn: 100k active flows, flows replaced at a rising rate, idle timeout 1 s, cache
 	 * capped at 200k flows: evictions take over once churn outruns the idle timer. Packets
 	 * are 1 us apart here (4M packets = 4 s of packet time), so idle timers fire and the
@@ -437,24 +447,30 @@ int main(int argc, char **argv)
 	}
 	ns_per_pkt = 100;
 
+table_only:
 	/* Table only: the same pre-parsed keys through weir's table and rte_hash. */
 	metas_all = malloc((size_t)n_packets * sizeof(*metas_all));
 	if (metas_all == NULL)
 		return 1;
 #if WEIR_HAVE_DPDK
 	{
-		char *eal[] = {"bench", "--no-huge", "--no-shconf", "--no-pci", "-l", "0",
-		               "-m",    "4096",      "--log-level", "error",    NULL};
+		/* EAL memory for rte_hash: about 80 bytes per entry, entries = 2 x flows */
+		char *eal[] = {"bench",       "--no-huge",
+		               "--no-shconf", "--no-pci",
+		               "-l",          "0",
+		               "-m",          flow_counts[n_counts - 1] > 1000000 ? "6144" : "4096",
+		               "--log-level", "error",
+		               NULL};
 
 		if (rte_eal_init(10, eal) < 0) {
 			fprintf(stderr, "bench: rte_eal_init failed\n");
 			return 1;
 		}
-		ref_flows = malloc(sizeof(*ref_flows) * 2 * flow_counts[2]);
+		ref_flows = malloc(sizeof(*ref_flows) * 2 * flow_counts[n_counts - 1]);
 	}
 #endif
 	for (z = 0; z < 2; z++) {
-		for (i = 0; i < 3; i++) {
+		for (i = 0; i < (int)n_counts; i++) {
 			uint32_t flows = flow_counts[i];
 			double weir_t;
 
@@ -478,6 +494,10 @@ int main(int argc, char **argv)
 		}
 	}
 	free(metas_all);
+	if (only_flows) {
+		free(frames);
+		return 0;
+	}
 
 	build_frames(100000, 1);
 	snprintf(path, sizeof(path), "%s/weir-bench-%d.pcap", tmp, (int)getpid());
