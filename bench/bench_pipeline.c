@@ -55,10 +55,7 @@ static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
+	return wr_xorshift64(&rng_state);
 }
 
 /* Builds n_packets frames whose flow ids follow a uniform or Zipf(1.0) law over `flows`. */

@@ -16,14 +16,6 @@
 #include "capture.h"
 #include "wr.h"
 
-static uint64_t xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static uint32_t mix64to32(uint64_t x)
 {
 	x ^= x >> 33;
@@ -100,8 +92,9 @@ int capture_sampler_parse(const char *spec, struct capture_sampler_params *ret, 
 static void new_window(struct capture_sampler *s)
 {
 	s->countdown = s->p.interval;
-	s->pick =
-	    s->p.algo == CAPTURE_SAMPLE_RANDOM ? (uint32_t)(xorshift(&s->rng) % s->p.interval) : 0;
+	s->pick = s->p.algo == CAPTURE_SAMPLE_RANDOM
+	              ? (uint32_t)(wr_xorshift64(&s->rng) % s->p.interval)
+	              : 0;
 }
 
 void capture_sampler_init(struct capture_sampler *s, const struct capture_sampler_params *p)
@@ -148,7 +141,7 @@ int capture_sampler_select(struct capture_sampler *s, const struct capture_meta 
 			new_window(s);
 		break;
 	case CAPTURE_SAMPLE_PROB:
-		take = (uint32_t)(xorshift(&s->rng) >> 32) < s->threshold ||
+		take = (uint32_t)(wr_xorshift64(&s->rng) >> 32) < s->threshold ||
 		       s->threshold == UINT32_MAX;
 		break;
 	case CAPTURE_SAMPLE_HASH:

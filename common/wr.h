@@ -73,6 +73,17 @@ static inline uint64_t wr_sat_add64(uint64_t a, uint64_t b)
 	return a + b < a ? UINT64_MAX : a + b;
 }
 
+/* Marsaglia's xorshift64 (13, 7, 17): a fast, deterministic pseudo-random sequence for
+ * sampling, synthetic traffic and benchmarks; not for anything that must be unpredictable.
+ * The state must not be 0. */
+static inline uint64_t wr_xorshift64(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
 /* Wall-clock time (CLOCK_REALTIME) in nanoseconds since the Unix epoch. */
 uint64_t wr_wall_ns(void);
 

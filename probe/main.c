@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,20 +93,43 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-/* Numeric options: the option's name, bounds and where the value goes. */
+/* Numeric options: the option's name, bounds, and where the value goes (a 4- or 8-byte field
+ * of struct probe_config, by offset), so the table alone maps each option to its setting. */
 struct num_opt {
 	int id;
 	const char *name;
 	uint64_t min, max;
+	size_t off;
+	size_t size;
 };
 
+#define NUM_FIELD(f) offsetof(struct probe_config, f), sizeof(((struct probe_config *)0)->f)
+
 static const struct num_opt num_opts[] = {
-    {OPT_IDLE, "--idle-timeout", 1, 86400},         {OPT_ACTIVE, "--active-timeout", 1, 7 * 86400},
-    {OPT_MAX_FLOWS, "--max-flows", 1, 1u << 28},    {OPT_ODID, "--odid", 0, UINT32_MAX},
-    {OPT_TREFRESH, "--template-refresh", 1, 86400}, {OPT_UDP_RATE, "--udp-rate", 0, 10000000},
-    {OPT_UDP_MTU, "--udp-mtu", 512, 65000},         {OPT_SNAPLEN, "--snaplen", 64, 262144},
-    {OPT_BUFFER, "--buffer-mb", 1, 4096},
+    {OPT_IDLE, "--idle-timeout", 1, 86400, NUM_FIELD(idle_timeout_s)},
+    {OPT_ACTIVE, "--active-timeout", 1, 7 * 86400, NUM_FIELD(active_timeout_s)},
+    {OPT_MAX_FLOWS, "--max-flows", 1, 1u << 28, NUM_FIELD(max_flows)},
+    {OPT_ODID, "--odid", 0, UINT32_MAX, NUM_FIELD(ipfix.odid)},
+    {OPT_TREFRESH, "--template-refresh", 1, 86400, NUM_FIELD(ipfix.template_refresh_s)},
+    {OPT_UDP_RATE, "--udp-rate", 0, 10000000, NUM_FIELD(ipfix.udp_pace_mps)},
+    {OPT_UDP_MTU, "--udp-mtu", 512, 65000, NUM_FIELD(ipfix.udp_max_msg)},
+    {OPT_SNAPLEN, "--snaplen", 64, 262144, NUM_FIELD(capture.snaplen)},
+    {OPT_BUFFER, "--buffer-mb", 1, 4096, NUM_FIELD(capture.buffer_mb)},
 };
+
+/* Stores v (already checked against the option's bounds) in the option's field. */
+static void set_num(struct probe_config *c, const struct num_opt *o, uint64_t v)
+{
+	uint8_t *field = (uint8_t *)c + o->off;
+
+	if (o->size == sizeof(uint32_t)) {
+		uint32_t v32 = (uint32_t)v;
+
+		memcpy(field, &v32, sizeof(v32));
+	} else {
+		memcpy(field, &v, sizeof(v));
+	}
+}
 
 /* Reports a command-line error; returns the exit status for it. */
 static WR_PRINTF(1, 2) int usage_error(const char *fmt, ...)
@@ -118,39 +142,6 @@ static WR_PRINTF(1, 2) int usage_error(const char *fmt, ...)
 	va_end(ap);
 	fputs("\n", stderr);
 	return 2;
-}
-
-static void set_num(struct probe_config *c, int id, uint64_t v)
-{
-	switch (id) {
-	case OPT_IDLE:
-		c->idle_timeout_s = v;
-		break;
-	case OPT_ACTIVE:
-		c->active_timeout_s = v;
-		break;
-	case OPT_MAX_FLOWS:
-		c->max_flows = v;
-		break;
-	case OPT_ODID:
-		c->ipfix.odid = (uint32_t)v;
-		break;
-	case OPT_TREFRESH:
-		c->ipfix.template_refresh_s = (uint32_t)v;
-		break;
-	case OPT_UDP_RATE:
-		c->ipfix.udp_pace_mps = (uint32_t)v;
-		break;
-	case OPT_UDP_MTU:
-		c->ipfix.udp_max_msg = (uint32_t)v;
-		break;
-	case OPT_SNAPLEN:
-		c->capture.snaplen = (uint32_t)v;
-		break;
-	case OPT_BUFFER:
-		c->capture.buffer_mb = (uint32_t)v;
-		break;
-	}
 }
 
 /* Parses argv into c. Returns -1 to go on, or an exit status. */
@@ -216,7 +207,7 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 				return usage_error(
 				    "%s: '%s' is not a whole number in [%" PRIu64 ", %" PRIu64 "]",
 				    num_opts[k].name, optarg, num_opts[k].min, num_opts[k].max);
-			set_num(c, opt, v);
+			set_num(c, &num_opts[k], v);
 		}
 	}
 	if (optind < argc)

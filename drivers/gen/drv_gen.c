@@ -32,14 +32,6 @@ struct gen {
 	struct capture_stats stats;
 };
 
-static uint64_t gen_rand(struct gen *g)
-{
-	g->rng ^= g->rng << 13;
-	g->rng ^= g->rng >> 7;
-	g->rng ^= g->rng << 17;
-	return g->rng;
-}
-
 static int spec_number(const char *key, const char *val, uint64_t min, uint64_t max, uint64_t *ret,
                        char *err, size_t errlen)
 {
@@ -161,7 +153,8 @@ static int gen_start(void *h)
 static uint64_t pick_flow(struct gen *g)
 {
 	if (g->zipf) {
-		double u = (double)(gen_rand(g) >> 11) / 9007199254740992.0 * g->cdf[g->flows - 1];
+		double u = (double)(wr_xorshift64(&g->rng) >> 11) / 9007199254740992.0 *
+		           g->cdf[g->flows - 1];
 		uint64_t lo = 0, hi = g->flows - 1;
 
 		while (lo < hi) {
@@ -174,7 +167,7 @@ static uint64_t pick_flow(struct gen *g)
 		}
 		return lo;
 	}
-	return gen_rand(g) % g->flows;
+	return wr_xorshift64(&g->rng) % g->flows;
 }
 
 /* The simple IMIX: 7 x 64, 4 x 594, 1 x 1518 bytes, in a fixed cycle. */
