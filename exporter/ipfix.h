@@ -11,7 +11,9 @@
  * Templates: one per IP version and VLAN depth (0, 1, 2 tags), all IANA elements:
  * flowStart/EndMilliseconds, octetDeltaCount, packetDeltaCount, source/destination address,
  * ports, protocolIdentifier, ipClassOfService, tcpControlBits, flowEndReason, and vlanId /
- * dot1qCustomerVlanId where tagged.
+ * dot1qCustomerVlanId where tagged; selectorId when sampled. Biflow templates (RFC 5103) add
+ * reverseOctetDeltaCount, reversePacketDeltaCount and reverseTcpControlBits (the forward ids
+ * under enterprise number 29305); their flowStart/End cover both directions.
  *
  * Threading: an exporter is used by one thread at a time (the exporter thread).
  */
@@ -30,23 +32,33 @@
 #define IPFIX_TID_FIRST      256 /* IPv4 untagged; see ipfix_template_id() */
 #define IPFIX_TEMPLATE_COUNT 6   /* data templates per variant (with or without selectorId) */
 #define IPFIX_TID_SELECTOR   268 /* options template of the selector report (RFC 5476) */
+#define IPFIX_TID_BIFLOW     270 /* first biflow template (270..281, as 256..267) */
+#define IPFIX_MSG_BIFLOW     1u  /* ipfix_msg_begin() flag: biflow records (RFC 5103) */
+
+#define IPFIX_MAX_SELECTORS 16
+
+/* One selector as RFC 5477 describes it (an input that does not sample is reported as
+ * count-based 1 in 1: interval 1, space 0). */
+struct ipfix_selector {
+	uint16_t algorithm;  /* selectorAlgorithm (RFC 5477) */
+	uint32_t interval;   /* samplingPacketInterval (packets taken in a row) */
+	uint32_t space;      /* samplingPacketSpace (packets passed over in between) */
+	uint32_t size;       /* samplingSize (n of n-out-of-N) */
+	uint32_t population; /* samplingPopulation (N of n-out-of-N) */
+	double probability;  /* samplingProbability */
+	uint64_t hash_max;   /* hashSelectedRangeMax (hashes 0..hash_max of 0..2^32-1 kept) */
+	uint64_t hash_init;  /* hashInitialiserValue */
+};
 
 /* The packet selection behind the records, reported to collectors so they can scale the
  * counts up (RFC 5476). n_selectors == 0: no sampling, no selectorId in records. */
 struct ipfix_sampling {
 	uint32_t n_selectors; /* selectorId 1..n, one per input; a record's is its port + 1 */
-	uint16_t algorithm;   /* selectorAlgorithm (RFC 5477) */
-	uint32_t interval;    /* samplingPacketInterval (packets taken in a row) */
-	uint32_t space;       /* samplingPacketSpace (packets passed over in between) */
-	uint32_t size;        /* samplingSize (n of n-out-of-N) */
-	uint32_t population;  /* samplingPopulation (N of n-out-of-N) */
-	double probability;   /* samplingProbability */
-	uint64_t hash_max;    /* hashSelectedRangeMax (hashes 0..hash_max of 0..2^32-1 kept) */
-	uint64_t hash_init;   /* hashInitialiserValue */
+	struct ipfix_selector sel[IPFIX_MAX_SELECTORS]; /* sel[i]: selectorId i + 1 */
 };
 
-/* Template ID used for a record: 256 + 3 * (ip_version == 6) + min(vlan_depth, 2), plus 6 when
- * the records carry a selectorId (templates 262..267). */
+/* Template ID used for a uniflow record: 256 + 3 * (ip_version == 6) + min(vlan_depth, 2); the
+ * message adds 6 when records carry a selectorId (262..267) and moves biflows to 270.. */
 uint16_t ipfix_template_id(const struct flowcache_record *rec);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -61,13 +73,14 @@ struct ipfix_msg {
 	uint32_t records; /* data records in this message (for the next sequence number) */
 	const struct ipfix_sampling *sampling; /* NULL or no selectors: no sampling */
 	uint32_t option_records; /* options data records (selector report) in this message */
+	int biflow;              /* IPFIX_MSG_BIFLOW: biflow templates */
 };
 
 /* Starts a message in buf (cap >= IPFIX_HEADER_LEN + room for one record). sampling may be
  * NULL; when it has selectors, records carry selectorId and the templates come with the
- * selector report. */
+ * selector report. flags: 0 or IPFIX_MSG_BIFLOW. */
 void ipfix_msg_begin(struct ipfix_msg *m, uint8_t *buf, size_t cap,
-                     const struct ipfix_sampling *sampling);
+                     const struct ipfix_sampling *sampling, unsigned flags);
 
 /* Appends a template set with the IPFIX_TEMPLATE_COUNT data templates in use and, with
  * sampling, the selector report: its options template and one options record per selector.
@@ -95,6 +108,7 @@ struct ipfix_exporter_params {
 	uint32_t flush_ms;              /* send a partial message once it is this old */
 	uint32_t tcp_retry_ms;          /* TCP: first reconnect delay; doubles up to 30 s */
 	struct ipfix_sampling sampling; /* the selectors behind the records (none by default) */
+	int biflow;                     /* records are biflows (RFC 5103 templates) */
 };
 
 /* Fills params with the defaults (odid 1, 20 s / 0 msgs, 1400 B, 20000 msg/s, 500 ms, 500 ms). */

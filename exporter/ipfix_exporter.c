@@ -480,12 +480,17 @@ static int transmit(struct ipfix_exporter *ex, const uint8_t *p, size_t len, uin
 	return 0;
 }
 
+static unsigned msg_flags(const struct ipfix_exporter *ex)
+{
+	return ex->params.biflow ? IPFIX_MSG_BIFLOW : 0;
+}
+
 static int send_templates_only(struct ipfix_exporter *ex, uint64_t now_ns)
 {
 	struct ipfix_msg m;
 	size_t len;
 
-	ipfix_msg_begin(&m, ex->tmpl_buf, ex->tmpl_cap, &ex->params.sampling);
+	ipfix_msg_begin(&m, ex->tmpl_buf, ex->tmpl_cap, &ex->params.sampling, msg_flags(ex));
 	ipfix_msg_add_templates(&m);
 	len = ipfix_msg_finish(&m, (uint32_t)(now_ns / WR_NS_PER_S), ex->seq, ex->params.odid);
 	return transmit(ex, ex->tmpl_buf, len, 0, m.option_records, 1, now_ns);
@@ -493,7 +498,7 @@ static int send_templates_only(struct ipfix_exporter *ex, uint64_t now_ns)
 
 static void msg_begin(struct ipfix_exporter *ex, uint64_t now_ns)
 {
-	ipfix_msg_begin(&ex->msg, ex->buf, ex->cap, &ex->params.sampling);
+	ipfix_msg_begin(&ex->msg, ex->buf, ex->cap, &ex->params.sampling, msg_flags(ex));
 	ex->msg_open = 1;
 	ex->msg_start_ns = now_ns;
 	ex->msg_has_templates = 0;
@@ -569,9 +574,14 @@ static int open_udp(struct ipfix_exporter *ex, const struct addrinfo *ai, const 
 static int check_params(const struct ipfix_exporter_params *p, enum ipfix_transport t,
                         const char *url, char *err, size_t errlen)
 {
-	size_t min = IPFIX_HEADER_LEN + ipfix_template_set_len(p->sampling.n_selectors) +
+	size_t min = IPFIX_HEADER_LEN + ipfix_template_set_len(p->sampling.n_selectors, p->biflow) +
 	             IPFIX_SET_HEADER_LEN + ipfix_record_max_len();
 
+	if (p->sampling.n_selectors > IPFIX_MAX_SELECTORS) {
+		set_err(err, errlen, "%u selectors for '%s': at most %d", p->sampling.n_selectors,
+		        url, IPFIX_MAX_SELECTORS);
+		return -EINVAL;
+	}
 	if (t == IPFIX_UDP && (p->udp_max_msg < min || p->udp_max_msg > IPFIX_UDP_MAX)) {
 		set_err(err, errlen, "udp_max_msg %u out of range %zu..%u for '%s'", p->udp_max_msg,
 		        min, IPFIX_UDP_MAX, url);
@@ -621,7 +631,8 @@ struct ipfix_exporter *ipfix_exporter_create(const char *url,
 	ex->url = strdup(url);
 	ex->cap = u.transport == IPFIX_UDP ? params->udp_max_msg : IPFIX_STREAM_BUF;
 	ex->buf = malloc(ex->cap);
-	ex->tmpl_cap = IPFIX_HEADER_LEN + ipfix_template_set_len(params->sampling.n_selectors);
+	ex->tmpl_cap =
+	    IPFIX_HEADER_LEN + ipfix_template_set_len(params->sampling.n_selectors, params->biflow);
 	ex->tmpl_buf = malloc(ex->tmpl_cap);
 	if (ex->url == NULL || ex->buf == NULL || ex->tmpl_buf == NULL)
 		goto nomem;

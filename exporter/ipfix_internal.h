@@ -10,8 +10,8 @@
 #define IPFIX_SET_HEADER_LEN 4
 
 /* Bytes that ipfix_msg_add_templates() appends (sets and headers included), for records with
- * n_selectors selectors (0: no sampling). */
-size_t ipfix_template_set_len(uint32_t n_selectors);
+ * n_selectors selectors (0: no sampling), uniflow or biflow. */
+size_t ipfix_template_set_len(uint32_t n_selectors, int biflow);
 
 /* Bytes of the longest data record of any template (its set header not included). */
 size_t ipfix_record_max_len(void);

@@ -1,13 +1,17 @@
 /*
- * IPFIX message builder (RFC 7011): message header, one template set carrying all six
- * templates, and data sets whose id is the template id. Pure: it writes into the caller's
- * buffer and never does I/O.
+ * IPFIX message builder (RFC 7011): message header, one template set carrying the six
+ * templates in use, and data sets whose id is the template id. Pure: it writes into the
+ * caller's buffer and never does I/O.
  *
  * The six templates differ only in the address family and in how many VLAN tags they carry,
  * so one table of elements describes them all: each entry gives the IANA element and length
- * for IPv4 and for IPv6 and the VLAN depth from which it is present. The same table drives the
- * template records, the length of a data record and the encoding of its fields, so they cannot
- * drift apart. Sets are not padded.
+ * for IPv4 and for IPv6 and the VLAN depth from which it is present, and whether it belongs
+ * only to the templates of sampled records or of biflows. The same table drives the template
+ * records, the length of a data record and the encoding of its fields, so they cannot drift
+ * apart. Sets are not padded.
+ *
+ * Template ids: 256 + 6 * sampled + 3 * IPv6 + VLAN depth for uniflows (256..267), the same
+ * from IPFIX_TID_BIFLOW for biflows (270..281); 268 is the selector report.
  */
 #include "ipfix.h"
 #include "ipfix_internal.h"
@@ -33,7 +37,14 @@ enum ipfix_field {
 	IPFIX_F_VLAN_OUTER,
 	IPFIX_F_VLAN_INNER,
 	IPFIX_F_SELECTOR,
+	IPFIX_F_REV_OCTETS,
+	IPFIX_F_REV_PACKETS,
+	IPFIX_F_REV_TCP_FLAGS,
 };
+
+#define IPFIX_IN_SAMPLED  1      /* only in the templates of sampled records */
+#define IPFIX_IN_BIFLOW   2      /* only in biflow templates: a reverse element (RFC 5103) */
+#define IPFIX_PEN_REVERSE 29305u /* the enterprise number of RFC 5103 reverse elements */
 
 struct ipfix_elem {
 	uint8_t field;     /* enum ipfix_field: where the value comes from */
@@ -42,7 +53,7 @@ struct ipfix_elem {
 	uint16_t len4;     /* its length there */
 	uint16_t id6;      /* IANA element id in the IPv6 templates */
 	uint16_t len6;     /* its length there */
-	uint8_t sampled;   /* only in the templates of sampled records (262..267) */
+	uint8_t only;      /* 0 or IPFIX_IN_*: the templates it is limited to */
 };
 
 /* Template order is table order. */
@@ -61,19 +72,34 @@ static const struct ipfix_elem ipfix_elems[] = {
     {IPFIX_F_END_REASON, 0, 136, 1, 136, 1, 0}, /* flowEndReason */
     {IPFIX_F_VLAN_OUTER, 1, 58, 2, 58, 2, 0},   /* vlanId */
     {IPFIX_F_VLAN_INNER, 2, 245, 2, 245, 2, 0}, /* dot1qCustomerVlanId */
-    {IPFIX_F_SELECTOR, 0, 302, 8, 302, 8, 1},   /* selectorId (RFC 5477) */
+    {IPFIX_F_SELECTOR, 0, 302, 8, 302, 8, IPFIX_IN_SAMPLED}, /* selectorId (RFC 5477) */
+    /* Reverse elements: the forward element's id under enterprise number 29305. */
+    {IPFIX_F_REV_OCTETS, 0, 1, 8, 1, 8, IPFIX_IN_BIFLOW},    /* reverseOctetDeltaCount */
+    {IPFIX_F_REV_PACKETS, 0, 2, 8, 2, 8, IPFIX_IN_BIFLOW},   /* reversePacketDeltaCount */
+    {IPFIX_F_REV_TCP_FLAGS, 0, 6, 2, 6, 2, IPFIX_IN_BIFLOW}, /* reverseTcpControlBits */
 };
 
 #define IPFIX_DEPTHS 3 /* templates per address family: 0, 1 or 2 VLAN tags */
 
+static int tid_biflow(uint16_t tid)
+{
+	return tid >= IPFIX_TID_BIFLOW;
+}
+
+/* Position of tid within its group of 12 (uniflow or biflow). */
+static unsigned tid_offset(uint16_t tid)
+{
+	return (unsigned)(tid - (tid_biflow(tid) ? IPFIX_TID_BIFLOW : IPFIX_TID_FIRST));
+}
+
 static int tid_is_v6(uint16_t tid)
 {
-	return (tid - IPFIX_TID_FIRST) % IPFIX_TEMPLATE_COUNT / IPFIX_DEPTHS;
+	return tid_offset(tid) % IPFIX_TEMPLATE_COUNT / IPFIX_DEPTHS;
 }
 
 static int tid_sampled(uint16_t tid)
 {
-	return (tid - IPFIX_TID_FIRST) / IPFIX_TEMPLATE_COUNT;
+	return tid_offset(tid) / IPFIX_TEMPLATE_COUNT;
 }
 
 static int msg_sampled(const struct ipfix_msg *m)
@@ -81,14 +107,29 @@ static int msg_sampled(const struct ipfix_msg *m)
 	return m->sampling != NULL && m->sampling->n_selectors > 0;
 }
 
+/* The first of the six data templates a message uses. */
+static uint16_t first_tid(int sampled, int biflow)
+{
+	return (uint16_t)((biflow ? IPFIX_TID_BIFLOW : IPFIX_TID_FIRST) +
+	                  sampled * IPFIX_TEMPLATE_COUNT);
+}
+
 static unsigned tid_depth(uint16_t tid)
 {
-	return (unsigned)(tid - IPFIX_TID_FIRST) % IPFIX_DEPTHS;
+	return tid_offset(tid) % IPFIX_DEPTHS;
 }
 
 static int elem_in(const struct ipfix_elem *e, uint16_t tid)
 {
-	return e->min_depth <= tid_depth(tid) && (!e->sampled || tid_sampled(tid));
+	return e->min_depth <= tid_depth(tid) &&
+	       (!(e->only & IPFIX_IN_SAMPLED) || tid_sampled(tid)) &&
+	       (!(e->only & IPFIX_IN_BIFLOW) || tid_biflow(tid));
+}
+
+/* Bytes of the element's field specifier: 8 with an enterprise number. */
+static size_t elem_spec_len(const struct ipfix_elem *e)
+{
+	return (e->only & IPFIX_IN_BIFLOW) ? 8 : 4;
 }
 
 static uint16_t elem_id(const struct ipfix_elem *e, uint16_t tid)
@@ -145,13 +186,17 @@ static size_t selector_record_len(void)
 	return len;
 }
 
-static size_t data_templates_len(int sampled)
+static size_t data_templates_len(int sampled, int biflow)
 {
-	uint16_t first = (uint16_t)(IPFIX_TID_FIRST + sampled * IPFIX_TEMPLATE_COUNT);
+	uint16_t first = first_tid(sampled, biflow);
 	size_t len = IPFIX_SET_HEADER_LEN;
 
-	for (uint16_t tid = first; tid < first + IPFIX_TEMPLATE_COUNT; tid++)
-		len += 4 + 4 * (size_t)tmpl_field_count(tid);
+	for (uint16_t tid = first; tid < first + IPFIX_TEMPLATE_COUNT; tid++) {
+		len += 4;
+		for (size_t i = 0; i < WR_ARRAY_SIZE(ipfix_elems); i++)
+			if (elem_in(&ipfix_elems[i], tid))
+				len += elem_spec_len(&ipfix_elems[i]);
+	}
 	return len;
 }
 
@@ -162,22 +207,25 @@ static size_t selector_report_len(uint32_t n)
 	       IPFIX_SET_HEADER_LEN + (size_t)n * selector_record_len();
 }
 
-size_t ipfix_template_set_len(uint32_t n_selectors)
+size_t ipfix_template_set_len(uint32_t n_selectors, int biflow)
 {
-	return n_selectors ? data_templates_len(1) + selector_report_len(n_selectors)
-	                   : data_templates_len(0);
+	return n_selectors ? data_templates_len(1, biflow) + selector_report_len(n_selectors)
+	                   : data_templates_len(0, biflow);
 }
 
 size_t ipfix_record_max_len(void)
 {
 	size_t max = 0;
 
-	for (uint16_t tid = IPFIX_TID_FIRST; tid < IPFIX_TID_FIRST + 2 * IPFIX_TEMPLATE_COUNT;
-	     tid++) {
-		size_t len = tmpl_record_len(tid);
+	for (int biflow = 0; biflow < 2; biflow++) {
+		uint16_t first = first_tid(0, biflow);
 
-		if (len > max)
-			max = len;
+		for (uint16_t tid = first; tid < first + 2 * IPFIX_TEMPLATE_COUNT; tid++) {
+			size_t len = tmpl_record_len(tid);
+
+			if (len > max)
+				max = len;
+		}
 	}
 	return max;
 }
@@ -190,9 +238,10 @@ uint16_t ipfix_template_id(const struct flowcache_record *rec)
 }
 
 void ipfix_msg_begin(struct ipfix_msg *m, uint8_t *buf, size_t cap,
-                     const struct ipfix_sampling *sampling)
+                     const struct ipfix_sampling *sampling, unsigned flags)
 {
 	m->sampling = sampling;
+	m->biflow = (flags & IPFIX_MSG_BIFLOW) != 0;
 	m->option_records = 0;
 	m->buf = buf;
 	/* The message length field is 16 bits. */
@@ -227,19 +276,20 @@ static void put_selector_report(uint8_t *p, const struct ipfix_sampling *s)
 	            (uint16_t)(IPFIX_SET_HEADER_LEN + s->n_selectors * selector_record_len()));
 	p += IPFIX_SET_HEADER_LEN;
 	for (sel = 1; sel <= s->n_selectors; sel++) {
+		const struct ipfix_selector *d = &s->sel[sel - 1];
 		uint64_t prob;
 
-		memcpy(&prob, &s->probability, 8); /* IEEE 754 binary64, sent big-endian */
+		memcpy(&prob, &d->probability, 8); /* IEEE 754 binary64, sent big-endian */
 		put_uint(p, sel, 8);
-		put_uint(p + 8, s->algorithm, 2);
-		put_uint(p + 10, s->interval, 4);
-		put_uint(p + 14, s->space, 4);
-		put_uint(p + 18, s->size, 4);
-		put_uint(p + 22, s->population, 4);
+		put_uint(p + 8, d->algorithm, 2);
+		put_uint(p + 10, d->interval, 4);
+		put_uint(p + 14, d->space, 4);
+		put_uint(p + 18, d->size, 4);
+		put_uint(p + 22, d->population, 4);
 		put_uint(p + 26, prob, 8);
-		put_uint(p + 34, s->hash_max ? UINT32_MAX : 0, 8);
-		put_uint(p + 42, s->hash_max, 8);
-		put_uint(p + 50, s->hash_init, 8);
+		put_uint(p + 34, d->hash_max ? UINT32_MAX : 0, 8);
+		put_uint(p + 42, d->hash_max, 8);
+		put_uint(p + 50, d->hash_init, 8);
 		p += selector_record_len();
 	}
 }
@@ -247,9 +297,9 @@ static void put_selector_report(uint8_t *p, const struct ipfix_sampling *s)
 int ipfix_msg_add_templates(struct ipfix_msg *m)
 {
 	int sampled = msg_sampled(m);
-	uint16_t first = (uint16_t)(IPFIX_TID_FIRST + sampled * IPFIX_TEMPLATE_COUNT);
-	size_t set_len = data_templates_len(sampled);
-	size_t total = ipfix_template_set_len(sampled ? m->sampling->n_selectors : 0);
+	uint16_t first = first_tid(sampled, m->biflow);
+	size_t set_len = data_templates_len(sampled, m->biflow);
+	size_t total = ipfix_template_set_len(sampled ? m->sampling->n_selectors : 0, m->biflow);
 	uint8_t *p;
 
 	if (m->len + total > m->cap)
@@ -267,10 +317,17 @@ int ipfix_msg_add_templates(struct ipfix_msg *m)
 
 			if (!elem_in(e, tid))
 				continue;
-			/* IANA elements: the enterprise bit stays clear. */
-			wr_put_be16(p, elem_id(e, tid));
-			wr_put_be16(p + 2, elem_len(e, tid));
-			p += 4;
+			if (e->only & IPFIX_IN_BIFLOW) {
+				/* enterprise bit, then the enterprise number */
+				wr_put_be16(p, (uint16_t)(0x8000u | elem_id(e, tid)));
+				wr_put_be16(p + 2, elem_len(e, tid));
+				wr_put_be32(p + 4, IPFIX_PEN_REVERSE);
+			} else {
+				/* IANA elements: the enterprise bit stays clear. */
+				wr_put_be16(p, elem_id(e, tid));
+				wr_put_be16(p + 2, elem_len(e, tid));
+			}
+			p += elem_spec_len(e);
 		}
 	}
 	if (sampled) {
@@ -359,6 +416,15 @@ static void encode_record(uint8_t *p, const struct flowcache_record *rec, uint16
 		case IPFIX_F_SELECTOR:
 			v = (uint64_t)rec->port + 1; /* one selector per input */
 			break;
+		case IPFIX_F_REV_OCTETS:
+			v = rec->rev_octets;
+			break;
+		case IPFIX_F_REV_PACKETS:
+			v = rec->rev_packets;
+			break;
+		case IPFIX_F_REV_TCP_FLAGS:
+			v = rec->rev_tcp_flags;
+			break;
 		}
 		put_uint(p, v, len);
 		p += len;
@@ -367,7 +433,8 @@ static void encode_record(uint8_t *p, const struct flowcache_record *rec, uint16
 
 int ipfix_msg_add_record(struct ipfix_msg *m, const struct flowcache_record *rec)
 {
-	uint16_t tid = (uint16_t)(ipfix_template_id(rec) + msg_sampled(m) * IPFIX_TEMPLATE_COUNT);
+	uint16_t tid = (uint16_t)(ipfix_template_id(rec) - IPFIX_TID_FIRST +
+	                          first_tid(msg_sampled(m), m->biflow));
 	size_t rec_len = tmpl_record_len(tid);
 	int same_set = m->set_start != 0 && m->set_id == tid;
 	size_t need = rec_len + (same_set ? 0 : IPFIX_SET_HEADER_LEN);

@@ -15,6 +15,12 @@
  * (ports, protocol, VLAN stack, and the IPv4 addresses or a fold of the IPv6 ones), then, for
  * IPv6 only, the full addresses on the second line.
  *
+ * Biflows (RFC 5103). The table hash is direction-symmetric, so a packet and its reply find the
+ * same buckets and tag; the key is compared as it is and reversed. A record keeps the key of
+ * the packet that started it (the initiator). Line 1 counts both directions together; the
+ * reverse direction's own counters are on line 2, so a reply touches both lines and a forward
+ * packet only the first. The forward counts are the difference, taken at export.
+ *
  * Timers. Each flow sits on one slot of a wheel of WHEEL_SLOTS slots of SLOT_NS, the slot of
  * its deadline (idle: last packet + idle timeout; active: first packet of the record + active
  * timeout). A packet does not move its flow: when a slot comes due, each flow on it is checked
@@ -96,10 +102,13 @@ struct rec {
 	/* line 2: IPv6 addresses, and what only insertion and removal use */
 	uint8_t src6[16];
 	uint8_t dst6[16];
-	uint32_t hash;  /* table hash of the key */
-	uint32_t wslot; /* wheel slot the record is on */
+	uint64_t rev_octets;  /* biflow: the reverse direction's share of octets */
+	uint32_t hash;        /* table hash of the key */
+	uint32_t wslot;       /* wheel slot the record is on */
+	uint32_t rev_packets; /* biflow: the reverse direction's share of packets */
 	uint16_t port;
-	uint8_t pad[22];
+	uint16_t rev_tcp_flags; /* biflow: reverse direction (tcp_flags is then forward only) */
+	uint8_t pad[8];
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct rec) == 128, "record = two cache lines");
 _Static_assert(offsetof(struct rec, k) + sizeof(struct key24) == 64, "IPv4 state on line 1");
@@ -190,11 +199,15 @@ static inline unsigned tag_bits(const struct bucket *bk, uint16_t tag)
 /* ---------------------------------------------------------------------------------------- */
 /* Keys and hashing                                                                           */
 
-/* The table hash: the parser's hash is direction-symmetric, which would put both directions
- * of every conversation in the same buckets with the same tag; the ports break that. */
-static inline uint32_t table_hash(const struct capture_meta *m)
+/* The table hash. The parser's hash is direction-symmetric: what a biflow table needs, but a
+ * uniflow table would then hold both directions of every conversation in the same buckets with
+ * the same tag, so there the ports break the symmetry. */
+static inline uint32_t table_hash(const struct flowcache *fc, const struct capture_meta *m)
 {
-	uint32_t h = m->hash ^ ((uint32_t)m->key.sport << 16 | m->key.dport);
+	uint32_t h = m->hash;
+
+	if (!fc->p.biflow)
+		h ^= (uint32_t)m->key.sport << 16 | m->key.dport;
 
 	h ^= h >> 15;
 	h *= 0x2C1B3C6Du;
@@ -216,36 +229,85 @@ static inline uint32_t bucket2(const struct flowcache *fc, uint32_t b1, uint16_t
 	return b2 != b1 ? b2 : b1 ^ 1;
 }
 
-static void key24_from(struct key24 *k, const struct capture_flow_key *key)
+/* The 8-byte fold of an IPv6 address pair compared on line 1 (order matters). */
+static void fold6(uint8_t out[8], const uint8_t src[16], const uint8_t dst[16])
 {
+	uint64_t a[4], f;
+
+	memcpy(a, src, 16);
+	memcpy(a + 2, dst, 16);
+	f = a[0] ^ (a[1] * 0x9E3779B97F4A7C15ULL) ^ (a[2] * 0xC2B2AE3D27D4EB4FULL) ^
+	    (a[3] * 0x165667B19E3779F9ULL);
+	memcpy(out, &f, 8);
+}
+
+/* The compared part of key, or of its reverse (source and destination swapped). */
+static void key24_from(struct key24 *k, const struct capture_flow_key *key, int reverse)
+{
+	const uint8_t *src = reverse ? key->dst : key->src, *dst = reverse ? key->src : key->dst;
+
 	memset(k, 0, sizeof(*k));
-	k->sport = key->sport;
-	k->dport = key->dport;
+	k->sport = reverse ? key->dport : key->sport;
+	k->dport = reverse ? key->sport : key->dport;
 	k->proto = key->proto;
 	k->vlan_depth = key->vlan_depth;
 	k->ip_version = key->ip_version;
 	memcpy(k->vlan, key->vlan, sizeof(k->vlan));
 	if (key->ip_version == 6) {
-		uint64_t a[4], f;
-
-		memcpy(a, key->src, 16);
-		memcpy(a + 2, key->dst, 16);
-		f = a[0] ^ (a[1] * 0x9E3779B97F4A7C15ULL) ^ (a[2] * 0xC2B2AE3D27D4EB4FULL) ^
-		    (a[3] * 0x165667B19E3779F9ULL);
-		memcpy(k->addr, &f, 8);
+		fold6(k->addr, src, dst);
 	} else {
-		memcpy(k->addr, key->src, 4);
-		memcpy(k->addr + 4, key->dst, 4);
+		memcpy(k->addr, src, 4);
+		memcpy(k->addr + 4, dst, 4);
 	}
 }
 
-static inline int key_matches(const struct rec *r, const struct key24 *k,
-                              const struct capture_flow_key *key)
+/* The key of a packet in both directions: rev is filled in biflow mode only. */
+struct pkt_key {
+	struct key24 fwd, rev;
+	const struct capture_flow_key *key;
+};
+
+#define MATCH_FWD 1
+#define MATCH_REV 2 /* biflow: the packet goes from the record's destination to its source */
+
+/* MATCH_FWD, MATCH_REV or 0. */
+static inline int key_matches(const struct flowcache *fc, const struct rec *r,
+                              const struct pkt_key *pk)
 {
-	if (!(r->flags & REC_LIVE) || memcmp(&r->k, k, sizeof(*k)) != 0)
+	const struct capture_flow_key *key = pk->key;
+
+	if (!(r->flags & REC_LIVE))
 		return 0;
-	return !(r->flags & REC_V6) ||
-	       (memcmp(r->src6, key->src, 16) == 0 && memcmp(r->dst6, key->dst, 16) == 0);
+	if (memcmp(&r->k, &pk->fwd, sizeof(pk->fwd)) == 0 &&
+	    (!(r->flags & REC_V6) ||
+	     (memcmp(r->src6, key->src, 16) == 0 && memcmp(r->dst6, key->dst, 16) == 0)))
+		return MATCH_FWD;
+	if (fc->p.biflow && memcmp(&r->k, &pk->rev, sizeof(pk->rev)) == 0 &&
+	    (!(r->flags & REC_V6) ||
+	     (memcmp(r->src6, key->dst, 16) == 0 && memcmp(r->dst6, key->src, 16) == 0)))
+		return MATCH_REV;
+	return 0;
+}
+
+/* Biflow: turns the record round, so the packet that restarts it is its initiator. The table
+ * hash is symmetric, so the record stays where it is. */
+static void reverse_key(struct rec *r)
+{
+	uint16_t port = r->k.sport;
+	uint8_t a[16];
+
+	r->k.sport = r->k.dport;
+	r->k.dport = port;
+	if (r->flags & REC_V6) {
+		memcpy(a, r->src6, 16);
+		memcpy(r->src6, r->dst6, 16);
+		memcpy(r->dst6, a, 16);
+		fold6(r->k.addr, r->src6, r->dst6);
+	} else {
+		memcpy(a, r->k.addr, 4);
+		memmove(r->k.addr, r->k.addr + 4, 4);
+		memcpy(r->k.addr + 4, a, 4);
+	}
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -343,13 +405,15 @@ static void record_out(struct flowcache *fc, const struct rec *r, enum flowcache
 	memcpy(o->key.vlan, r->k.vlan, sizeof(o->key.vlan));
 	o->first_ns = r->first_ns;
 	o->last_ns = r->last_ns;
-	o->packets = r->packets;
-	o->octets = r->octets;
+	o->packets = r->packets - r->rev_packets;
+	o->octets = r->octets - r->rev_octets;
 	o->tcp_flags = r->tcp_flags;
 	o->tos = r->tos;
 	o->end_reason = (uint8_t)why;
 	o->port = r->port;
-	o->pad = 0;
+	o->rev_tcp_flags = r->rev_tcp_flags;
+	o->rev_packets = r->rev_packets;
+	o->rev_octets = r->rev_octets;
 	fc->pend_n++;
 }
 
@@ -362,6 +426,11 @@ static void restart_record(struct flowcache *fc, struct rec *r, enum flowcache_e
 	r->packets = 0;
 	r->octets = 0;
 	r->tcp_flags = 0;
+	if (fc->p.biflow) {
+		r->rev_packets = 0;
+		r->rev_octets = 0;
+		r->rev_tcp_flags = 0;
+	}
 }
 
 /* Removes a flow from the table and the wheel and frees its record (already reported). */
@@ -486,6 +555,9 @@ static uint32_t create(struct flowcache *fc, const struct capture_meta *m, uint3
 	}
 	r->hash = h;
 	r->port = m->port;
+	r->rev_packets = 0;
+	r->rev_octets = 0;
+	r->rev_tcp_flags = 0;
 	r->wslot = NIL; /* slotted by fold() when its first packet starts the record */
 	fc->live++;
 	fc->st.flows_created++;
@@ -493,9 +565,9 @@ static uint32_t create(struct flowcache *fc, const struct capture_meta *m, uint3
 }
 
 /* Full lookup in both buckets (after an insert earlier in the same burst, or a tag hit on
- * another key). */
+ * another key). Sets *match (MATCH_FWD or MATCH_REV) when found. */
 static uint32_t lookup(struct flowcache *fc, uint32_t b1, uint32_t b2, uint16_t tag,
-                       const struct key24 *k, const struct capture_flow_key *key)
+                       const struct pkt_key *pk, int *match)
 {
 	const struct bucket *bk = &fc->buckets[b1];
 	int pass;
@@ -506,7 +578,8 @@ static uint32_t lookup(struct flowcache *fc, uint32_t b1, uint32_t b2, uint16_t 
 		for (bits = tag_bits(bk, tag); bits; bits &= bits - 1) {
 			uint32_t i = bk->idx[FIRST_SLOT(bits)];
 
-			if (key_matches(&fc->recs[i], k, key))
+			*match = key_matches(fc, &fc->recs[i], pk);
+			if (*match)
 				return i;
 		}
 	}
@@ -524,19 +597,25 @@ static uint32_t tag_candidate(const struct flowcache *fc, uint32_t b1, uint32_t 
 	return bits ? fc->buckets[b2].idx[FIRST_SLOT(bits)] : NIL;
 }
 
-/* Folds one packet into flow i, first ending the record if a timer ran out before it. A new
- * flow has last_ns == ts, so only a flow seen before can have gone idle. */
-static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m)
+/* Folds one packet into flow i (match: its direction), first ending the record if a timer
+ * ran out before it. A new flow has last_ns == ts, so only a flow seen before can have gone
+ * idle. */
+static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m, int match)
 {
 	struct rec *r = &fc->recs[i];
 	int start;
 
 	if (m->ts_ns >= quiet_deadline(fc, r)) {
 		/* Quiet (or closed by a FIN) before this packet, possibly after an active export
-		 * emptied the record: the record ends and the packet starts the flow anew. */
+		 * emptied the record: the record ends and the packet starts the flow anew, as its
+		 * initiator. */
 		restart_record(fc, r, quiet_reason(r));
 		r->flags &= (uint8_t)~REC_FIN;
 		fc->st.flows_created++;
+		if (match == MATCH_REV) {
+			reverse_key(r);
+			match = MATCH_FWD;
+		}
 	} else if (r->packets > 0 &&
 	           m->ts_ns >= wr_sat_add64(r->first_ns, fc->p.active_timeout_ns)) {
 		restart_record(fc, r, FLOWCACHE_END_ACTIVE);
@@ -565,7 +644,13 @@ static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m)
 	}
 	r->packets++;
 	r->octets += m->l3_octets;
-	r->tcp_flags |= m->tcp_flags;
+	if (WR_LIKELY(match == MATCH_FWD)) {
+		r->tcp_flags |= m->tcp_flags;
+	} else {
+		r->rev_packets++;
+		r->rev_octets += m->l3_octets;
+		r->rev_tcp_flags |= m->tcp_flags;
+	}
 	if (start) {
 		/* A record's deadline only moves later while its packets come in order, but a new
 		 * record (or an earlier first packet) brings an active deadline that may be earlier
@@ -607,7 +692,7 @@ void flowcache_update_burst(struct flowcache *fc, const struct capture_meta *met
 		c = n - base < BULK ? n - base : BULK;
 		/* Pass 1: hash, and prefetch both candidate buckets. */
 		for (k = 0; k < c; k++) {
-			h[k] = table_hash(&metas[base + k]);
+			h[k] = table_hash(fc, &metas[base + k]);
 			tag[k] = hash_tag(h[k]);
 			b1[k] = h[k] & fc->bucket_mask;
 			b2[k] = bucket2(fc, b1[k], tag[k]);
@@ -626,23 +711,31 @@ void flowcache_update_burst(struct flowcache *fc, const struct capture_meta *met
 		/* Pass 3: compare the full key; update, or insert. */
 		for (k = 0; k < c; k++) {
 			const struct capture_meta *m = &metas[base + k];
-			struct key24 k24;
+			struct pkt_key pk;
 			uint32_t i = cand[k];
+			int match = 0;
 
 			if (WR_UNLIKELY(pending_room(fc) < 2)) {
 				fc->st.no_slot++; /* expire() not called for too long */
 				continue;
 			}
-			key24_from(&k24, &m->key);
-			if (i == NIL || !key_matches(&fc->recs[i], &k24, &m->key))
-				i = lookup(fc, b1[k], b2[k], tag[k], &k24, &m->key);
-			if (i == NIL)
-				i = create(fc, m, h[k], b1[k], b2[k], &k24);
+			pk.key = &m->key;
+			key24_from(&pk.fwd, &m->key, 0);
+			if (fc->p.biflow)
+				key24_from(&pk.rev, &m->key, 1);
+			if (i != NIL)
+				match = key_matches(fc, &fc->recs[i], &pk);
+			if (!match)
+				i = lookup(fc, b1[k], b2[k], tag[k], &pk, &match);
+			if (i == NIL) {
+				i = create(fc, m, h[k], b1[k], b2[k], &pk.fwd);
+				match = MATCH_FWD;
+			}
 			if (WR_UNLIKELY(i == NIL)) {
 				fc->st.no_slot++;
 				continue;
 			}
-			fold(fc, i, m);
+			fold(fc, i, m, match);
 		}
 	}
 }

@@ -1,6 +1,8 @@
 /*
- * flowcache: folds parsed packets into unidirectional flow records and decides when each
- * record leaves, and why.
+ * flowcache: folds parsed packets into flow records and decides when each record leaves, and
+ * why. Records are unidirectional by default; in biflow mode (RFC 5103) one record holds both
+ * directions of a conversation, keyed in the direction of its first packet (the initiator),
+ * with the counters of the other direction beside the forward ones.
  *
  * A cache belongs to one worker thread (shared nothing, no locks). Packets go in by bursts of
  * parsed metadata; records come out of flowcache_expire() when their idle or active timer has
@@ -24,7 +26,10 @@ enum flowcache_end_reason {
 	FLOWCACHE_END_RESOURCES = 5 /* evicted because the cache was full */
 };
 
-/* One flow record as exported. Counters are deltas since the previous export of the flow. */
+/* One flow record as exported. Counters are deltas since the previous export of the flow. In
+ * biflow mode, packets/octets/tcp_flags are those of the forward direction (source to
+ * destination of the key), rev_* those of the reverse direction, and first_ns/last_ns cover
+ * both; in uniflow mode rev_* are 0. */
 struct flowcache_record {
 	struct capture_flow_key key;
 	uint64_t first_ns;  /* first packet covered by this record (packet time) */
@@ -35,7 +40,9 @@ struct flowcache_record {
 	uint8_t tos;        /* ipClassOfService of the first packet */
 	uint8_t end_reason; /* enum flowcache_end_reason */
 	uint16_t port;      /* input port of the first packet */
-	uint16_t pad;
+	uint16_t rev_tcp_flags;
+	uint64_t rev_packets; /* reversePacketDeltaCount (biflow) */
+	uint64_t rev_octets;  /* reverseOctetDeltaCount (biflow) */
 };
 
 struct flowcache_params {
@@ -43,6 +50,7 @@ struct flowcache_params {
 	uint64_t idle_timeout_ns;   /* export after this long without a packet */
 	uint64_t active_timeout_ns; /* export (and restart counters) after this long since the
 	                               record's first packet */
+	int biflow;                 /* one record per bidirectional flow (RFC 5103) */
 };
 
 struct flowcache_stats {

@@ -42,6 +42,13 @@ static const char usage_text[] =
     "      --idle-timeout SEC     export a flow after SEC seconds without packets [15]\n"
     "      --active-timeout SEC   export long flows every SEC seconds [1800]\n"
     "      --max-flows N          concurrent flows per input before eviction [1048576]\n"
+    "      --biflow               one record per bidirectional flow (RFC 5103), keyed by the\n"
+    "                             first packet's direction, with reverse counters\n"
+    "      --sample [N=]SPEC      select packets before the table, on every input or on\n"
+    "                             input N (1 = the first -i; repeatable; N= wins):\n"
+    "                             count:N (1 in N), random:N (1 of every N at random),\n"
+    "                             prob:P, hash:N (RFC 5475, invariant fields), flow:N\n"
+    "                             (whole flows), each with optional ,seed=S; or none\n"
     "      --odid N               IPFIX observation domain id [1]\n"
     "      --template-refresh SEC UDP: re-send templates every SEC seconds [20]\n"
     "      --udp-rate N           UDP: at most N messages per second, 0 = unpaced [20000]\n"
@@ -70,6 +77,7 @@ enum {
 	OPT_FILTER,
 	OPT_SUMMARY_JSON,
 	OPT_SAMPLE,
+	OPT_BIFLOW,
 };
 
 static const struct option long_opts[] = {
@@ -87,6 +95,7 @@ static const struct option long_opts[] = {
     {"filter", required_argument, NULL, OPT_FILTER},
     {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
     {"sample", required_argument, NULL, OPT_SAMPLE},
+    {"biflow", no_argument, NULL, OPT_BIFLOW},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -144,12 +153,48 @@ static WR_PRINTF(1, 2) int usage_error(const char *fmt, ...)
 	return 2;
 }
 
+/* A --sample argument: "[N=]SPEC" or "[N=]none". Stores it for input N (1-based, 0 = every
+ * input without its own). Returns -1 to go on, or an exit status. */
+static int parse_sample(const char *arg, struct probe_config *c,
+                        struct capture_sampler_params *every, const char **every_spec)
+{
+	const char *eq = strchr(arg, '='), *spec = arg;
+	struct capture_sampler_params sp = {.algo = CAPTURE_SAMPLE_NONE};
+	char num[16], err[256];
+	uint64_t n = 0;
+
+	if (eq != NULL && eq > arg && strspn(arg, "0123456789") == (size_t)(eq - arg)) {
+		if ((size_t)(eq - arg) >= sizeof(num))
+			return usage_error("--sample %s: input number too long", arg);
+		memcpy(num, arg, (size_t)(eq - arg));
+		num[eq - arg] = '\0';
+		if (wr_parse_u64(num, 1, PROBE_MAX_INPUTS, &n) < 0)
+			return usage_error("--sample %s: input number '%s' not in [1, %d]", arg,
+			                   num, PROBE_MAX_INPUTS);
+		spec = eq + 1;
+	}
+	if (strcmp(spec, "none") != 0 && capture_sampler_parse(spec, &sp, err, sizeof(err)) < 0)
+		return usage_error("--sample %s: %s", arg, err);
+	if (n == 0) {
+		*every = sp;
+		*every_spec = sp.algo == CAPTURE_SAMPLE_NONE ? NULL : spec;
+	} else {
+		c->sample[n - 1] = sp;
+		c->sample_spec[n - 1] = sp.algo == CAPTURE_SAMPLE_NONE ? NULL : spec;
+		c->sample_own[n - 1] = 1;
+	}
+	return -1;
+}
+
 /* Parses argv into c. Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, struct probe_config *c)
 {
+	struct capture_sampler_params every = {.algo = CAPTURE_SAMPLE_NONE};
+	const char *every_spec = NULL;
 	uint64_t v;
 	size_t k;
-	int opt;
+	unsigned i;
+	int opt, rc;
 
 	c->idle_timeout_s = 15;
 	c->active_timeout_s = 1800;
@@ -177,14 +222,14 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 		case OPT_SUMMARY_JSON:
 			c->summary_json = optarg;
 			continue;
-		case OPT_SAMPLE: {
-			char err[256];
-
-			if (capture_sampler_parse(optarg, &c->sample, err, sizeof(err)) < 0)
-				return usage_error("--sample: %s", err);
-			c->sample_spec = optarg;
+		case OPT_SAMPLE:
+			rc = parse_sample(optarg, c, &every, &every_spec);
+			if (rc >= 0)
+				return rc;
 			continue;
-		}
+		case OPT_BIFLOW:
+			c->biflow = 1;
+			continue;
 		case 'q':
 			c->quiet = 1;
 			continue;
@@ -218,6 +263,17 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 	if (c->n_outputs == 0)
 		return usage_error("no output: give one with -o ipfix:udp://HOST:PORT, "
 		                   "ipfix:tcp://HOST:PORT or ipfix:file:PATH");
+	for (i = c->n_inputs; i < PROBE_MAX_INPUTS; i++)
+		if (c->sample_own[i])
+			return usage_error("--sample %u=...: there %s only %u input%s", i + 1,
+			                   c->n_inputs == 1 ? "is" : "are", c->n_inputs,
+			                   c->n_inputs == 1 ? "" : "s");
+	for (i = 0; i < c->n_inputs; i++) {
+		if (!c->sample_own[i]) {
+			c->sample[i] = every;
+			c->sample_spec[i] = every_spec;
+		}
+	}
 	return -1;
 }
 
@@ -352,12 +408,17 @@ static void print_summary(const struct probe *pr, const struct totals *t, int ba
 		        ipfix_exporter_url(pr->exporters[i]), s.records, s.messages, s.bytes,
 		        s.records_lost);
 	}
-	if (t->sampled_observed)
+	for (i = 0; i < pr->n_workers; i++) {
+		const struct probe_worker *w = &pr->workers[i];
+
+		if (pr->cfg.sample_spec[i] == NULL)
+			continue;
 		fprintf(stderr,
-		        "  sampling (%s): %" PRIu64 " packets observed, %" PRIu64
-		        " selected, %" PRIu64 " passed over\n",
-		        pr->cfg.sample_spec, t->sampled_observed, t->sampled_selected,
-		        t->not_sampled);
+		        "  sampling input %s (%s, selectorId %u): %" PRIu64
+		        " packets observed, %" PRIu64 " selected, %" PRIu64 " passed over\n",
+		        w->name, pr->cfg.sample_spec[i], i + 1, w->sampler.observed,
+		        w->sampler.selected, w->not_sampled);
+	}
 	fprintf(stderr, "  accounting: %s (read = in flows + non-IP + malformed%s%s)\n",
 	        balanced ? "balanced" : "MISMATCH", t->not_sampled ? " + not sampled" : "",
 	        t->no_slot ? " + no slot" : "");
@@ -410,6 +471,24 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 	        t->records[1], t->records[2], t->records[3], t->records[4], t->records[5]);
 	fprintf(f, "  \"clock_steps_back\": %" PRIu64 ",\n  \"clock_outliers\": %" PRIu64 ",\n",
 	        t->clock_steps_back, t->clock_outliers);
+	fprintf(f, "  \"biflow\": %s,\n  \"inputs\": [", pr->cfg.biflow ? "true" : "false");
+	for (i = 0; i < pr->n_workers; i++) {
+		const struct probe_worker *w = &pr->workers[i];
+
+		fprintf(f, "%s\n    {\"input\": ", i ? "," : "");
+		json_string(f, w->name);
+		fprintf(f, ", \"packets\": %" PRIu64 ", \"in_flows\": %" PRIu64 ", \"sample\": ",
+		        w->cstats.packets, w->fcstats.packets);
+		if (pr->cfg.sample_spec[i] != NULL)
+			json_string(f, pr->cfg.sample_spec[i]);
+		else
+			fputs("null", f);
+		fprintf(f,
+		        ", \"selector_id\": %u, \"sampling_observed\": %" PRIu64
+		        ", \"sampling_selected\": %" PRIu64 "}",
+		        i + 1, w->sampler.observed, w->sampler.selected);
+	}
+	fprintf(f, "\n  ],\n");
 	fprintf(f,
 	        "  \"records_queued\": %" PRIu64 ",\n  \"records_queue_full\": %" PRIu64
 	        ",\n  \"records_exported\": %" PRIu64 ",\n  \"outputs\": [",

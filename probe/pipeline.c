@@ -55,20 +55,17 @@ static const struct capture_driver_ops *driver_for(const char *input, const char
 	return NULL;
 }
 
-/* The selector report for collectors (RFC 5476/5477) from the --sample selector, which every
- * input runs with its own selectorId. */
-static void describe_sampling(const struct capture_sampler_params *sp, unsigned n_inputs,
-                              struct ipfix_sampling *ret)
+/* A selector as collectors see it (RFC 5476/5477); an input that does not sample is count-based
+ * 1 in 1. */
+static void describe_selector(const struct capture_sampler_params *sp, struct ipfix_selector *ret)
 {
 	memset(ret, 0, sizeof(*ret));
-	if (sp->algo == CAPTURE_SAMPLE_NONE)
-		return;
-	ret->n_selectors = n_inputs;
 	switch (sp->algo) {
+	case CAPTURE_SAMPLE_NONE:
 	case CAPTURE_SAMPLE_COUNT:
 		ret->algorithm = 1;
 		ret->interval = 1;
-		ret->space = sp->interval - 1;
+		ret->space = sp->algo == CAPTURE_SAMPLE_COUNT ? sp->interval - 1 : 0;
 		break;
 	case CAPTURE_SAMPLE_RANDOM:
 		ret->algorithm = 3;
@@ -87,12 +84,30 @@ static void describe_sampling(const struct capture_sampler_params *sp, unsigned 
 	}
 }
 
+/* The selector report: one selector per input (selectorId = input number) as soon as any
+ * input samples, so that every record says how it was selected; none otherwise. */
+static void describe_sampling(const struct probe_config *c, struct ipfix_sampling *ret)
+{
+	unsigned i, any = 0;
+
+	_Static_assert(PROBE_MAX_INPUTS <= IPFIX_MAX_SELECTORS, "a selector per input");
+	memset(ret, 0, sizeof(*ret));
+	for (i = 0; i < c->n_inputs; i++)
+		any |= c->sample[i].algo != CAPTURE_SAMPLE_NONE;
+	if (!any)
+		return;
+	ret->n_selectors = c->n_inputs;
+	for (i = 0; i < c->n_inputs; i++)
+		describe_selector(&c->sample[i], &ret->sel[i]);
+}
+
 int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 {
 	struct flowcache_params fp = {
 	    .max_flows = (uint32_t)pr->cfg.max_flows,
 	    .idle_timeout_ns = pr->cfg.idle_timeout_s * WR_NS_PER_S,
 	    .active_timeout_ns = pr->cfg.active_timeout_s * WR_NS_PER_S,
+	    .biflow = pr->cfg.biflow,
 	};
 	char msg[CAPTURE_ERR_LEN];
 	unsigned i;
@@ -116,8 +131,8 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 		}
 		cp.port = (uint16_t)i;
 		w->sampler.p.algo = CAPTURE_SAMPLE_NONE;
-		if (pr->cfg.sample.algo != CAPTURE_SAMPLE_NONE) {
-			struct capture_sampler_params sp = pr->cfg.sample;
+		if (pr->cfg.sample[i].algo != CAPTURE_SAMPLE_NONE) {
+			struct capture_sampler_params sp = pr->cfg.sample[i];
 
 			sp.selector_id = i + 1; /* one selector per input */
 			capture_sampler_init(&w->sampler, &sp);
@@ -141,7 +156,8 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 			return rc;
 		}
 	}
-	describe_sampling(&pr->cfg.sample, pr->n_workers, &pr->cfg.ipfix.sampling);
+	describe_sampling(&pr->cfg, &pr->cfg.ipfix.sampling);
+	pr->cfg.ipfix.biflow = pr->cfg.biflow;
 	for (i = 0; i < pr->cfg.n_outputs; i++) {
 		const char *out = pr->cfg.outputs[i];
 		struct ipfix_exporter *ex;

@@ -31,8 +31,12 @@ struct probe_config {
 	uint64_t max_flows;
 	struct ipfix_exporter_params ipfix;
 	struct capture_open_params capture;
-	struct capture_sampler_params sample; /* algo NONE: every packet goes to the table */
-	const char *sample_spec;              /* the --sample argument, for the summary */
+	/* Per input, packet selection before the table (algo NONE: every packet goes in) and
+	 * its --sample spec for the summary (NULL: none). */
+	struct capture_sampler_params sample[PROBE_MAX_INPUTS];
+	const char *sample_spec[PROBE_MAX_INPUTS];
+	uint8_t sample_own[PROBE_MAX_INPUTS]; /* set by --sample N=... (else the default) */
+	int biflow;                           /* one record per bidirectional flow (RFC 5103) */
 	const char *summary_json;             /* write the final counters here as JSON, or NULL */
 	int quiet;                            /* no summary on stderr */
 };

@@ -6,6 +6,11 @@ ipfixDump decodes the file; the records are summed per key (vlan_stack, src, dst
 dport) and compared with TRACES/flows/<file>.flows.csv: every flow's packets and octets equal,
 no extra and no missing flow. Files that must be refused are checked for a clear refusal.
 Every run also checks the packet and record accounting of weir's own summary.
+
+Each file is read a second time with --biflow (RFC 5103): the biflow records, split into their
+forward and reverse directions, must sum to exactly the uniflow table, and each
+conversation's first record must be keyed in the direction of its first packet (the
+initiator).
 """
 import argparse
 import csv
@@ -79,6 +84,7 @@ def check_file(weir, traces, row, tmp):
     truth, _ = wt.load_truth(os.path.join(traces, "flows", name + ".flows.csv"))
     got = wt.sum_records(records)
     note = ""
+    uniflow = wt.sum_records(records)
     if name in DELIBERATE:
         reason, adjust = DELIBERATE[name]
         got, truth = adjust(got, truth, summary)
@@ -89,7 +95,58 @@ def check_file(weir, traces, row, tmp):
     in_truth = sum(v[0] for v in truth.values())
     if summary["packets_in_flows"] != in_truth:
         wt.fail("%d packets in flows, ground truth %d" % (summary["packets_in_flows"], in_truth))
-    return "%d flows, %d packets exact%s" % (len(truth), in_truth, note)
+    nbi = check_biflow(weir, path, records, uniflow, summary, tmp)
+    return "%d flows, %d packets exact%s; %d biflow records merge exactly" % (
+        len(truth), in_truth, note, nbi)
+
+
+def _conversation(k):
+    """The direction-free identity of a key."""
+    return min(k, wt.reverse_key(k))
+
+
+def check_biflow(weir, path, uni_records, uniflow, uni_summary, tmp):
+    """Reads the file again with --biflow and checks it against the uniflow run."""
+    bdir = os.path.join(tmp, "biflow")
+    os.mkdir(bdir)
+    records, summary, _ = wt.weir_to_ipfix_file(weir, ["pcap:" + path], extra=["--biflow"],
+                                                tmpdir=bdir)
+    wt.check_conservation(summary, "biflow")
+    if not summary["biflow"] or len(records) != summary["records_exported"]:
+        wt.fail("biflow: %d records decoded, %d exported" % (len(records),
+                                                            summary["records_exported"]))
+    if summary["packets_in_flows"] != uni_summary["packets_in_flows"]:
+        wt.fail("biflow: %d packets in flows, uniflow %d" % (summary["packets_in_flows"],
+                                                            uni_summary["packets_in_flows"]))
+    if any(wt.IE_REV_PACKETS not in r for r in records):
+        wt.fail("biflow: a record without reversePacketDeltaCount")
+    if any(int(r[wt.IE_PACKETS]) + int(r[wt.IE_REV_PACKETS]) == 0 for r in records):
+        wt.fail("biflow: a record without packets")
+    diffs = wt.diff_tables(wt.split_biflows(records), uniflow)
+    if diffs:
+        wt.fail("biflow records split by direction differ from the uniflow records:\n    " +
+                "\n    ".join(diffs))
+    # Initiator: the first record of a conversation is keyed like the earliest uniflow
+    # record of that conversation (either, when both directions start in the same ms).
+    first_uni = {}
+    for r in uni_records:
+        k, t = wt.record_key(r), r[wt.IE_START_MS]
+        c = _conversation(k)
+        if c not in first_uni or t < first_uni[c][0]:
+            first_uni[c] = (t, {k})
+        elif t == first_uni[c][0]:
+            first_uni[c][1].add(k)
+    first_bi = {}
+    for r in records:
+        k, t = wt.record_key(r), r[wt.IE_START_MS]
+        c = _conversation(k)
+        if c not in first_bi or t < first_bi[c][0]:
+            first_bi[c] = (t, k)
+    for c, (t, k) in first_bi.items():
+        if t != first_uni[c][0] or k not in first_uni[c][1]:
+            wt.fail("biflow %s starts at %s, but its first packet is %s at %s" %
+                    (k, t, sorted(first_uni[c][1]), first_uni[c][0]))
+    return len(records)
 
 
 def _sum_by(tbl, keyfn):

@@ -360,7 +360,8 @@ def test_sample(weir, tmp):
     spec = "gen:flows=2000,packets=200000,seed=3"
 
     def run(inputs, sample):
-        recs, summary, _ = wt.weir_to_ipfix_file(weir, inputs, extra=["--sample", sample],
+        recs, summary, _ = wt.weir_to_ipfix_file(weir, inputs,
+                                                 extra=["--sample"] + sample.split("\0"),
                                                  tmpdir=tempfile.mkdtemp(dir=tmp))
         wt.check_conservation(summary, sample)
         return wt.sum_records(recs), summary
@@ -409,13 +410,42 @@ def test_sample(weir, tmp):
             int(opts[0][wt.IE_HASH_SELECTED_MAX]) != 0xFFFFFFFF // 8 or \
             opts[0][wt.IE_HASH_INIT] != "5":
         wt.fail("hash selector report: %s" % opts)
+    # A selector per input: a default, one input with its own, one with none.
+    three, s3 = run([spec, spec, spec], "count:10\0--sample\0" "2=prob:0.5\0--sample\0" "3=none")
+    per = s3["inputs"]
+    if [i["sample"] for i in per] != ["count:10", "prob:0.5", None] or \
+            [i["selector_id"] for i in per] != [1, 2, 3]:
+        wt.fail("per-input selectors: %s" % per)
+    if per[0]["in_flows"] != 20000 or per[2]["in_flows"] != 200000 or \
+            abs(per[1]["in_flows"] - 100000) > 5 * (200000 * 0.25) ** 0.5 or \
+            per[1]["sampling_selected"] != per[1]["in_flows"] or \
+            per[1]["sampling_observed"] != 200000 or per[2]["sampling_observed"] != 0:
+        wt.fail("per-input selection: %s" % per)
+    tmp3 = tempfile.mkdtemp(dir=tmp)
+    out3 = os.path.join(tmp3, "p.ipfix")
+    wt.run_weir(weir, ["-i", spec, "-i", spec, "-i", spec, "--sample", "count:10", "--sample",
+                       "2=prob:0.5", "--sample", "3=none", "-q", "-o", "ipfix:file:" + out3])
+    opts = []
+    recs = wt.decode_ipfixdump(out3, options=opts)
+    by_sel = collections.Counter()
+    for r in recs:
+        by_sel[r.get(wt.IE_SELECTOR_ID)] += int(r[wt.IE_PACKETS])
+    report = {r[wt.IE_SELECTOR_ID]: (r[wt.IE_SELECTOR_ALGO], r[wt.IE_SAMPLING_INTERVAL],
+                                     r[wt.IE_SAMPLING_SPACE],
+                                     float(r[wt.IE_SAMPLING_PROBABILITY])) for r in opts}
+    if report != {"1": ("1", "1", "9", 0.0), "2": ("4", "0", "0", 0.5),
+                  "3": ("1", "1", "0", 0.0)}:
+        wt.fail("per-input selector report: %s" % report)
+    if by_sel["1"] != 20000 or by_sel["3"] != 200000 or by_sel["2"] != per[1]["in_flows"]:
+        wt.fail("packets per selectorId: %s" % dict(by_sel))
     # flow:4: a flow is kept whole or not at all, about a quarter of them
     tbl, _ = run([spec], "flow:4")
     partial = [k for k, v in tbl.items() if v != full.get(k)]
     if partial or not 300 < len(tbl) < 700:
         wt.fail("flow:4: %d flows kept, %d of them partial" % (len(tbl), len(partial)))
     return ("count:10 exact, prob:0.25 %d/200000, hash:8 identical across runs and workers, "
-            "flow:4 kept %d whole flows of 2000; selectorId and RFC 5476 selector report decoded by "
+            "flow:4 kept %d whole flows of 2000; per-input selectors (count:10, prob:0.5, none) "
+            "selected apart; selectorId and RFC 5476 selector report decoded by "
             "ipfixDump" % (s["packets_in_flows"], len(tbl)))
 
 
@@ -447,6 +477,11 @@ CLI_CASES = [
     (["-i", "gen:", "-o", "ipfix:file:/tmp/x", "--sample", "nope:3"], 2,
      ["--sample", "unknown selector 'nope'"]),
     (["-i", "gen:", "-o", "ipfix:file:/tmp/x", "--sample", "prob:2"], 2, ["prob:2"]),
+    (["-i", "gen:", "-o", "ipfix:file:/tmp/x", "--sample", "2=count:4"], 2,
+     ["--sample 2=", "only 1 input"]),
+    (["-i", "gen:", "-o", "ipfix:file:/tmp/x", "--sample", "0=count:4"], 2,
+     ["0=count:4", "input number"]),
+    (["-i", "gen:", "-o", "ipfix:file:/tmp/x", "--sample", "1=hash:0"], 2, ["1=hash:0"]),
 ]
 
 

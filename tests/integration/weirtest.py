@@ -17,6 +17,8 @@ IE_VLAN, IE_CVLAN, IE_END_REASON = 58, 245, 136
 IE_START_MS, IE_END_MS = 152, 153
 IE_SELECTOR_ID, IE_SELECTOR_ALGO, IE_SAMPLING_INTERVAL, IE_SAMPLING_SPACE = 302, 304, 305, 306
 IE_SAMPLING_PROBABILITY, IE_HASH_SELECTED_MAX, IE_HASH_INIT = 311, 332, 334
+# RFC 5103 reverse elements (enterprise 29305), keyed as ipfixDump prints them.
+IE_REV_OCTETS, IE_REV_PACKETS, IE_REV_FLAGS = "29305/1", "29305/2", "29305/6"
 TID = "tid"  # key under which decode_ipfixdump keeps each record's template id
 
 
@@ -79,8 +81,8 @@ def decode_ipfixdump(path, options=None):
         elif cur is not None and "tid:" in line:
             cur[TID] = int(line.split("tid:")[1].split()[0])
         elif cur is not None and line.startswith("\t(") and " : " in line:
-            ie = int(line[2:line.index(")")])
-            cur[ie] = line.split(" : ", 1)[1].strip()
+            ie = line[2:line.index(")")]  # "1" (IANA) or "29305/1" (enterprise/element)
+            cur[int(ie) if ie.isdigit() else ie] = line.split(" : ", 1)[1].strip()
     flows = [r for r in records if IE_PACKETS in r]
     if options is not None:
         options.extend(r for r in records if IE_PACKETS not in r)
@@ -97,6 +99,26 @@ def record_key(r):
     vlans = [r[i] for i in (IE_VLAN, IE_CVLAN) if i in r]
     return ("/".join(vlans), src, dst, int(r[IE_PROTO]), int(r.get(IE_SPORT, 0)),
             int(r.get(IE_DPORT, 0)))
+
+
+def reverse_key(k):
+    """The key of the other direction of a flow."""
+    vlans, src, dst, proto, sport, dport = k
+    return (vlans, dst, src, proto, dport, sport)
+
+
+def split_biflows(records):
+    """Biflow records -> {key: [packets, octets]} per direction, as uniflow records of the same
+    packets would sum (directions without packets left out)."""
+    acc = collections.defaultdict(lambda: [0, 0])
+    for r in records:
+        k = record_key(r)
+        for key, pk, ok in ((k, IE_PACKETS, IE_OCTETS),
+                            (reverse_key(k), IE_REV_PACKETS, IE_REV_OCTETS)):
+            if int(r[pk]):
+                acc[key][0] += int(r[pk])
+                acc[key][1] += int(r[ok])
+    return dict(acc)
 
 
 def sum_records(records, keyfn=record_key):

@@ -43,6 +43,44 @@ static struct flowcache *mk(uint32_t max_flows, uint64_t idle_s, uint64_t active
 	return flowcache_create(&p);
 }
 
+static struct flowcache *mk_bi(uint32_t max_flows, uint64_t idle_s, uint64_t active_s)
+{
+	struct flowcache_params p = {.max_flows = max_flows,
+	                             .idle_timeout_ns = idle_s * S,
+	                             .active_timeout_ns = active_s * S,
+	                             .biflow = 1};
+
+	return flowcache_create(&p);
+}
+
+/* The same packet in the other direction. */
+static struct capture_meta turned(struct capture_meta m)
+{
+	uint8_t a[16];
+	uint16_t port = m.key.sport;
+
+	memcpy(a, m.key.src, 16);
+	memcpy(m.key.src, m.key.dst, 16);
+	memcpy(m.key.dst, a, 16);
+	m.key.sport = m.key.dport;
+	m.key.dport = port;
+	m.hash = capture_flow_hash(&m.key);
+	return m;
+}
+
+static struct capture_meta pkt6(uint8_t host, uint16_t sport, uint64_t ts, uint32_t octets,
+                                uint16_t flags)
+{
+	struct capture_meta m = pkt(0, sport, ts, octets, flags);
+
+	m.key.ip_version = 6;
+	memset(m.key.src, 0x20, 16);
+	memset(m.key.dst, 0x30, 16);
+	m.key.src[15] = host;
+	m.hash = capture_flow_hash(&m.key);
+	return m;
+}
+
 static void test_params(void)
 {
 	struct flowcache_params p = {0};
@@ -545,6 +583,182 @@ static void test_conservation_under_churn(void)
 	flowcache_free(fc);
 }
 
+/* Biflow: one record per conversation, keyed by its first packet, reverse counters apart. */
+static void test_biflow_counts(int v6)
+{
+	struct flowcache *bi = mk_bi(16, 15, 1800), *uni = mk(16, 15, 1800);
+	struct flowcache_record out[8];
+	struct capture_meta m[5];
+	unsigned n;
+
+	m[0] = v6 ? pkt6(1, 1000, 100 * S, 60, 0x02) : pkt(1, 1000, 100 * S, 60, 0x02);
+	m[1] =
+	    turned(v6 ? pkt6(1, 1000, 100 * S + 1, 64, 0x12) : pkt(1, 1000, 100 * S + 1, 64, 0x12));
+	m[2] = v6 ? pkt6(1, 1000, 100 * S + 2, 40, 0x10) : pkt(1, 1000, 100 * S + 2, 40, 0x10);
+	m[3] = turned(v6 ? pkt6(1, 1000, 101 * S, 1000, 0x18) : pkt(1, 1000, 101 * S, 1000, 0x18));
+	/* another conversation between the same hosts: other ports */
+	m[4] = v6 ? pkt6(1, 1001, 101 * S, 50, 0x02) : pkt(1, 1001, 101 * S, 50, 0x02);
+	flowcache_update_burst(bi, m, 5);
+	flowcache_update_burst(uni, m, 5);
+	n = flowcache_flush(uni, out, 8);
+	CHECK_EQ(n, 3);
+	n = flowcache_flush(bi, out, 8);
+	CHECK_EQ(n, 2);
+	if (out[0].key.sport != 1000) {
+		struct flowcache_record t = out[0];
+
+		out[0] = out[1];
+		out[1] = t;
+	}
+	CHECK_EQ(out[0].key.sport, 1000); /* the initiator's direction */
+	CHECK_EQ(out[0].key.dport, 80);
+	CHECK_EQ(out[0].key.src[v6 ? 15 : 3], 1);
+	CHECK_EQ(out[0].packets, 2);
+	CHECK_EQ(out[0].octets, 100);
+	CHECK_EQ(out[0].tcp_flags, 0x12);
+	CHECK_EQ(out[0].rev_packets, 2);
+	CHECK_EQ(out[0].rev_octets, 1064);
+	CHECK_EQ(out[0].rev_tcp_flags, 0x1A);
+	CHECK_EQ(out[0].first_ns, 100 * S);
+	CHECK_EQ(out[0].last_ns, 101 * S); /* both directions */
+	CHECK_EQ(out[1].key.sport, 1001);
+	CHECK_EQ(out[1].packets, 1);
+	CHECK_EQ(out[1].rev_packets, 0);
+	flowcache_free(bi);
+	flowcache_free(uni);
+}
+
+static void test_biflow_counts_v4(void)
+{
+	test_biflow_counts(0);
+}
+
+static void test_biflow_counts_v6(void)
+{
+	test_biflow_counts(1);
+}
+
+/* After an idle gap the first packet starts a new biflow, as its initiator, even when it goes
+ * the other way; a later packet of either direction still finds the turned record. */
+static void test_biflow_initiator_after_idle(int v6)
+{
+	struct flowcache *fc = mk_bi(16, 10, 1800);
+	struct flowcache_record out[8];
+	struct capture_meta a = v6 ? pkt6(7, 4000, 100 * S, 100, 0) : pkt(7, 4000, 100 * S, 100, 0);
+	struct capture_meta b;
+	unsigned n;
+
+	a.key.proto = 17;
+	a.hash = capture_flow_hash(&a.key);
+	flowcache_update_burst(fc, &a, 1);
+	b = turned(a);
+	b.ts_ns = 120 * S; /* idle ran out at 110 s; no expire() in between */
+	b.l3_octets = 200;
+	flowcache_update_burst(fc, &b, 1);
+	a.ts_ns = 121 * S;
+	a.l3_octets = 300;
+	flowcache_update_burst(fc, &a, 1);
+	b.ts_ns = 122 * S;
+	flowcache_update_burst(fc, &b, 1);
+	n = flowcache_expire(fc, 123 * S, out, 8);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(out[0].end_reason, FLOWCACHE_END_IDLE);
+	CHECK_EQ(out[0].key.sport, 4000);
+	CHECK_EQ(out[0].packets, 1);
+	CHECK_EQ(out[0].rev_packets, 0);
+	n = flowcache_flush(fc, out, 8);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(out[0].key.sport, 80); /* turned: b was first */
+	CHECK_EQ(out[0].key.dport, 4000);
+	CHECK(memcmp(out[0].key.src, b.key.src, 16) == 0);
+	CHECK(memcmp(out[0].key.dst, b.key.dst, 16) == 0);
+	CHECK_EQ(out[0].packets, 2);
+	CHECK_EQ(out[0].octets, 400);
+	CHECK_EQ(out[0].rev_packets, 1);
+	CHECK_EQ(out[0].rev_octets, 300);
+	CHECK_EQ(out[0].first_ns, 120 * S);
+	flowcache_free(fc);
+}
+
+static void test_biflow_initiator_after_idle_v4(void)
+{
+	test_biflow_initiator_after_idle(0);
+}
+
+static void test_biflow_initiator_after_idle_v6(void)
+{
+	test_biflow_initiator_after_idle(1);
+}
+
+/* Biflow under churn, both directions mixed: every packet lands in exactly one direction of
+ * one record, and each direction sums as the uniflow cache counts it. */
+static void test_biflow_conservation(void)
+{
+	struct flowcache *bi = mk_bi(4000, 10, 30), *uni = mk(1000, 10, 30);
+	struct flowcache_record out[64];
+	struct capture_meta burst[32];
+	uint64_t fwd_bi = 0, rev_bi = 0, pk_uni = 0, oct_bi = 0, oct_uni = 0, packets = 0, t = 0;
+	struct flowcache_stats st;
+	unsigned i, k, n;
+	int done;
+
+	srand(5);
+	for (i = 0; i < 5000; i++) {
+		for (k = 0; k < 32; k++) {
+			t += S / 1000;
+			burst[k] =
+			    pkt(i + (uint32_t)(rand() % 2000), (uint16_t)(rand() % 3), t,
+			        (uint32_t)(40 + rand() % 1460), rand() % 200 == 0 ? 0x01 : 0x10);
+			if (rand() % 2)
+				burst[k] = turned(burst[k]);
+			packets++;
+		}
+		flowcache_update_burst(bi, burst, 32);
+		flowcache_update_burst(uni, burst, 32);
+		for (done = 0; !done;) {
+			done = 1;
+			while ((n = flowcache_expire(bi, t, out, 64)) > 0) {
+				for (k = 0; k < n; k++) {
+					/* forward may be 0 after an active export */
+					CHECK(out[k].packets + out[k].rev_packets > 0);
+					fwd_bi += out[k].packets;
+					rev_bi += out[k].rev_packets;
+					oct_bi += out[k].octets + out[k].rev_octets;
+				}
+				done = 0;
+			}
+			while ((n = flowcache_expire(uni, t, out, 64)) > 0) {
+				for (k = 0; k < n; k++) {
+					CHECK_EQ(out[k].rev_packets, 0);
+					pk_uni += out[k].packets;
+					oct_uni += out[k].octets;
+				}
+				done = 0;
+			}
+		}
+	}
+	while ((n = flowcache_flush(bi, out, 64)) > 0)
+		for (k = 0; k < n; k++) {
+			fwd_bi += out[k].packets;
+			rev_bi += out[k].rev_packets;
+			oct_bi += out[k].octets + out[k].rev_octets;
+		}
+	while ((n = flowcache_flush(uni, out, 64)) > 0)
+		for (k = 0; k < n; k++) {
+			pk_uni += out[k].packets;
+			oct_uni += out[k].octets;
+		}
+	flowcache_get_stats(bi, &st);
+	CHECK_EQ(fwd_bi + rev_bi, packets);
+	CHECK_EQ(pk_uni, packets);
+	CHECK_EQ(oct_bi, oct_uni);
+	CHECK(rev_bi > packets / 4); /* replies were folded into their conversation */
+	CHECK(st.evicted > 0);
+	CHECK_EQ(st.no_slot, 0);
+	flowcache_free(bi);
+	flowcache_free(uni);
+}
+
 int main(void)
 {
 	T_RUN(test_params);
@@ -564,5 +778,10 @@ int main(void)
 	T_RUN(test_eviction_least_recent);
 	T_RUN(test_lateness_bound);
 	T_RUN(test_conservation_under_churn);
+	T_RUN(test_biflow_counts_v4);
+	T_RUN(test_biflow_counts_v6);
+	T_RUN(test_biflow_initiator_after_idle_v4);
+	T_RUN(test_biflow_initiator_after_idle_v6);
+	T_RUN(test_biflow_conservation);
 	return t_done();
 }

@@ -35,6 +35,7 @@ struct dec_tmpl {
 	unsigned n;
 	uint16_t ids[DEC_MAX_FIELDS];
 	uint16_t lens[DEC_MAX_FIELDS];
+	uint32_t pens[DEC_MAX_FIELDS]; /* enterprise number, 0 for IANA elements */
 };
 
 struct dec_rec {
@@ -45,6 +46,9 @@ struct dec_rec {
 	uint16_t sport, dport, flags, vlan, cvlan;
 	uint8_t proto, tos, reason;
 	int has_vlan, has_cvlan;
+	uint64_t rev_octets, rev_packets; /* RFC 5103 reverse elements */
+	uint16_t rev_flags;
+	int has_rev;
 };
 
 struct dec_msg {
@@ -124,8 +128,14 @@ static int dec_templates(struct decoder *d, const uint8_t *p, unsigned len, unsi
 			t.ids[i] = wr_be16(p + off);
 			t.lens[i] = wr_be16(p + off + 2);
 			off += 4;
-			if (t.ids[i] & 0x8000)
-				return dec_fail(d, "unexpected enterprise element", base + off);
+			if (t.ids[i] & 0x8000) {
+				/* enterprise bit: a 4-byte enterprise number follows */
+				if (len - off < 4)
+					return dec_fail(d, "enterprise number cut", base + off);
+				t.ids[i] &= 0x7fff;
+				t.pens[i] = wr_be32(p + off);
+				off += 4;
+			}
 		}
 		slot = dec_find(d, t.id);
 		if (slot == NULL) {
@@ -138,10 +148,29 @@ static int dec_templates(struct decoder *d, const uint8_t *p, unsigned len, unsi
 	return 0;
 }
 
-static int dec_field(struct decoder *d, struct dec_rec *r, uint16_t id, const uint8_t *p,
-                     unsigned len, unsigned at)
+static int dec_field(struct decoder *d, struct dec_rec *r, uint16_t id, uint32_t pen,
+                     const uint8_t *p, unsigned len, unsigned at)
 {
 	uint64_t v = len <= 8 ? get_uint(p, len) : 0;
+
+	if (pen == 29305) { /* RFC 5103: reverse of the IANA element with the same id */
+		r->has_rev = 1;
+		switch (id) {
+		case 1:
+			r->rev_octets = v;
+			return 0;
+		case 2:
+			r->rev_packets = v;
+			return 0;
+		case 6:
+			r->rev_flags = (uint16_t)v;
+			return 0;
+		default:
+			return dec_fail(d, "unknown reverse element", at);
+		}
+	}
+	if (pen != 0)
+		return dec_fail(d, "unknown enterprise", at);
 
 	switch (id) {
 	case 152:
@@ -220,7 +249,8 @@ static int dec_data(struct decoder *d, struct dec_msg *dm, uint16_t set_id, cons
 		memset(&r, 0, sizeof(r));
 		r.tid = set_id;
 		for (unsigned i = 0; i < t->n; i++) {
-			if (dec_field(d, &r, t->ids[i], p + off, t->lens[i], base + off) < 0)
+			if (dec_field(d, &r, t->ids[i], t->pens[i], p + off, t->lens[i],
+			              base + off) < 0)
 				return -1;
 			off += t->lens[i];
 		}
@@ -490,7 +520,7 @@ static void test_templates_encode(void)
 	struct decoder d;
 	size_t len;
 
-	ipfix_msg_begin(&m, buf, sizeof(buf), NULL);
+	ipfix_msg_begin(&m, buf, sizeof(buf), NULL, 0);
 	CHECK_EQ(ipfix_msg_add_templates(&m), 0);
 	len = ipfix_msg_finish(&m, 1234, 0, 9);
 	CHECK_EQ(len, m.len);
@@ -506,7 +536,7 @@ static void test_templates_encode(void)
 	dec_fini(&d);
 
 	/* Too small for the template set: refused, message untouched. */
-	ipfix_msg_begin(&m, buf, 100, NULL);
+	ipfix_msg_begin(&m, buf, 100, NULL, 0);
 	CHECK_EQ(ipfix_msg_add_templates(&m), -ENOSPC);
 	CHECK_EQ(m.len, IPFIX_HEADER_LEN);
 }
@@ -541,7 +571,7 @@ static void test_roundtrip(void)
 	recs[n].key.vlan[2] = 33;
 	n++;
 
-	ipfix_msg_begin(&m, buf, sizeof(buf), NULL);
+	ipfix_msg_begin(&m, buf, sizeof(buf), NULL, 0);
 	CHECK_EQ(ipfix_msg_add_templates(&m), 0);
 	for (unsigned i = 0; i < n; i++)
 		CHECK_EQ(ipfix_msg_add_record(&m, &recs[i]), 0);
@@ -561,6 +591,66 @@ static void test_roundtrip(void)
 	CHECK_EQ(d.recs[n - 3].end_ms, 1);
 	CHECK_EQ(d.recs[n - 2].octets, UINT64_MAX);
 	CHECK_EQ(d.recs[n - 1].tid, 258);
+	dec_fini(&d);
+}
+
+/* Biflow messages: templates 270..275 with the three reverse elements under enterprise 29305
+ * (8-byte field specifiers), records carrying the reverse counters. */
+static void test_biflow_roundtrip(void)
+{
+	static uint8_t buf[65535];
+	struct flowcache_record recs[12];
+	struct ipfix_msg m;
+	struct decoder d;
+	size_t len;
+	unsigned n = 12;
+
+	for (unsigned i = 0; i < n; i++) {
+		recs[i] = make_rec(i);
+		recs[i].rev_packets = 1000 + i;
+		recs[i].rev_octets = (uint64_t)1 << (40 + i % 20);
+		recs[i].rev_tcp_flags = (uint16_t)(0x100 | i);
+	}
+	ipfix_msg_begin(&m, buf, sizeof(buf), NULL, IPFIX_MSG_BIFLOW);
+	CHECK_EQ(ipfix_msg_add_templates(&m), 0);
+	for (unsigned i = 0; i < n; i++)
+		CHECK_EQ(ipfix_msg_add_record(&m, &recs[i]), 0);
+	len = ipfix_msg_finish(&m, 1700000000, 0, 1);
+	dec_init(&d);
+	CHECK_EQ(dec_msg(&d, buf, len), 0);
+	CHECK_EQ(d.errors, 0);
+	CHECK_EQ(d.n_tmpl, 6);
+	for (uint16_t tid = IPFIX_TID_BIFLOW; tid < IPFIX_TID_BIFLOW + 6; tid++) {
+		struct dec_tmpl *t = dec_find(&d, tid);
+		uint16_t ids[DEC_MAX_FIELDS], lens[DEC_MAX_FIELDS];
+		unsigned k = expected_template((uint16_t)(tid - IPFIX_TID_BIFLOW + 256), ids, lens);
+
+		CHECK(t != NULL);
+		if (t == NULL)
+			continue;
+		CHECK_EQ(t->n, k + 3); /* the uniflow template, then the reverse elements */
+		for (unsigned i = 0; i < k && i < t->n; i++) {
+			CHECK_EQ(t->ids[i], ids[i]);
+			CHECK_EQ(t->pens[i], 0);
+		}
+		CHECK_EQ(t->ids[k], 1);
+		CHECK_EQ(t->ids[k + 1], 2);
+		CHECK_EQ(t->ids[k + 2], 6);
+		for (unsigned i = k; i < k + 3; i++)
+			CHECK_EQ(t->pens[i], 29305);
+	}
+	CHECK_EQ(d.n_recs, n);
+	for (unsigned i = 0; i < n && i < d.n_recs; i++) {
+		struct dec_rec r = d.recs[i];
+
+		CHECK_EQ(r.tid, expected_tid(&recs[i]) - 256 + IPFIX_TID_BIFLOW);
+		r.tid = expected_tid(&recs[i]);
+		check_rec(&r, &recs[i]);
+		CHECK(r.has_rev);
+		CHECK_EQ(r.rev_packets, recs[i].rev_packets);
+		CHECK_EQ(r.rev_octets, recs[i].rev_octets);
+		CHECK_EQ(r.rev_flags, recs[i].rev_tcp_flags);
+	}
 	dec_fini(&d);
 }
 
@@ -584,7 +674,7 @@ static void test_enospc(void)
 	r6.key.vlan_depth = 2;
 
 	memset(buf, 0xa5, sizeof(buf));
-	ipfix_msg_begin(&m, buf, sizeof(buf), NULL);
+	ipfix_msg_begin(&m, buf, sizeof(buf), NULL, 0);
 	CHECK_EQ(ipfix_msg_add_record(&m, &r0), 0);
 	CHECK_EQ(m.len, 16 + 4 + 49);
 	memcpy(copy, buf, sizeof(buf));
@@ -614,7 +704,7 @@ static void test_enospc(void)
 		uint8_t tbuf[1024];
 		struct ipfix_msg tm;
 
-		ipfix_msg_begin(&tm, tbuf, sizeof(tbuf), NULL);
+		ipfix_msg_begin(&tm, tbuf, sizeof(tbuf), NULL, 0);
 		ipfix_msg_add_templates(&tm);
 		CHECK_EQ(dec_msg(&d, tbuf, ipfix_msg_finish(&tm, 1, 0, 1)), 0);
 	}
@@ -637,7 +727,7 @@ static void test_sets(void)
 
 	CHECK(ipfix_template_id(&a) == ipfix_template_id(&a2));
 	CHECK(ipfix_template_id(&a) != ipfix_template_id(&b));
-	ipfix_msg_begin(&m, buf, sizeof(buf), NULL);
+	ipfix_msg_begin(&m, buf, sizeof(buf), NULL, 0);
 	CHECK_EQ(ipfix_msg_add_templates(&m), 0);
 	/* A A B B A, then templates, then A: sets A(2) B(2) A(1) T A(1). */
 	ipfix_msg_add_record(&m, &a);
@@ -665,7 +755,7 @@ static void test_sets(void)
 	dec_fini(&d);
 
 	/* An empty message is just a header. */
-	ipfix_msg_begin(&m, buf, sizeof(buf), NULL);
+	ipfix_msg_begin(&m, buf, sizeof(buf), NULL, 0);
 	len = ipfix_msg_finish(&m, 5, 7, 2);
 	CHECK_EQ(len, IPFIX_HEADER_LEN);
 	dec_init(&d);
@@ -1336,6 +1426,7 @@ int main(void)
 	T_RUN(test_template_ids);
 	T_RUN(test_templates_encode);
 	T_RUN(test_roundtrip);
+	T_RUN(test_biflow_roundtrip);
 	T_RUN(test_enospc);
 	T_RUN(test_sets);
 	T_RUN(test_udp);
