@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -74,18 +75,33 @@ struct bucket {
 };
 _Static_assert(sizeof(struct bucket) == 64, "bucket = one cache line");
 
-/* The part of the key compared on the first line. */
+/* The part of the key compared on the first line. The first 16 bytes are laid out as the tail
+ * of struct capture_flow_key (from sport), so they are copied in one move. */
 struct key24 {
 	uint16_t sport;
 	uint16_t dport;
 	uint8_t proto;
-	uint8_t vlan_depth;
 	uint8_t ip_version;
+	uint8_t vlan_depth;
 	uint8_t pad;
 	uint16_t vlan[CAPTURE_VLAN_MAX];
 	uint8_t addr[8]; /* IPv4: src, dst; IPv6: a fold of both addresses */
 };
 _Static_assert(sizeof(struct key24) == 24, "key24 layout");
+_Static_assert(offsetof(struct key24, vlan) - offsetof(struct key24, sport) ==
+                       offsetof(struct capture_flow_key, vlan) -
+                           offsetof(struct capture_flow_key, sport) &&
+                   offsetof(struct key24, proto) - offsetof(struct key24, sport) ==
+                       offsetof(struct capture_flow_key, proto) -
+                           offsetof(struct capture_flow_key, sport) &&
+                   offsetof(struct key24, ip_version) - offsetof(struct key24, sport) ==
+                       offsetof(struct capture_flow_key, ip_version) -
+                           offsetof(struct capture_flow_key, sport) &&
+                   offsetof(struct key24, vlan_depth) - offsetof(struct key24, sport) ==
+                       offsetof(struct capture_flow_key, vlan_depth) -
+                           offsetof(struct capture_flow_key, sport) &&
+                   sizeof(struct capture_flow_key) - offsetof(struct capture_flow_key, sport) == 16,
+               "key24 starts as the tail of capture_flow_key");
 
 struct rec {
 	/* line 1: the per-packet state of any flow, and the whole key of an IPv4 flow */
@@ -118,7 +134,10 @@ struct flowcache {
 	struct bucket *buckets;
 	uint32_t bucket_mask;
 	struct rec *recs;
-	uint32_t free_head; /* free records chained through wnext */
+	uint32_t free_head; /* freed records chained through wnext */
+	uint32_t fresh;     /* records fresh..max_flows-1 were never used */
+	size_t buckets_len; /* mapped bytes */
+	size_t recs_len;
 	uint32_t live;
 	uint32_t wheel[WHEEL_SLOTS];      /* list heads */
 	uint64_t wheel_time;              /* start of the cursor slot; 0 until the first flow */
@@ -127,6 +146,34 @@ struct flowcache {
 	uint32_t pend_head, pend_n;
 	struct flowcache_stats st;
 };
+
+#define HUGE_PAGE (2u << 20)
+
+/*
+ * The table and the record pool: zeroed anonymous memory, asking for transparent huge pages
+ * (with 4 KiB pages, a million flows span 36,000 pages and nearly every lookup would also miss
+ * the TLB). Pages are only touched as flows arrive, so memory grows with the flows present, up
+ * to the cap. *len is rounded up to whole huge pages. NULL on failure.
+ */
+static void *big_alloc(size_t *len)
+{
+	void *p;
+
+	*len = (*len + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, *len, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
+#endif
+	return p;
+}
+
+static void big_free(void *p, size_t len)
+{
+	if (p != NULL)
+		munmap(p, len);
+}
 
 struct flowcache *flowcache_create(const struct flowcache_params *params)
 {
@@ -147,19 +194,19 @@ struct flowcache *flowcache_create(const struct flowcache_params *params)
 		nb <<= 1;
 	if (nb < 2)
 		nb = 2;
-	fc->buckets = aligned_alloc(64, (size_t)nb * sizeof(struct bucket));
-	fc->recs = aligned_alloc(128, (size_t)params->max_flows * sizeof(struct rec));
+	fc->buckets_len = (size_t)nb * sizeof(struct bucket);
+	fc->recs_len = (size_t)params->max_flows * sizeof(struct rec);
+	fc->buckets = big_alloc(&fc->buckets_len);
+	fc->recs = big_alloc(&fc->recs_len);
 	fc->pending = malloc(PENDING_CAP * sizeof(*fc->pending));
 	if (fc->buckets == NULL || fc->recs == NULL || fc->pending == NULL) {
 		flowcache_free(fc);
 		errno = ENOMEM;
 		return NULL;
 	}
-	memset(fc->buckets, 0, (size_t)nb * sizeof(struct bucket));
 	fc->bucket_mask = nb - 1;
-	for (i = 0; i < params->max_flows; i++)
-		fc->recs[i].wnext = i + 1 < params->max_flows ? i + 1 : NIL;
-	fc->free_head = 0;
+	fc->free_head = NIL;
+	fc->fresh = 0;
 	for (i = 0; i < WHEEL_SLOTS; i++)
 		fc->wheel[i] = NIL;
 	return fc;
@@ -169,8 +216,8 @@ void flowcache_free(struct flowcache *fc)
 {
 	if (fc == NULL)
 		return;
-	free(fc->buckets);
-	free(fc->recs);
+	big_free(fc->buckets, fc->buckets_len);
+	big_free(fc->recs, fc->recs_len);
 	free(fc->pending);
 	free(fc);
 }
@@ -246,14 +293,13 @@ static void key24_from(struct key24 *k, const struct capture_flow_key *key, int 
 {
 	const uint8_t *src = reverse ? key->dst : key->src, *dst = reverse ? key->src : key->dst;
 
-	memset(k, 0, sizeof(*k));
-	k->sport = reverse ? key->dport : key->sport;
-	k->dport = reverse ? key->sport : key->dport;
-	k->proto = key->proto;
-	k->vlan_depth = key->vlan_depth;
-	k->ip_version = key->ip_version;
-	memcpy(k->vlan, key->vlan, sizeof(k->vlan));
-	if (key->ip_version == 6) {
+	memcpy(k, &key->sport, 16);
+	k->pad = 0;
+	if (reverse) {
+		k->sport = key->dport;
+		k->dport = key->sport;
+	}
+	if (WR_UNLIKELY(key->ip_version == 6)) {
 		fold6(k->addr, src, dst);
 	} else {
 		memcpy(k->addr, src, 4);
@@ -517,7 +563,7 @@ static uint32_t create(struct flowcache *fc, const struct capture_meta *m, uint3
 		fc->st.evicted++;
 		return create(fc, m, h, b1, b2, k);
 	}
-	if (fc->free_head == NIL) {
+	if (fc->free_head == NIL && fc->fresh == fc->p.max_flows) {
 		i = pick_victim(fc);
 		if (i == NIL)
 			return NIL;
@@ -535,9 +581,13 @@ static uint32_t create(struct flowcache *fc, const struct capture_meta *m, uint3
 		freebits = free2;
 	}
 	w = FIRST_SLOT(freebits);
-	i = fc->free_head;
+	if (fc->free_head != NIL) {
+		i = fc->free_head;
+		fc->free_head = fc->recs[i].wnext;
+	} else {
+		i = fc->fresh++;
+	}
 	r = &fc->recs[i];
-	fc->free_head = r->wnext;
 	bk->tag[w] = hash_tag(h);
 	bk->idx[w] = i;
 
@@ -675,68 +725,104 @@ static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m,
 
 #define BULK 32
 
-void flowcache_update_burst(struct flowcache *fc, const struct capture_meta *metas, unsigned n)
-{
+/* A burst on its way through the three passes. */
+struct burst {
+	const struct capture_meta *metas;
+	unsigned n;
 	uint32_t h[BULK], b1[BULK], b2[BULK], cand[BULK];
 	uint16_t tag[BULK];
-	unsigned base, k, c;
+};
 
-	if (WR_UNLIKELY(fc->wheel_time == 0) && n > 0) {
+/* Pass 1: hash, and prefetch both candidate buckets. */
+static void burst_hash(struct flowcache *fc, struct burst *b, const struct capture_meta *metas,
+                       unsigned n)
+{
+	unsigned k;
+
+	b->metas = metas;
+	b->n = n;
+	for (k = 0; k < b->n; k++) {
+		b->h[k] = table_hash(fc, &metas[k]);
+		b->tag[k] = hash_tag(b->h[k]);
+		b->b1[k] = b->h[k] & fc->bucket_mask;
+		b->b2[k] = bucket2(fc, b->b1[k], b->tag[k]);
+		__builtin_prefetch(&fc->buckets[b->b1[k]]);
+		__builtin_prefetch(&fc->buckets[b->b2[k]]);
+	}
+}
+
+/* Pass 2: tags only; prefetch the record a tag points at. */
+static void burst_find(struct flowcache *fc, struct burst *b)
+{
+	unsigned k;
+
+	for (k = 0; k < b->n; k++) {
+		uint32_t c = tag_candidate(fc, b->b1[k], b->b2[k], b->tag[k]);
+
+		b->cand[k] = c;
+		if (c != NIL) {
+			__builtin_prefetch(&fc->recs[c], 1);
+			if (b->metas[k].key.ip_version == 6)
+				__builtin_prefetch((uint8_t *)&fc->recs[c] + 64, 1);
+		}
+	}
+}
+
+/* Pass 3: compare the full key; update, or insert. */
+static void burst_fold(struct flowcache *fc, struct burst *b)
+{
+	unsigned k;
+
+	if (WR_UNLIKELY(fc->wheel_time == 0) && b->n > 0) {
 		/* The first packet starts the wheel at its own time: a deadline may be as close as
 		 * the FIN linger, so the wheel must not start at the first idle deadline. */
-		fc->wheel_time = metas[0].ts_ns - metas[0].ts_ns % SLOT_NS;
+		fc->wheel_time = b->metas[0].ts_ns - b->metas[0].ts_ns % SLOT_NS;
 		if (fc->wheel_time == 0)
 			fc->wheel_time = SLOT_NS; /* 0 means "not started" */
 	}
+	for (k = 0; k < b->n; k++) {
+		const struct capture_meta *m = &b->metas[k];
+		struct pkt_key pk;
+		uint32_t i = b->cand[k];
+		int match = 0;
+
+		if (WR_UNLIKELY(pending_room(fc) < 2)) {
+			fc->st.no_slot++; /* expire() not called for too long */
+			continue;
+		}
+		pk.key = &m->key;
+		key24_from(&pk.fwd, &m->key, 0);
+		if (fc->p.biflow)
+			key24_from(&pk.rev, &m->key, 1);
+		/* The candidate was chosen before the packets ahead of this one were folded: it
+		 * is only a guess until the key matches. */
+		if (i != NIL)
+			match = key_matches(fc, &fc->recs[i], &pk);
+		if (!match)
+			i = lookup(fc, b->b1[k], b->b2[k], b->tag[k], &pk, &match);
+		if (i == NIL) {
+			i = create(fc, m, b->h[k], b->b1[k], b->b2[k], &pk.fwd);
+			match = MATCH_FWD;
+		}
+		if (WR_UNLIKELY(i == NIL)) {
+			fc->st.no_slot++;
+			continue;
+		}
+		fold(fc, i, m, match);
+	}
+	b->n = 0;
+}
+
+void flowcache_update_burst(struct flowcache *fc, const struct capture_meta *metas, unsigned n)
+{
+	struct burst b;
+	unsigned base, c;
+
 	for (base = 0; base < n; base += c) {
 		c = n - base < BULK ? n - base : BULK;
-		/* Pass 1: hash, and prefetch both candidate buckets. */
-		for (k = 0; k < c; k++) {
-			h[k] = table_hash(fc, &metas[base + k]);
-			tag[k] = hash_tag(h[k]);
-			b1[k] = h[k] & fc->bucket_mask;
-			b2[k] = bucket2(fc, b1[k], tag[k]);
-			__builtin_prefetch(&fc->buckets[b1[k]]);
-			__builtin_prefetch(&fc->buckets[b2[k]]);
-		}
-		/* Pass 2: tags only; prefetch the record a tag points at. */
-		for (k = 0; k < c; k++) {
-			cand[k] = tag_candidate(fc, b1[k], b2[k], tag[k]);
-			if (cand[k] != NIL) {
-				__builtin_prefetch(&fc->recs[cand[k]], 1);
-				if (metas[base + k].key.ip_version == 6)
-					__builtin_prefetch((uint8_t *)&fc->recs[cand[k]] + 64);
-			}
-		}
-		/* Pass 3: compare the full key; update, or insert. */
-		for (k = 0; k < c; k++) {
-			const struct capture_meta *m = &metas[base + k];
-			struct pkt_key pk;
-			uint32_t i = cand[k];
-			int match = 0;
-
-			if (WR_UNLIKELY(pending_room(fc) < 2)) {
-				fc->st.no_slot++; /* expire() not called for too long */
-				continue;
-			}
-			pk.key = &m->key;
-			key24_from(&pk.fwd, &m->key, 0);
-			if (fc->p.biflow)
-				key24_from(&pk.rev, &m->key, 1);
-			if (i != NIL)
-				match = key_matches(fc, &fc->recs[i], &pk);
-			if (!match)
-				i = lookup(fc, b1[k], b2[k], tag[k], &pk, &match);
-			if (i == NIL) {
-				i = create(fc, m, h[k], b1[k], b2[k], &pk.fwd);
-				match = MATCH_FWD;
-			}
-			if (WR_UNLIKELY(i == NIL)) {
-				fc->st.no_slot++;
-				continue;
-			}
-			fold(fc, i, m, match);
-		}
+		burst_hash(fc, &b, metas + base, c);
+		burst_find(fc, &b);
+		burst_fold(fc, &b);
 	}
 }
 
