@@ -4,10 +4,13 @@
  *
  * Table. 64-byte buckets of 8 slots, each a 16-bit tag (from the hash) and a 32-bit record
  * index. A key has two candidate buckets (the second derived from the first and the tag); a
- * new flow goes to the emptier one. A lookup reads tags first and touches a record only on a
- * tag match, and the full key is always compared. Packets go through in three passes over a
- * burst: hash and prefetch both buckets, match tags and prefetch the candidate records, then
- * compare, update or insert.
+ * new flow goes to the first while it has room, else to the second, and the first counts the
+ * flows it spilled. So a lookup reads one bucket, and the second only when the first has
+ * spilled; when both are full, one flow moves to its other bucket (a cuckoo step) before any
+ * is evicted. A lookup reads tags first and touches a record only on a tag match, and the full
+ * key is always compared. Packets go through in three passes over a burst: hash and prefetch
+ * the first bucket, match tags and prefetch the candidate records, then compare, update or
+ * insert.
  *
  * Records. 128 bytes, aligned: everything an IPv4 packet reads or writes (counters, times,
  * timer links and the whole IPv4 key) is in the first 64-byte line; the second line holds the
@@ -71,7 +74,8 @@
 struct bucket {
 	uint16_t tag[WAYS]; /* 0 = empty slot */
 	uint32_t idx[WAYS]; /* record index of each used slot */
-	uint8_t pad[16];
+	uint32_t spilled;   /* flows whose first bucket this is that live in their second */
+	uint8_t pad[12];
 };
 _Static_assert(sizeof(struct bucket) == 64, "bucket = one cache line");
 
@@ -494,6 +498,8 @@ static void release(struct flowcache *fc, uint32_t i)
 		for (w = 0; w < WAYS; w++) {
 			if (bk->tag[w] == tag && bk->idx[w] == i) {
 				bk->tag[w] = 0;
+				if (pass == 1)
+					fc->buckets[r->hash & fc->bucket_mask].spilled--;
 				goto freed;
 			}
 		}
@@ -534,7 +540,37 @@ static uint32_t pick_victim(struct flowcache *fc)
 	return best;
 }
 
-/* Creates a flow for m in bucket b1 or b2 (the emptier). Returns its record or NIL. */
+/* Frees a slot of full bucket b by moving one of its flows to that flow's other bucket, where
+ * there is room (one cuckoo step: the records are read, which is fine on this rare path).
+ * Returns 1 if a slot was freed. */
+static int make_room(struct flowcache *fc, uint32_t b)
+{
+	struct bucket *bk = &fc->buckets[b];
+	int w;
+
+	for (w = 0; w < WAYS; w++) {
+		uint32_t h = fc->recs[bk->idx[w]].hash, first = h & fc->bucket_mask;
+		uint32_t other = first == b ? bucket2(fc, first, bk->tag[w]) : first;
+		struct bucket *ob = &fc->buckets[other];
+		unsigned room = tag_bits(ob, 0);
+		int ow;
+
+		if (room == 0)
+			continue;
+		ow = FIRST_SLOT(room);
+		ob->tag[ow] = bk->tag[w];
+		ob->idx[ow] = bk->idx[w];
+		bk->tag[w] = 0;
+		if (first == b)
+			fc->buckets[first].spilled++; /* now in its second bucket */
+		else
+			fc->buckets[first].spilled--; /* back in its first */
+		return 1;
+	}
+	return 0;
+}
+
+/* Creates a flow for m in bucket b1, or b2 when b1 is full. Returns its record or NIL. */
 static uint32_t create(struct flowcache *fc, const struct capture_meta *m, uint32_t h, uint32_t b1,
                        uint32_t b2, const struct key24 *k)
 {
@@ -544,9 +580,11 @@ static uint32_t create(struct flowcache *fc, const struct capture_meta *m, uint3
 	uint32_t i;
 	struct rec *r;
 
+	if (free1 == 0 && free2 == 0 && (make_room(fc, b1) || make_room(fc, b2)))
+		return create(fc, m, h, b1, b2, k);
 	if (free1 == 0 && free2 == 0) {
-		/* Both buckets full (rare: the table has twice the slots of the pool): evict the
-		 * flow of these 16 with the earliest deadline. */
+		/* Both buckets full and none of their flows can move (rare: the table has twice
+		 * the slots of the pool): evict the flow of these 16 with the earliest deadline. */
 		uint64_t best_due = UINT64_MAX;
 		uint32_t victim = NIL;
 
@@ -572,13 +610,15 @@ static uint32_t create(struct flowcache *fc, const struct capture_meta *m, uint3
 		/* The victim may have freed a slot in one of our buckets: count again. */
 		return create(fc, m, h, b1, b2, k);
 	}
-	/* the emptier bucket keeps both lightly loaded */
-	if (__builtin_popcount(free1) >= __builtin_popcount(free2)) {
+	/* The first bucket while it has room: then a lookup reads one bucket, and reads the
+	 * second only when the first has spilled flows into it. */
+	if (free1) {
 		bk = bk1;
 		freebits = free1;
 	} else {
 		bk = bk2;
 		freebits = free2;
+		bk1->spilled++;
 	}
 	w = FIRST_SLOT(freebits);
 	if (fc->free_head != NIL) {
@@ -622,7 +662,7 @@ static uint32_t lookup(struct flowcache *fc, uint32_t b1, uint32_t b2, uint16_t 
 	const struct bucket *bk = &fc->buckets[b1];
 	int pass;
 
-	for (pass = 0; pass < 2; pass++, bk = &fc->buckets[b2]) {
+	for (pass = 0; pass < 1 + (fc->buckets[b1].spilled != 0); pass++, bk = &fc->buckets[b2]) {
 		unsigned bits;
 
 		for (bits = tag_bits(bk, tag); bits; bits &= bits - 1) {
@@ -643,6 +683,8 @@ static uint32_t tag_candidate(const struct flowcache *fc, uint32_t b1, uint32_t 
 
 	if (bits)
 		return fc->buckets[b1].idx[FIRST_SLOT(bits)];
+	if (fc->buckets[b1].spilled == 0)
+		return NIL;
 	bits = tag_bits(&fc->buckets[b2], tag);
 	return bits ? fc->buckets[b2].idx[FIRST_SLOT(bits)] : NIL;
 }
@@ -733,7 +775,7 @@ struct burst {
 	uint16_t tag[BULK];
 };
 
-/* Pass 1: hash, and prefetch both candidate buckets. */
+/* Pass 1: hash, and prefetch the first bucket. */
 static void burst_hash(struct flowcache *fc, struct burst *b, const struct capture_meta *metas,
                        unsigned n)
 {
@@ -747,7 +789,6 @@ static void burst_hash(struct flowcache *fc, struct burst *b, const struct captu
 		b->b1[k] = b->h[k] & fc->bucket_mask;
 		b->b2[k] = bucket2(fc, b->b1[k], b->tag[k]);
 		__builtin_prefetch(&fc->buckets[b->b1[k]]);
-		__builtin_prefetch(&fc->buckets[b->b2[k]]);
 	}
 }
 

@@ -759,6 +759,46 @@ static void test_biflow_conservation(void)
 	flowcache_free(uni);
 }
 
+/* A pool filled to its cap with random keys: no flow is evicted for want of a bucket slot
+ * (first bucket, then second, then one cuckoo move), and a second packet of every flow finds
+ * it wherever it went. */
+static void test_full_pool_no_bucket_eviction(void)
+{
+	const unsigned n = 200000;
+	struct flowcache *fc = mk(n, 1000, 1000);
+	struct capture_meta m[32];
+	struct flowcache_record out[64];
+	struct flowcache_stats st;
+	unsigned pass, i, k, got = 0;
+	uint64_t rng = 99, packets = 0;
+
+	for (pass = 0; pass < 2; pass++) {
+		rng = 99;
+		for (i = 0; i < n; i += 32) {
+			for (k = 0; k < 32; k++) {
+				uint64_t r = wr_xorshift64(&rng);
+
+				m[k] = pkt((uint32_t)r, (uint16_t)(r >> 32), (10 + pass) * S + i,
+				           64, 0);
+			}
+			flowcache_update_burst(fc, m, 32);
+			packets += 32;
+			CHECK_EQ(flowcache_expire(fc, (10 + pass) * S + i, out, 64), 0);
+		}
+	}
+	flowcache_get_stats(fc, &st);
+	CHECK_EQ(st.evicted, 0);
+	CHECK_EQ(st.flows_created, n);
+	CHECK_EQ(st.active, n);
+	while ((k = flowcache_flush(fc, out, 64)) > 0)
+		for (i = 0; i < k; i++) {
+			CHECK_EQ(out[i].packets, 2);
+			got += (unsigned)out[i].packets;
+		}
+	CHECK_EQ(got, packets);
+	flowcache_free(fc);
+}
+
 int main(void)
 {
 	T_RUN(test_params);
@@ -778,6 +818,7 @@ int main(void)
 	T_RUN(test_eviction_least_recent);
 	T_RUN(test_lateness_bound);
 	T_RUN(test_conservation_under_churn);
+	T_RUN(test_full_pool_no_bucket_eviction);
 	T_RUN(test_biflow_counts_v4);
 	T_RUN(test_biflow_counts_v6);
 	T_RUN(test_biflow_initiator_after_idle_v4);
