@@ -463,13 +463,17 @@ static inline uint64_t mix64(uint64_t x)
 	return x;
 }
 
+/* One endpoint: both halves of the address and the port through a multiply each, then an
+ * xorshift, so that the sum of two endpoints is not linear in them (with a plain product,
+ * (a, b) and (a + 1, b - 1) would collide). */
 static inline uint64_t endpoint_hash(const uint8_t addr[16], uint16_t port)
 {
-	uint64_t lo, hi;
+	uint64_t lo, hi, x;
 
 	memcpy(&lo, addr, 8);
 	memcpy(&hi, addr + 8, 8);
-	return mix64(lo ^ hi * 0x9E3779B97F4A7C15ULL ^ (uint64_t)port << 48);
+	x = (lo ^ (uint64_t)port << 48) * 0x9E3779B97F4A7C15ULL ^ hi * 0xC2B2AE3D27D4EB4FULL;
+	return x ^ x >> 29;
 }
 
 uint32_t capture_flow_hash(const struct capture_flow_key *k)
@@ -479,6 +483,6 @@ uint32_t capture_flow_hash(const struct capture_flow_key *k)
 	uint64_t v;
 
 	memcpy(&v, k->vlan, sizeof(v));
-	h ^= mix64(v ^ (uint64_t)k->proto << 56 ^ (uint64_t)k->vlan_depth << 48);
+	h ^= (v ^ (uint64_t)k->proto << 56 ^ (uint64_t)k->vlan_depth << 48) * 0x165667B19E3779F9ULL;
 	return (uint32_t)(mix64(h) >> 32);
 }
