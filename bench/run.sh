@@ -5,16 +5,20 @@
 #  2. the whole weir program (read, parse, flow cache, IPFIX file export) on a 64-byte Zipf
 #     trace with 100k flows, against a bare libpcap loop counting the same file and against
 #     tcpdump copying it to /dev/null.
-# Usage: bench/run.sh [--packets N] [--runs R]      (defaults 4000000 and 5)
+#  3. the 10M-flow table (40M packets, one run: about 12 GB of memory and ten minutes),
+#     unless --skip-10m.
+# Usage: bench/run.sh [--packets N] [--runs R] [--skip-10m]   (defaults 4000000 and 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packets=4000000
 runs=5
+big=1
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--packets) packets=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
-	*) echo "usage: bench/run.sh [--packets N] [--runs R]" >&2; exit 2 ;;
+	--skip-10m) big=0; shift ;;
+	*) echo "usage: bench/run.sh [--packets N] [--runs R] [--skip-10m]" >&2; exit 2 ;;
 	esac
 done
 bash scripts/build.sh build
@@ -51,3 +55,10 @@ awk -v p="$packets" -v b="$bare_s" -v w="$weir_s" -v t="$tcpdump_s" 'BEGIN {
 	printf "| tcpdump -r FILE -w /dev/null | %.3f | %.2f | %.2fx |\n", t, p / t / 1e6, b / t
 	printf "| weir -i pcap:FILE -o ipfix:file:... (full pipeline) | %.3f | %.2f | %.2fx |\n", w, p / w / 1e6, b / w
 }'
+
+if [ "$big" = 1 ]; then
+	echo
+	echo "10M concurrent flows (40M packets, one run):"
+	echo
+	./build/bench/bench_pipeline --only-flows 10000000 --packets 40000000 --runs 1
+fi
