@@ -459,7 +459,7 @@ int main(int argc, char **argv)
 	}
 	/* The cost of a selector in front of the cache: hash:1 hashes every packet's invariant
 	 * fields and keeps them all, so the table sees the same packets as above. */
-	{
+	if (!only_flows) {
 		uint32_t flows = 100000;
 
 		build_frames(flows, 0);
