@@ -181,7 +181,8 @@ int capture_sampler_parse(const char *spec, struct capture_sampler_params *ret, 
 /* Initialises a selector from params (validated by capture_sampler_parse). */
 void capture_sampler_init(struct capture_sampler *s, const struct capture_sampler_params *p);
 
-/* True when the packet parsed into m is selected. */
+/* True when the packet parsed into m is selected (flow sampling uses m->hash, the parser's key
+ * hash). */
 int capture_sampler_select(struct capture_sampler *s, const struct capture_meta *m);
 
 /* ---------------------------------------------------------------------------------------- */

@@ -148,8 +148,8 @@ int capture_sampler_select(struct capture_sampler *s, const struct capture_meta 
 		take = invariant_hash(s, m) <= s->threshold;
 		break;
 	case CAPTURE_SAMPLE_FLOW:
-		/* the symmetric key hash: both directions of a conversation go together */
-		take = mix64to32(s->p.seed ^ capture_flow_hash(&m->key)) <= s->threshold;
+		/* the parser's symmetric key hash: both directions of a conversation go together */
+		take = mix64to32(s->p.seed ^ m->hash) <= s->threshold;
 		break;
 	default:
 		take = 1;

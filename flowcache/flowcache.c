@@ -1,5 +1,5 @@
 /*
- * The flow cache: a bucketised hash table of tags, a preallocated pool of fixed-size records
+ * The flow cache: a bucketised hash table of tags, a capped pool of fixed-size records
  * and a hashed timer wheel.
  *
  * Table. 64-byte buckets of 8 slots, each a 16-bit tag (from the hash) and a 32-bit record
@@ -320,6 +320,16 @@ struct pkt_key {
 #define MATCH_FWD 1
 #define MATCH_REV 2 /* biflow: the packet goes from the record's destination to its source */
 
+/* True when record r holds the key whose compared part is k and whose addresses are src, dst
+ * (only read for IPv6, whose addresses are on line 2). */
+static inline int same_key(const struct rec *r, const struct key24 *k, const uint8_t *src,
+                           const uint8_t *dst)
+{
+	return memcmp(&r->k, k, sizeof(*k)) == 0 &&
+	       (!(r->flags & REC_V6) ||
+	        (memcmp(r->src6, src, 16) == 0 && memcmp(r->dst6, dst, 16) == 0));
+}
+
 /* MATCH_FWD, MATCH_REV or 0. */
 static inline int key_matches(const struct flowcache *fc, const struct rec *r,
                               const struct pkt_key *pk)
@@ -328,13 +338,9 @@ static inline int key_matches(const struct flowcache *fc, const struct rec *r,
 
 	if (!(r->flags & REC_LIVE))
 		return 0;
-	if (memcmp(&r->k, &pk->fwd, sizeof(pk->fwd)) == 0 &&
-	    (!(r->flags & REC_V6) ||
-	     (memcmp(r->src6, key->src, 16) == 0 && memcmp(r->dst6, key->dst, 16) == 0)))
+	if (same_key(r, &pk->fwd, key->src, key->dst))
 		return MATCH_FWD;
-	if (fc->p.biflow && memcmp(&r->k, &pk->rev, sizeof(pk->rev)) == 0 &&
-	    (!(r->flags & REC_V6) ||
-	     (memcmp(r->src6, key->dst, 16) == 0 && memcmp(r->dst6, key->src, 16) == 0)))
+	if (fc->p.biflow && same_key(r, &pk->rev, key->dst, key->src))
 		return MATCH_REV;
 	return 0;
 }

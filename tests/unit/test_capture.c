@@ -592,6 +592,7 @@ static void sample_meta(struct capture_meta *m, uint32_t i)
 	m->key.dport = 53;
 	m->ip_id = (uint16_t)(i * 7919);
 	m->l3_octets = 60 + i % 1400;
+	m->hash = capture_flow_hash(&m->key); /* as the parser sets it */
 }
 
 static struct capture_sampler make_sampler(const char *spec)
