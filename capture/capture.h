@@ -193,6 +193,10 @@ int capture_sampler_select(struct capture_sampler *s, const struct capture_meta 
 	0x1                  /* finite input (a file): rx_burst ends with -ENODATA; the \
 	                        consumer may wait for downstream space instead of dropping */
 #define CAPTURE_CAP_LIVE 0x2 /* live source: the clock runs while no packets arrive */
+/* Several RX queues and a symmetric hash behind them (checked at open): every packet of a
+ * conversation, in both directions, arrives on the same queue, so each queue can feed its own
+ * flow cache. Without it the probe steers packets to workers by its own hash. */
+#define CAPTURE_CAP_SYMMETRIC_RSS 0x4
 
 /* Counters a driver keeps about itself. */
 struct capture_stats {
@@ -201,6 +205,8 @@ struct capture_stats {
 	uint64_t dropped;        /* lost before weir saw them (kernel/NIC), where known */
 	uint64_t if_dropped;     /* dropped by the interface/driver, where known */
 	uint64_t truncated_file; /* 1 if a file ended in the middle of a record */
+	uint64_t errors;         /* received with errors by the NIC (DPDK ierrors) */
+	uint64_t nombuf;         /* lost for want of receive buffers (DPDK rx_nombuf) */
 };
 
 #define CAPTURE_ERR_LEN 256
@@ -210,6 +216,11 @@ struct capture_open_params {
 	uint32_t snaplen;   /* live capture: bytes per packet to capture */
 	uint32_t buffer_mb; /* live capture: kernel ring size */
 	const char *filter; /* live capture: BPF filter, or NULL */
+	uint16_t queues;    /* RX queues wanted (multi-queue drivers; 0 means 1) */
+	uint32_t mbufs;     /* DPDK: packet buffers in the pool (0: the driver's default) */
+	uint16_t mtu;       /* DPDK: MTU to set (0: leave as it is) */
+	int eal_argc;       /* DPDK: EAL arguments (after "--" on the command line), used by */
+	char **eal_argv;    /* the first DPDK input to initialise the EAL */
 };
 
 struct capture_driver_ops {
@@ -231,6 +242,17 @@ struct capture_driver_ops {
 	void (*stats)(void *handle, struct capture_stats *ret);
 	/* Message of the last fatal error, or "" */
 	const char *(*last_error)(void *handle);
+	/* Multi-queue drivers only (NULL elsewhere: one queue, read with rx_burst). */
+	unsigned (*queues)(void *handle); /* RX queues of an open handle */
+	/* Like rx_burst on queue q. Each queue is read by one thread at a time; the packets stay
+	 * valid until the next call on the same queue. */
+	int (*rx_burst_queue)(void *handle, unsigned q, struct capture_pkt *pkts, unsigned max);
+	/* Counters of queue q (packets, bytes, and what the device reports per queue). */
+	void (*queue_stats)(void *handle, unsigned q, struct capture_stats *ret);
+	/* Called once on each thread before it reads a queue (DPDK: registers the thread). */
+	void (*thread_init)(void *handle);
+	/* A line about how the input is set up, for the summary ("" if nothing to say). */
+	const char *(*describe)(void *handle);
 	/* Stops delivering packets; rx_burst then returns -ENODATA. Safe from another thread. */
 	void (*stop)(void *handle);
 	void (*close)(void *handle); /* NULL is a no-op */
