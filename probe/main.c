@@ -24,13 +24,19 @@
 static struct probe the_probe; /* large: kept off the stack */
 
 static const char usage_text[] =
-    "Usage: weir -i INPUT [-i INPUT ...] -o OUTPUT [-o OUTPUT ...] [OPTIONS]\n"
+    "Usage: weir -i INPUT [-i INPUT ...] -o OUTPUT [-o OUTPUT ...] [OPTIONS] [-- EAL-ARGS]\n"
     "\n"
     "Reads packets, folds them into flows and exports the flows as IPFIX.\n"
     "\n"
-    "Inputs (each read by its own worker thread):\n"
+    "Inputs (each with its own --workers flow-cache threads):\n"
     "  pcap:FILE             a pcap, pcapng or ERF file, read to its end ('-' = stdin)\n"
     "  pcap:IFACE            a live interface, captured with libpcap\n"
+    "  trace:URI             any libtrace URI: erf:FILE, pcapfile:FILE, dag:/dev/dag0,\n"
+    "                        int:IFACE, ring:IFACE, ...\n"
+    "  dpdk:DEVICE           a DPDK port: a PCI address or a virtual device's arguments\n"
+    "                        (net_pcap0,rx_pcap=FILE; net_af_packet0,iface=IF; ...); EAL\n"
+    "                        arguments follow '--' at the end of the command line\n"
+    "  gen:SPEC              synthetic packets built in memory (flows=N,packets=N,...)\n"
     "Outputs (every flow goes to each):\n"
     "  ipfix:udp://HOST:PORT IPFIX over UDP (templates re-sent periodically)\n"
     "  ipfix:tcp://HOST:PORT IPFIX over TCP (reconnects with back-off)\n"
@@ -42,6 +48,8 @@ static const char usage_text[] =
     "      --idle-timeout SEC     export a flow after SEC seconds without packets [15]\n"
     "      --active-timeout SEC   export long flows every SEC seconds [1800]\n"
     "      --max-flows N          concurrent flows per input before eviction [1048576]\n"
+    "      --workers N            flow-cache threads per input; packets reach them by\n"
+    "                             symmetric RSS (DPDK) or a symmetric software hash [1]\n"
     "      --biflow               one record per bidirectional flow (RFC 5103), keyed by the\n"
     "                             first packet's direction, with reverse counters\n"
     "      --sample [N=]SPEC      select packets before the table, on every input or on\n"
@@ -56,6 +64,8 @@ static const char usage_text[] =
     "      --snaplen BYTES        live: bytes captured per packet [262144]\n"
     "      --buffer-mb MB         live: kernel capture buffer [64]\n"
     "      --filter BPF           live: capture filter expression\n"
+    "      --mbufs N              DPDK: packet buffers per port [driver default]\n"
+    "      --mtu BYTES            DPDK: port MTU (jumbo frames) [unchanged]\n"
     "      --summary-json FILE    write the final counters as JSON to FILE\n"
     "  -q, --quiet                no summary on stderr\n"
     "  -h, --help                 this text\n"
@@ -78,6 +88,9 @@ enum {
 	OPT_SUMMARY_JSON,
 	OPT_SAMPLE,
 	OPT_BIFLOW,
+	OPT_WORKERS,
+	OPT_MBUFS,
+	OPT_MTU,
 };
 
 static const struct option long_opts[] = {
@@ -96,6 +109,9 @@ static const struct option long_opts[] = {
     {"summary-json", required_argument, NULL, OPT_SUMMARY_JSON},
     {"sample", required_argument, NULL, OPT_SAMPLE},
     {"biflow", no_argument, NULL, OPT_BIFLOW},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"mbufs", required_argument, NULL, OPT_MBUFS},
+    {"mtu", required_argument, NULL, OPT_MTU},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -124,6 +140,9 @@ static const struct num_opt num_opts[] = {
     {OPT_UDP_MTU, "--udp-mtu", 512, 65000, NUM_FIELD(ipfix.udp_max_msg)},
     {OPT_SNAPLEN, "--snaplen", 64, 262144, NUM_FIELD(capture.snaplen)},
     {OPT_BUFFER, "--buffer-mb", 1, 4096, NUM_FIELD(capture.buffer_mb)},
+    {OPT_WORKERS, "--workers", 1, PROBE_MAX_WORKERS, NUM_FIELD(workers)},
+    {OPT_MBUFS, "--mbufs", 1024, 1u << 24, NUM_FIELD(capture.mbufs)},
+    {OPT_MTU, "--mtu", 68, 9600, NUM_FIELD(capture.mtu)},
 };
 
 /* Stores v (already checked against the option's bounds) in the option's field. */
@@ -131,7 +150,11 @@ static void set_num(struct probe_config *c, const struct num_opt *o, uint64_t v)
 {
 	uint8_t *field = (uint8_t *)c + o->off;
 
-	if (o->size == sizeof(uint32_t)) {
+	if (o->size == sizeof(uint16_t)) {
+		uint16_t v16 = (uint16_t)v;
+
+		memcpy(field, &v16, sizeof(v16));
+	} else if (o->size == sizeof(uint32_t)) {
 		uint32_t v32 = (uint32_t)v;
 
 		memcpy(field, &v32, sizeof(v32));
@@ -199,6 +222,7 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 	c->idle_timeout_s = 15;
 	c->active_timeout_s = 1800;
 	c->max_flows = 1u << 20;
+	c->workers = 1;
 	ipfix_exporter_params_default(&c->ipfix);
 
 	opterr = 0;
@@ -255,6 +279,12 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 			set_num(c, &num_opts[k], v);
 		}
 	}
+	if (optind < argc && strcmp(argv[optind - 1], "--") == 0) {
+		/* everything after "--" is for DPDK's EAL */
+		c->capture.eal_argc = argc - optind;
+		c->capture.eal_argv = argv + optind;
+		optind = argc;
+	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s' (inputs need -i, outputs -o)",
 		                   argv[optind]);
@@ -299,51 +329,115 @@ static void wait_for_pipeline(struct probe *pr, const sigset_t *sigs)
 	}
 }
 
-/* Totals over every worker, for the summary and its conservation check. */
+/* Totals over every input, reader and worker, for the summary and its conservation check. */
 struct totals {
-	uint64_t read, in_flows, non_ip, malformed, no_slot, not_sampled;
+	uint64_t read, in_flows, non_ip, malformed, no_slot, not_sampled, ring_full;
 	uint64_t sampled_observed, sampled_selected;
 	uint64_t verdicts[CAPTURE_VERDICT_MAX];
-	uint64_t dropped, if_dropped;
+	uint64_t dropped, if_dropped, errors, nombuf;
 	uint64_t frag_matched, frag_unmatched;
 	uint64_t flows_created, records[6], records_out, records_dropped;
 	uint64_t clock_steps_back, clock_outliers;
 };
 
+/* Per input: what its readers and workers counted. */
+struct input_totals {
+	uint64_t in_flows, observed, selected, not_sampled;
+};
+
+static void add_input(const struct probe_input *in, struct input_totals *it)
+{
+	unsigned q, k;
+
+	memset(it, 0, sizeof(*it));
+	for (q = 0; q < in->n_queues; q++) {
+		it->observed += in->readers[q].sampler.observed;
+		it->selected += in->readers[q].sampler.selected;
+		it->not_sampled += in->readers[q].not_sampled;
+	}
+	for (k = 0; k < in->n_workers; k++)
+		it->in_flows += in->workers[k].fcstats.packets;
+}
+
 static void add_totals(const struct probe *pr, struct totals *t)
 {
-	unsigned i, v;
+	unsigned i, q, v;
 
 	memset(t, 0, sizeof(*t));
+	for (i = 0; i < pr->n_inputs; i++) {
+		const struct probe_input *in = &pr->inputs[i];
+
+		t->read += in->cstats.packets;
+		t->dropped += in->cstats.dropped;
+		t->if_dropped += in->cstats.if_dropped;
+		t->errors += in->cstats.errors;
+		t->nombuf += in->cstats.nombuf;
+		for (q = 0; q < in->n_queues; q++) {
+			const struct probe_reader *r = &in->readers[q];
+
+			for (v = 0; v < CAPTURE_VERDICT_MAX; v++) {
+				t->verdicts[v] += r->verdicts[v];
+				if (v == CAPTURE_OK)
+					continue;
+				if (capture_verdict_is_malformed(v))
+					t->malformed += r->verdicts[v];
+				else
+					t->non_ip += r->verdicts[v];
+			}
+			t->not_sampled += r->not_sampled;
+			t->ring_full += r->ring_full;
+			t->sampled_observed += r->sampler.observed;
+			t->sampled_selected += r->sampler.selected;
+			t->frag_matched += r->fstats.matched;
+			t->frag_unmatched += r->fstats.unmatched;
+			t->clock_steps_back += r->clock_steps_back;
+			t->clock_outliers += r->clock_outliers;
+		}
+	}
 	for (i = 0; i < pr->n_workers; i++) {
 		const struct probe_worker *w = &pr->workers[i];
 
-		t->read += w->cstats.packets;
-		t->dropped += w->cstats.dropped;
-		t->if_dropped += w->cstats.if_dropped;
-		for (v = 0; v < CAPTURE_VERDICT_MAX; v++) {
-			t->verdicts[v] += w->verdicts[v];
-			if (v == CAPTURE_OK)
-				continue;
-			if (capture_verdict_is_malformed(v))
-				t->malformed += w->verdicts[v];
-			else
-				t->non_ip += w->verdicts[v];
-		}
 		t->in_flows += w->fcstats.packets;
-		t->not_sampled += w->not_sampled;
-		t->sampled_observed += w->sampler.observed;
-		t->sampled_selected += w->sampler.selected;
 		t->no_slot += w->fcstats.no_slot;
-		t->frag_matched += w->fstats.matched;
-		t->frag_unmatched += w->fstats.unmatched;
 		t->flows_created += w->fcstats.flows_created;
 		for (v = 1; v < 6; v++)
 			t->records[v] += w->fcstats.exported[v];
 		t->records_out += w->records_out;
 		t->records_dropped += w->records_dropped;
-		t->clock_steps_back += w->clock_steps_back;
-		t->clock_outliers += w->clock_outliers;
+	}
+}
+
+/* The input's line(s): packets, drops where the source counts them, and how it is read. */
+static void print_input(const struct probe_input *in)
+{
+	const struct capture_stats *c = &in->cstats;
+	unsigned q, k;
+
+	fprintf(stderr, "  input %s: %" PRIu64 " packets, %" PRIu64 " bytes", in->name, c->packets,
+	        c->bytes);
+	if (in->caps & CAPTURE_CAP_LIVE)
+		fprintf(stderr,
+		        ", %" PRIu64 " dropped by the kernel or NIC, %" PRIu64 " by the interface",
+		        c->dropped, c->if_dropped);
+	if (c->errors || c->nombuf)
+		fprintf(stderr,
+		        ", %" PRIu64 " receive errors, %" PRIu64 " lost for want of buffers",
+		        c->errors, c->nombuf);
+	if (c->truncated_file)
+		fprintf(stderr, " (file ends inside a record)");
+	fprintf(stderr, "\n");
+	if (in->describe[0])
+		fprintf(stderr, "    %s\n", in->describe);
+	if (in->n_workers > 1 || in->n_queues > 1) {
+		fprintf(stderr, "    %u queue%s, %u worker%s (%s):", in->n_queues,
+		        in->n_queues > 1 ? "s" : "", in->n_workers, in->n_workers > 1 ? "s" : "",
+		        in->steering ? "software steering" : "each worker reads its own queues");
+		for (q = 0; in->n_queues > 1 && q < in->n_queues; q++)
+			fprintf(stderr, " q%u %" PRIu64, q, in->readers[q].qstats.packets);
+		for (k = 0; k < in->n_workers; k++)
+			fprintf(stderr, "%s w%u %" PRIu64, k || in->n_queues > 1 ? "," : "", k,
+			        in->workers[k].fcstats.packets);
+		fprintf(stderr, " packets\n");
 	}
 }
 
@@ -352,19 +446,8 @@ static void print_summary(const struct probe *pr, const struct totals *t, int ba
 	unsigned i, v;
 
 	fprintf(stderr, "weir: summary\n");
-	for (i = 0; i < pr->n_workers; i++) {
-		const struct probe_worker *w = &pr->workers[i];
-
-		fprintf(stderr, "  input %s: %" PRIu64 " packets, %" PRIu64 " bytes", w->name,
-		        w->cstats.packets, w->cstats.bytes);
-		if (w->caps & CAPTURE_CAP_LIVE)
-			fprintf(stderr,
-			        ", %" PRIu64 " dropped by the kernel, %" PRIu64 " by the interface",
-			        w->cstats.dropped, w->cstats.if_dropped);
-		if (w->cstats.truncated_file)
-			fprintf(stderr, " (file ends inside a record)");
-		fprintf(stderr, "\n");
-	}
+	for (i = 0; i < pr->n_inputs; i++)
+		print_input(&pr->inputs[i]);
 	fprintf(stderr,
 	        "  packets: %" PRIu64 " read, %" PRIu64 " parsed, %" PRIu64 " in flows, %" PRIu64
 	        " non-IP, %" PRIu64 " malformed\n",
@@ -408,20 +491,25 @@ static void print_summary(const struct probe *pr, const struct totals *t, int ba
 		        ipfix_exporter_url(pr->exporters[i]), s.records, s.messages, s.bytes,
 		        s.records_lost);
 	}
-	for (i = 0; i < pr->n_workers; i++) {
-		const struct probe_worker *w = &pr->workers[i];
+	for (i = 0; i < pr->n_inputs; i++) {
+		const struct probe_input *in = &pr->inputs[i];
+		struct input_totals it;
 
 		if (pr->cfg.sample_spec[i] == NULL)
 			continue;
+		add_input(in, &it);
 		fprintf(stderr,
 		        "  sampling input %s (%s, selectorId %u): %" PRIu64
 		        " packets observed, %" PRIu64 " selected, %" PRIu64 " passed over\n",
-		        w->name, pr->cfg.sample_spec[i], i + 1, w->sampler.observed,
-		        w->sampler.selected, w->not_sampled);
+		        in->name, pr->cfg.sample_spec[i], i + 1, it.observed, it.selected,
+		        it.not_sampled);
 	}
-	fprintf(stderr, "  accounting: %s (read = in flows + non-IP + malformed%s%s)\n",
+	if (t->ring_full)
+		fprintf(stderr, "  packets lost to a full worker queue: %" PRIu64 "\n",
+		        t->ring_full);
+	fprintf(stderr, "  accounting: %s (read = in flows + non-IP + malformed%s%s%s)\n",
 	        balanced ? "balanced" : "MISMATCH", t->not_sampled ? " + not sampled" : "",
-	        t->no_slot ? " + no slot" : "");
+	        t->no_slot ? " + no slot" : "", t->ring_full ? " + worker queue full" : "");
 }
 
 /* Writes s as a JSON string literal (quotes, backslashes and control characters escaped). */
@@ -453,9 +541,11 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 	        ",\n  \"packets_non_ip\": %" PRIu64 ",\n  \"packets_malformed\": %" PRIu64
 	        ",\n  \"packets_no_slot\": %" PRIu64 ",\n  \"packets_not_sampled\": %" PRIu64
 	        ",\n  \"sampling_observed\": %" PRIu64 ",\n  \"sampling_selected\": %" PRIu64
-	        ",\n  \"dropped\": %" PRIu64 ",\n",
+	        ",\n  \"packets_ring_full\": %" PRIu64 ",\n  \"dropped\": %" PRIu64
+	        ",\n  \"receive_errors\": %" PRIu64 ",\n  \"no_buffers\": %" PRIu64 ",\n",
 	        t->read, t->in_flows, t->non_ip, t->malformed, t->no_slot, t->not_sampled,
-	        t->sampled_observed, t->sampled_selected, t->dropped);
+	        t->sampled_observed, t->sampled_selected, t->ring_full, t->dropped, t->errors,
+	        t->nombuf);
 	fprintf(f, "  \"verdicts\": {");
 	for (v = 0; v < CAPTURE_VERDICT_MAX; v++)
 		fprintf(f, "%s\"%s\": %" PRIu64, v ? ", " : "", capture_verdict_name(v),
@@ -472,13 +562,25 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 	fprintf(f, "  \"clock_steps_back\": %" PRIu64 ",\n  \"clock_outliers\": %" PRIu64 ",\n",
 	        t->clock_steps_back, t->clock_outliers);
 	fprintf(f, "  \"biflow\": %s,\n  \"inputs\": [", pr->cfg.biflow ? "true" : "false");
-	for (i = 0; i < pr->n_workers; i++) {
-		const struct probe_worker *w = &pr->workers[i];
+	for (i = 0; i < pr->n_inputs; i++) {
+		const struct probe_input *in = &pr->inputs[i];
+		struct input_totals it;
+		unsigned k;
 
+		add_input(in, &it);
 		fprintf(f, "%s\n    {\"input\": ", i ? "," : "");
-		json_string(f, w->name);
-		fprintf(f, ", \"packets\": %" PRIu64 ", \"in_flows\": %" PRIu64 ", \"sample\": ",
-		        w->cstats.packets, w->fcstats.packets);
+		json_string(f, in->name);
+		fprintf(f,
+		        ", \"packets\": %" PRIu64 ", \"in_flows\": %" PRIu64
+		        ", \"queues\": %u, \"steering\": %s, \"workers\": [",
+		        in->cstats.packets, it.in_flows, in->n_queues,
+		        in->steering ? "true" : "false");
+		for (k = 0; k < in->n_workers; k++)
+			fprintf(f, "%s%" PRIu64, k ? ", " : "", in->workers[k].fcstats.packets);
+		fprintf(f, "], \"queue_packets\": [");
+		for (k = 0; k < in->n_queues; k++)
+			fprintf(f, "%s%" PRIu64, k ? ", " : "", in->readers[k].qstats.packets);
+		fprintf(f, "], \"sample\": ");
 		if (pr->cfg.sample_spec[i] != NULL)
 			json_string(f, pr->cfg.sample_spec[i]);
 		else
@@ -486,7 +588,7 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 		fprintf(f,
 		        ", \"selector_id\": %u, \"sampling_observed\": %" PRIu64
 		        ", \"sampling_selected\": %" PRIu64 "}",
-		        i + 1, w->sampler.observed, w->sampler.selected);
+		        i + 1, it.observed, it.selected);
 	}
 	fprintf(f, "\n  ],\n");
 	fprintf(f,
@@ -542,14 +644,17 @@ int main(int argc, char **argv)
 	probe_pipeline_join(pr);
 
 	add_totals(pr, &t);
-	balanced = t.read == t.in_flows + t.non_ip + t.malformed + t.no_slot + t.not_sampled;
-	for (i = 0; i < pr->n_workers; i++) {
-		if (pr->workers[i].error) {
+	balanced =
+	    t.read == t.in_flows + t.non_ip + t.malformed + t.no_slot + t.not_sampled + t.ring_full;
+	for (i = 0; i < pr->n_inputs; i++) {
+		for (unsigned q = 0; q < pr->inputs[i].n_queues; q++) {
+			const struct probe_reader *r = &pr->inputs[i].readers[q];
+
+			if (!r->error)
+				continue;
 			fprintf(stderr,
 			        "weir: input '%s': %s (flows read before it were exported)\n",
-			        pr->workers[i].name,
-			        pr->workers[i].errmsg[0] ? pr->workers[i].errmsg
-			                                 : strerror(-pr->workers[i].error));
+			        pr->inputs[i].name, r->errmsg[0] ? r->errmsg : strerror(-r->error));
 			status = 1;
 		}
 	}

@@ -1,14 +1,18 @@
 /*
- * The data path of the probe: worker threads (one per input) and the exporter thread.
+ * The data path of the probe: readers, workers and the exporter thread (layouts in probe.h).
  *
- * A worker runs to completion on bursts: rx_burst -> capture_parse each packet -> flowcache
- * update -> flowcache_expire at the newest packet time -> records into its SPSC ring. A live
- * input that goes quiet still advances the clock (wall time) so flows expire. At the end of
- * the input, or on stop, every flow left is flushed with reason forced end. When the ring is
- * full a file input waits (nothing is lost and nothing is timed), a live input drops the
- * records and counts them: capture must never stall behind a collector.
+ * A reader turns a burst from its queue into parsed, selected packets (struct capture_meta)
+ * and keeps the capture clock: the newest packet time, guarded against single bad timestamps,
+ * or the wall clock while a live queue is quiet. A worker folds packets into its flow cache and
+ * expires flows at the oldest clock among the readers that feed it (a later clock could end a
+ * flow whose packets are still on their way), then puts the records into its SPSC ring. When
+ * every reader has ended, or on stop, every flow left is flushed (reason forced end).
  *
- * The exporter thread drains every ring into every exporter and drives their timers.
+ * Back-pressure: a file input waits for ring space, so nothing is lost and nothing is timed; a
+ * live input never stalls behind a worker or a collector: a full worker ring drops packets and
+ * a full export ring drops records, each counted where it happened.
+ *
+ * The exporter thread drains every worker's ring into every exporter and drives their timers.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,15 +23,30 @@
 #include "drv_gen.h"
 #include "drv_pcap.h"
 #include "probe.h"
+#include "weir_config.h"
+#if WEIR_HAVE_LIBTRACE
+#include "drv_trace.h"
+#endif
+#if WEIR_HAVE_DPDK
+#include "drv_dpdk.h"
+#endif
 
 #define RING_RECORDS   65536
+#define RING_PACKETS   8192 /* parsed packets from one reader to one worker */
 #define EXPIRE_CHUNK   64
 #define FRAG_ENTRIES   4096
 #define FRAG_TIMEOUT_S 60 /* the IPv6 reassembly timeout of RFC 8200 */
+#define DRAIN_BURSTS   64 /* bursts a worker takes from one reader before it looks at others */
 
 static const struct capture_driver_ops *const drivers[] = {
     &drv_pcap_ops,
     &drv_gen_ops,
+#if WEIR_HAVE_LIBTRACE
+    &drv_trace_ops,
+#endif
+#if WEIR_HAVE_DPDK
+    &drv_dpdk_ops,
+#endif
 };
 
 static void sleep_us(long us)
@@ -101,6 +120,102 @@ static void describe_sampling(const struct probe_config *c, struct ipfix_samplin
 		describe_selector(&c->sample[i], &ret->sel[i]);
 }
 
+/* Opens input i: the driver, its readers and its workers (flow caches). */
+static int open_input(struct probe *pr, unsigned i, const struct flowcache_params *fp0, char *err,
+                      size_t errlen)
+{
+	struct probe_input *in = &pr->inputs[i];
+	struct capture_open_params cp = pr->cfg.capture;
+	struct flowcache_params fp = *fp0;
+	char msg[CAPTURE_ERR_LEN];
+	const char *spec;
+	unsigned q, k;
+	int rc;
+
+	in->pr = pr;
+	in->index = i;
+	in->name = pr->cfg.inputs[i];
+	in->ops = driver_for(in->name, &spec);
+	if (in->ops == NULL) {
+		snprintf(
+		    err, errlen,
+		    "input '%s': unknown input type (expected pcap:FILE, pcap:IFACE, gen:SPEC%s%s)",
+		    in->name, WEIR_HAVE_LIBTRACE ? ", trace:URI" : "",
+		    WEIR_HAVE_DPDK ? ", dpdk:DEVICE" : "");
+		return -EINVAL;
+	}
+	cp.port = (uint16_t)i;
+	cp.queues = (uint16_t)pr->cfg.workers;
+	msg[0] = '\0';
+	rc = in->ops->open(spec, &cp, &in->handle, msg, sizeof(msg));
+	if (rc < 0) {
+		snprintf(err, errlen, "input '%s': %s", in->name, msg[0] ? msg : strerror(-rc));
+		return rc;
+	}
+	in->caps = in->ops->caps(in->handle);
+	in->n_queues = in->ops->queues ? in->ops->queues(in->handle) : 1;
+	if (in->n_queues < 1 || in->n_queues > PROBE_MAX_QUEUES) {
+		snprintf(err, errlen, "input '%s': %u RX queues (at most %u)", in->name,
+		         in->n_queues, PROBE_MAX_QUEUES);
+		return -EINVAL;
+	}
+	if (in->ops->describe)
+		wr_strlcpy(in->describe, in->ops->describe(in->handle), sizeof(in->describe));
+	in->n_workers = pr->cfg.workers;
+	/* One worker needs no steering, and neither does a device whose symmetric RSS gives each
+	 * worker its own queues. */
+	in->steering = in->n_workers > 1 &&
+	               !(in->caps & CAPTURE_CAP_SYMMETRIC_RSS && in->n_queues % in->n_workers == 0);
+	in->workers = &pr->workers[pr->n_workers];
+	pr->n_workers += in->n_workers;
+	fp.max_flows = (uint32_t)((pr->cfg.max_flows + in->n_workers - 1) / in->n_workers);
+	for (k = 0; k < in->n_workers; k++) {
+		struct probe_worker *w = &in->workers[k];
+
+		w->pr = pr;
+		w->in = in;
+		w->index = k;
+		w->fc = flowcache_create(&fp);
+		w->ring = wr_ring_create(RING_RECORDS, sizeof(struct flowcache_record));
+		if (w->fc == NULL || w->ring == NULL)
+			goto nomem;
+	}
+	for (q = 0; q < in->n_queues; q++) {
+		struct probe_reader *r = &in->readers[q];
+
+		r->in = in;
+		r->queue = q;
+		r->idle_ns = fp.idle_timeout_ns;
+		r->sampler.p.algo = CAPTURE_SAMPLE_NONE;
+		if (pr->cfg.sample[i].algo != CAPTURE_SAMPLE_NONE) {
+			struct capture_sampler_params sp = pr->cfg.sample[i];
+
+			sp.selector_id = i + 1; /* one selector per input */
+			capture_sampler_init(&r->sampler, &sp);
+		}
+		r->frags = capture_frag_create(FRAG_ENTRIES, FRAG_TIMEOUT_S * WR_NS_PER_S);
+		if (r->frags == NULL)
+			goto nomem;
+		if (!in->steering) {
+			struct probe_worker *w = &in->workers[q % in->n_workers];
+
+			w->direct[w->n_direct++] = r;
+			continue;
+		}
+		for (k = 0; k < in->n_workers; k++) {
+			r->to_worker[k] = wr_ring_create(RING_PACKETS, sizeof(struct capture_meta));
+			if (r->to_worker[k] == NULL)
+				goto nomem;
+		}
+	}
+	return 0;
+nomem:
+	rc = -errno;
+	snprintf(err, errlen, "input '%s': cannot allocate the flow cache: %s", in->name,
+	         strerror(errno));
+	return rc ? rc : -ENOMEM;
+}
+
 int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 {
 	struct flowcache_params fp = {
@@ -113,48 +228,13 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 	unsigned i;
 	int rc;
 
+	if (pr->cfg.workers == 0)
+		pr->cfg.workers = 1;
 	for (i = 0; i < pr->cfg.n_inputs; i++) {
-		struct probe_worker *w = &pr->workers[i];
-		struct capture_open_params cp = pr->cfg.capture;
-		const char *spec;
-
-		w->pr = pr;
-		w->name = pr->cfg.inputs[i];
-		w->idle_ns = fp.idle_timeout_ns;
-		w->ops = driver_for(w->name, &spec);
-		if (w->ops == NULL) {
-			snprintf(err, errlen,
-			         "input '%s': unknown input type (expected pcap:FILE, pcap:IFACE "
-			         "or gen:SPEC)",
-			         w->name);
-			return -EINVAL;
-		}
-		cp.port = (uint16_t)i;
-		w->sampler.p.algo = CAPTURE_SAMPLE_NONE;
-		if (pr->cfg.sample[i].algo != CAPTURE_SAMPLE_NONE) {
-			struct capture_sampler_params sp = pr->cfg.sample[i];
-
-			sp.selector_id = i + 1; /* one selector per input */
-			capture_sampler_init(&w->sampler, &sp);
-		}
-		msg[0] = '\0';
-		rc = w->ops->open(spec, &cp, &w->handle, msg, sizeof(msg));
-		if (rc < 0) {
-			snprintf(err, errlen, "input '%s': %s", w->name,
-			         msg[0] ? msg : strerror(-rc));
+		rc = open_input(pr, i, &fp, err, errlen);
+		if (rc < 0)
 			return rc;
-		}
-		pr->n_workers++;
-		w->caps = w->ops->caps(w->handle);
-		w->fc = flowcache_create(&fp);
-		w->frags = capture_frag_create(FRAG_ENTRIES, FRAG_TIMEOUT_S * WR_NS_PER_S);
-		w->ring = wr_ring_create(RING_RECORDS, sizeof(struct flowcache_record));
-		if (w->fc == NULL || w->frags == NULL || w->ring == NULL) {
-			rc = -errno;
-			snprintf(err, errlen, "input '%s': cannot allocate the flow cache: %s",
-			         w->name, strerror(errno));
-			return rc;
-		}
+		pr->n_inputs++;
 	}
 	describe_sampling(&pr->cfg, &pr->cfg.ipfix.sampling);
 	pr->cfg.ipfix.biflow = pr->cfg.biflow;
@@ -183,6 +263,145 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 	return 0;
 }
 
+static int offline(const struct probe_input *in)
+{
+	return (in->caps & CAPTURE_CAP_OFFLINE) != 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Readers                                                                                    */
+
+/*
+ * The capture clock is the newest packet time, guarded against single bad timestamps:
+ *  - a jump ahead by more than the idle timeout is believed only when the next packet is
+ *    ahead too (a genuine quiet spell), so one far-future time cannot expire every flow;
+ *  - a packet further behind the clock than the idle timeout moves the clock back to it (the
+ *    input went back in time), so the clock cannot stay stuck in the future.
+ */
+static void advance_clock(struct probe_reader *r, uint64_t ts_ns)
+{
+	int far_ahead = ts_ns > r->clock_ns && ts_ns - r->clock_ns > r->idle_ns && r->clock_ns;
+
+	if (far_ahead && !r->jump_ns) {
+		r->jump_ns = ts_ns; /* wait for the next packet */
+		return;
+	}
+	if (far_ahead) { /* confirmed */
+		r->clock_ns = ts_ns < r->jump_ns ? ts_ns : r->jump_ns;
+	} else {
+		if (r->jump_ns)
+			r->clock_outliers++; /* the packet before this one was alone out there */
+		if (ts_ns > r->clock_ns) {
+			r->clock_ns = ts_ns;
+		} else if (r->clock_ns - ts_ns > r->idle_ns) {
+			r->clock_ns = ts_ns;
+			r->clock_steps_back++;
+		}
+	}
+	r->jump_ns = 0;
+}
+
+/*
+ * Reads one burst from the reader's queue and parses it: the selected packets go to metas.
+ * Returns how many, or -ENODATA when the queue has ended (r->error set on a fatal error). A
+ * quiet live queue moves the clock to the wall clock. (A file that has nothing yet, a pipe,
+ * keeps its clock: time is packet time.)
+ */
+static int reader_burst(struct probe_reader *r, struct capture_meta *metas)
+{
+	struct probe_input *in = r->in;
+	struct capture_pkt pkts[PROBE_BURST];
+	int n, i, ok;
+
+	n = in->ops->rx_burst_queue
+	        ? in->ops->rx_burst_queue(in->handle, r->queue, pkts, PROBE_BURST)
+	        : in->ops->rx_burst(in->handle, pkts, PROBE_BURST);
+	if (n < 0) {
+		if (n != -ENODATA) {
+			r->error = n;
+			wr_strlcpy(r->errmsg, in->ops->last_error(in->handle), sizeof(r->errmsg));
+		}
+		return -ENODATA;
+	}
+	if (n == 0) {
+		if (!offline(in)) {
+			uint64_t now = wr_wall_ns();
+
+			if (now > r->clock_ns)
+				r->clock_ns = now;
+		}
+		return 0;
+	}
+	for (i = 0, ok = 0; i < n; i++) {
+		enum capture_verdict v = capture_parse(&pkts[i], r->frags, &metas[ok]);
+
+		r->verdicts[v]++;
+		advance_clock(r, pkts[i].ts_ns);
+		if (v != CAPTURE_OK)
+			continue;
+		if (r->sampler.p.algo != CAPTURE_SAMPLE_NONE &&
+		    !capture_sampler_select(&r->sampler, &metas[ok])) {
+			r->not_sampled++;
+			continue;
+		}
+		ok++;
+	}
+	return ok;
+}
+
+/* The worker of a packet: both directions of a flow hash alike, so they meet there. */
+static inline unsigned steer(uint32_t hash, unsigned n_workers)
+{
+	return (unsigned)(((uint64_t)(hash * 0x9E3779B1u) * n_workers) >> 32);
+}
+
+/* Steering layout: a reader's thread parses its queue and deals the packets out. */
+static void *reader_main(void *arg)
+{
+	struct probe_reader *r = arg;
+	struct probe_input *in = r->in;
+	struct capture_meta metas[PROBE_BURST], out[PROBE_MAX_WORKERS][PROBE_BURST];
+	unsigned cnt[PROBE_MAX_WORKERS], k;
+	int n, i;
+
+	if (in->ops->thread_init)
+		in->ops->thread_init(in->handle);
+	while (!atomic_load_explicit(&in->pr->stop, memory_order_relaxed)) {
+		n = reader_burst(r, metas);
+		if (n < 0)
+			break;
+		memset(cnt, 0, sizeof(cnt));
+		for (i = 0; i < n; i++) {
+			k = steer(metas[i].hash, in->n_workers);
+			out[k][cnt[k]++] = metas[i];
+		}
+		for (k = 0; k < in->n_workers; k++) {
+			unsigned sent = 0;
+
+			while (sent < cnt[k]) {
+				sent += wr_ring_enqueue_burst(r->to_worker[k], out[k] + sent,
+				                              cnt[k] - sent);
+				if (sent == cnt[k])
+					break;
+				if (!offline(in)) {
+					r->ring_full += cnt[k] - sent;
+					break;
+				}
+				sleep_us(20); /* a file waits for its worker */
+			}
+		}
+		atomic_store_explicit(&r->clock_pub, r->clock_ns, memory_order_release);
+		if (n == 0 && !offline(in))
+			sleep_us(100); /* a quiet live queue (a DPDK port would spin) */
+	}
+	atomic_store_explicit(&r->clock_pub, r->clock_ns, memory_order_release);
+	atomic_store_explicit(&r->finished, 1, memory_order_release);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Workers                                                                                    */
+
 /* Puts records into the worker's ring. A file input waits for space, and so does the final
  * flush (nothing is captured any more); a running live input drops and counts. */
 static void push_records(struct probe_worker *w, const struct flowcache_record *recs, unsigned n,
@@ -194,7 +413,7 @@ static void push_records(struct probe_worker *w, const struct flowcache_record *
 		sent += wr_ring_enqueue_burst(w->ring, recs + sent, n - sent);
 		if (sent == n)
 			break;
-		if (!flushing && !(w->caps & CAPTURE_CAP_OFFLINE)) {
+		if (!flushing && !offline(w->in)) {
 			w->records_dropped += n - sent;
 			break;
 		}
@@ -209,6 +428,8 @@ static void drain_cache(struct probe_worker *w, uint64_t now_ns, int flush)
 	struct flowcache_record recs[EXPIRE_CHUNK];
 	unsigned n;
 
+	if (!flush && now_ns == 0)
+		return; /* no clock yet */
 	do {
 		n = flush ? flowcache_flush(w->fc, recs, EXPIRE_CHUNK)
 		          : flowcache_expire(w->fc, now_ns, recs, EXPIRE_CHUNK);
@@ -216,91 +437,124 @@ static void drain_cache(struct probe_worker *w, uint64_t now_ns, int flush)
 	} while (n == EXPIRE_CHUNK || (!flush && flowcache_expire_behind(w->fc, now_ns)));
 }
 
-/*
- * The capture clock is the newest packet time, guarded against single bad timestamps:
- *  - a jump ahead by more than the idle timeout is believed only when the next packet is
- *    ahead too (a genuine quiet spell), so one far-future time cannot expire every flow;
- *  - a packet further behind the clock than the idle timeout moves the clock back to it (the
- *    input went back in time), so the clock cannot stay stuck in the future.
- */
-static void advance_clock(struct probe_worker *w, uint64_t ts_ns)
+/* The oldest of the clocks given (UINT64_MAX entries are readers that ended), or, when all
+ * ended, the newest of `last`. */
+static uint64_t oldest_clock(const uint64_t *clocks, const uint64_t *last, unsigned n)
 {
-	int far_ahead = ts_ns > w->clock_ns && ts_ns - w->clock_ns > w->idle_ns && w->clock_ns;
+	uint64_t min = UINT64_MAX, max = 0;
+	unsigned i;
 
-	if (far_ahead && !w->jump_ns) {
-		w->jump_ns = ts_ns; /* wait for the next packet */
-		return;
+	for (i = 0; i < n; i++) {
+		if (clocks[i] < min)
+			min = clocks[i];
+		if (last[i] > max)
+			max = last[i];
 	}
-	if (far_ahead) { /* confirmed */
-		w->clock_ns = ts_ns < w->jump_ns ? ts_ns : w->jump_ns;
-	} else {
-		if (w->jump_ns)
-			w->clock_outliers++; /* the packet before this one was alone out there */
-		if (ts_ns > w->clock_ns) {
-			w->clock_ns = ts_ns;
-		} else if (w->clock_ns - ts_ns > w->idle_ns) {
-			w->clock_ns = ts_ns;
-			w->clock_steps_back++;
+	return min != UINT64_MAX ? min : max;
+}
+
+/* Direct layout: the worker reads its own queues, run to completion. */
+static void worker_direct(struct probe_worker *w)
+{
+	struct probe_input *in = w->in;
+	struct capture_meta metas[PROBE_BURST];
+	uint64_t clocks[PROBE_MAX_QUEUES], last[PROBE_MAX_QUEUES];
+	unsigned j, active;
+	int n;
+
+	if (in->ops->thread_init)
+		in->ops->thread_init(in->handle);
+	for (;;) {
+		if (atomic_load_explicit(&w->pr->stop, memory_order_relaxed))
+			break;
+		active = 0;
+		for (j = 0; j < w->n_direct; j++) {
+			struct probe_reader *r = w->direct[j];
+
+			if (r->done) {
+				clocks[j] = UINT64_MAX;
+				continue;
+			}
+			n = reader_burst(r, metas);
+			if (n < 0) {
+				r->done = 1;
+				clocks[j] = UINT64_MAX;
+				last[j] = r->clock_ns;
+				continue;
+			}
+			active++;
+			flowcache_update_burst(w->fc, metas, (unsigned)n);
+			clocks[j] = last[j] = r->clock_ns;
 		}
+		if (active == 0)
+			break;
+		drain_cache(w, oldest_clock(clocks, last, w->n_direct), 0);
 	}
-	w->jump_ns = 0;
+}
+
+/* Steering layout: the worker takes parsed packets from every reader of its input. */
+static void worker_steered(struct probe_worker *w)
+{
+	struct probe_input *in = w->in;
+	struct capture_meta metas[PROBE_BURST];
+	uint64_t clocks[PROBE_MAX_QUEUES], last[PROBE_MAX_QUEUES];
+	unsigned q, n, got, bursts, ended, idle = 0;
+
+	memset(clocks, 0, sizeof(clocks));
+	memset(last, 0, sizeof(last));
+	for (;;) {
+		got = 0;
+		ended = 0;
+		for (q = 0; q < in->n_queues; q++) {
+			struct probe_reader *r = &in->readers[q];
+			/* Read before draining: what was published came with packets already in
+			 * the ring, so an empty ring afterwards means they are all folded. */
+			int fin = atomic_load_explicit(&r->finished, memory_order_acquire);
+			uint64_t c = atomic_load_explicit(&r->clock_pub, memory_order_acquire);
+
+			if (clocks[q] == UINT64_MAX) {
+				ended++;
+				continue;
+			}
+			bursts = 0;
+			do {
+				n = wr_ring_dequeue_burst(r->to_worker[w->index], metas,
+				                          PROBE_BURST);
+				flowcache_update_burst(w->fc, metas, n);
+				got += n;
+			} while (n == PROBE_BURST && ++bursts < DRAIN_BURSTS);
+			if (n == PROBE_BURST)
+				continue; /* more to come: the published clock may run ahead of it
+				           */
+			last[q] = c;
+			clocks[q] = fin ? UINT64_MAX : c;
+		}
+		if (ended == in->n_queues)
+			break;
+		drain_cache(w, oldest_clock(clocks, last, in->n_queues), 0);
+		if (got == 0)
+			sleep_us(++idle < 100 ? 10 : 200); /* quiet: back off */
+		else
+			idle = 0;
+	}
 }
 
 static void *worker_main(void *arg)
 {
 	struct probe_worker *w = arg;
-	struct capture_pkt pkts[PROBE_BURST];
-	struct capture_meta metas[PROBE_BURST];
-	int n, i, ok;
 
-	for (;;) {
-		if (atomic_load_explicit(&w->pr->stop, memory_order_relaxed))
-			break;
-		n = w->ops->rx_burst(w->handle, pkts, PROBE_BURST);
-		if (n < 0) {
-			if (n != -ENODATA) {
-				w->error = n;
-				wr_strlcpy(w->errmsg, w->ops->last_error(w->handle),
-				           sizeof(w->errmsg));
-			}
-			break;
-		}
-		if (n == 0) {
-			/* A quiet live link: the capture clock follows the wall clock. (A file
-			 * that has nothing yet, a pipe, keeps its clock: time is packet time.) */
-			uint64_t now = wr_wall_ns();
-
-			if (!(w->caps & CAPTURE_CAP_OFFLINE)) {
-				if (now > w->clock_ns)
-					w->clock_ns = now;
-				drain_cache(w, w->clock_ns, 0);
-			}
-			continue;
-		}
-		for (i = 0, ok = 0; i < n; i++) {
-			enum capture_verdict v = capture_parse(&pkts[i], w->frags, &metas[ok]);
-
-			w->verdicts[v]++;
-			advance_clock(w, pkts[i].ts_ns);
-			if (v != CAPTURE_OK)
-				continue;
-			if (w->sampler.p.algo != CAPTURE_SAMPLE_NONE &&
-			    !capture_sampler_select(&w->sampler, &metas[ok])) {
-				w->not_sampled++;
-				continue;
-			}
-			ok++;
-		}
-		flowcache_update_burst(w->fc, metas, (unsigned)ok);
-		drain_cache(w, w->clock_ns, 0);
-	}
+	if (w->in->steering)
+		worker_steered(w);
+	else
+		worker_direct(w);
 	drain_cache(w, 0, 1);
-	w->ops->stats(w->handle, &w->cstats);
-	capture_frag_stats(w->frags, &w->fstats);
 	flowcache_get_stats(w->fc, &w->fcstats);
 	atomic_store_explicit(&w->done, 1, memory_order_release);
 	return NULL;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Exporter                                                                                   */
 
 static void export_records(struct probe *pr, const struct flowcache_record *recs, unsigned n)
 {
@@ -353,19 +607,43 @@ static void *exporter_main(void *arg)
 	return NULL;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Lifecycle                                                                                  */
+
+/* Every thread started so far: readers (steering inputs), then workers. */
+struct started {
+	pthread_t *ids[PROBE_MAX_INPUTS * (PROBE_MAX_QUEUES + PROBE_MAX_WORKERS)];
+	unsigned n;
+};
+
+static int start_thread(struct started *st, pthread_t *id, void *(*fn)(void *), void *arg,
+                        char *err, size_t errlen)
+{
+	int rc = pthread_create(id, NULL, fn, arg);
+
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
+		return -rc;
+	}
+	st->ids[st->n++] = id;
+	return 0;
+}
+
 int probe_pipeline_start(struct probe *pr, char *err, size_t errlen)
 {
-	unsigned i;
+	struct started st = {.n = 0};
+	unsigned i, q, k;
 	int rc;
 
-	for (i = 0; i < pr->n_workers; i++) {
-		struct probe_worker *w = &pr->workers[i];
+	for (i = 0; i < pr->n_inputs; i++) {
+		struct probe_input *in = &pr->inputs[i];
 
-		rc = w->ops->start(w->handle);
+		rc = in->ops->start(in->handle);
 		if (rc < 0) {
-			snprintf(err, errlen, "input '%s': cannot start: %s", w->name,
-			         w->ops->last_error(w->handle)[0] ? w->ops->last_error(w->handle)
-			                                          : strerror(-rc));
+			snprintf(err, errlen, "input '%s': cannot start: %s", in->name,
+			         in->ops->last_error(in->handle)[0]
+			             ? in->ops->last_error(in->handle)
+			             : strerror(-rc));
 			return rc;
 		}
 	}
@@ -374,23 +652,31 @@ int probe_pipeline_start(struct probe *pr, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the exporter thread: %s", strerror(rc));
 		return -rc;
 	}
-	for (i = 0; i < pr->n_workers; i++) {
-		rc = pthread_create(&pr->workers[i].thread, NULL, worker_main, &pr->workers[i]);
-		if (rc != 0) {
-			/* Already-started workers run to the end of their input; this one is done.
-			 */
-			atomic_store(&pr->workers[i].done, 1);
-			snprintf(err, errlen, "cannot start a worker thread: %s", strerror(rc));
-			probe_pipeline_request_stop(pr);
-			for (unsigned j = 0; j < i; j++)
-				pthread_join(pr->workers[j].thread, NULL);
-			for (unsigned j = i + 1; j < pr->n_workers; j++)
-				atomic_store(&pr->workers[j].done, 1);
-			pthread_join(pr->export_thread, NULL);
-			return -rc;
-		}
+	for (i = 0; i < pr->n_inputs; i++) {
+		struct probe_input *in = &pr->inputs[i];
+
+		for (q = 0; in->steering && q < in->n_queues; q++)
+			if ((rc = start_thread(&st, &in->readers[q].thread, reader_main,
+			                       &in->readers[q], err, errlen)) < 0)
+				goto fail;
+		for (k = 0; k < in->n_workers; k++)
+			if ((rc = start_thread(&st, &in->workers[k].thread, worker_main,
+			                       &in->workers[k], err, errlen)) < 0)
+				goto fail;
 	}
 	return 0;
+fail:
+	/* What started runs to a stop; whatever did not start counts as ended. */
+	probe_pipeline_request_stop(pr);
+	for (i = 0; i < pr->n_inputs; i++)
+		for (q = 0; q < pr->inputs[i].n_queues; q++)
+			atomic_store(&pr->inputs[i].readers[q].finished, 1);
+	for (i = 0; i < st.n; i++)
+		pthread_join(*st.ids[i], NULL);
+	for (i = 0; i < pr->n_workers; i++)
+		atomic_store(&pr->workers[i].done, 1);
+	pthread_join(pr->export_thread, NULL);
+	return rc;
 }
 
 void probe_pipeline_request_stop(struct probe *pr)
@@ -398,8 +684,8 @@ void probe_pipeline_request_stop(struct probe *pr)
 	unsigned i;
 
 	atomic_store(&pr->stop, 1);
-	for (i = 0; i < pr->n_workers; i++)
-		pr->workers[i].ops->stop(pr->workers[i].handle);
+	for (i = 0; i < pr->n_inputs; i++)
+		pr->inputs[i].ops->stop(pr->inputs[i].handle);
 }
 
 int probe_pipeline_finished(struct probe *pr)
@@ -409,25 +695,51 @@ int probe_pipeline_finished(struct probe *pr)
 
 void probe_pipeline_join(struct probe *pr)
 {
-	unsigned i;
+	unsigned i, q;
 
+	for (i = 0; i < pr->n_inputs; i++) {
+		struct probe_input *in = &pr->inputs[i];
+
+		for (q = 0; in->steering && q < in->n_queues; q++)
+			pthread_join(in->readers[q].thread, NULL);
+	}
 	for (i = 0; i < pr->n_workers; i++)
 		pthread_join(pr->workers[i].thread, NULL);
 	pthread_join(pr->export_thread, NULL);
+	/* Every thread has ended: the counters are final. */
+	for (i = 0; i < pr->n_inputs; i++) {
+		struct probe_input *in = &pr->inputs[i];
+
+		in->ops->stats(in->handle, &in->cstats);
+		for (q = 0; q < in->n_queues; q++) {
+			struct probe_reader *r = &in->readers[q];
+
+			if (in->ops->queue_stats)
+				in->ops->queue_stats(in->handle, q, &r->qstats);
+			capture_frag_stats(r->frags, &r->fstats);
+		}
+	}
 }
 
 void probe_pipeline_close(struct probe *pr)
 {
-	unsigned i;
+	unsigned i, q, k;
 
 	for (i = 0; i < pr->n_exporters; i++)
 		ipfix_exporter_free(pr->exporters[i]);
 	for (i = 0; i < pr->n_workers; i++) {
-		struct probe_worker *w = &pr->workers[i];
+		flowcache_free(pr->workers[i].fc);
+		wr_ring_free(pr->workers[i].ring);
+	}
+	for (i = 0; i < PROBE_MAX_INPUTS; i++) {
+		struct probe_input *in = &pr->inputs[i];
 
-		w->ops->close(w->handle);
-		flowcache_free(w->fc);
-		capture_frag_free(w->frags);
-		wr_ring_free(w->ring);
+		if (in->ops && in->handle)
+			in->ops->close(in->handle);
+		for (q = 0; q < PROBE_MAX_QUEUES; q++) {
+			capture_frag_free(in->readers[q].frags);
+			for (k = 0; k < PROBE_MAX_WORKERS; k++)
+				wr_ring_free(in->readers[q].to_worker[k]);
+		}
 	}
 }

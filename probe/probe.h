@@ -1,10 +1,17 @@
 /*
  * probe: the weir program. Private header shared by main.c (command line, lifecycle, summary)
- * and pipeline.c (worker and exporter threads).
+ * and pipeline.c (reader, worker and exporter threads).
  *
- * Threads: one worker per input (capture -> parse -> flow cache -> expired records), one
- * exporter thread (records -> every IPFIX collector). They meet only at one SPSC ring per
- * worker; counters are plain fields written by one thread and read by main after the join.
+ * Each input has one or more RX queues, each read by a reader (parse, sample, capture clock),
+ * and `--workers` workers, each owning a flow cache. Two layouts:
+ *  - direct: a worker polls its own queues and folds their packets into its cache, run to
+ *    completion (one worker, or a device whose symmetric RSS already sends both directions of
+ *    every flow to the same queue);
+ *  - steering: each queue's reader has a thread that hands parsed packets to the workers
+ *    through SPSC rings, picked by the parser's direction-symmetric hash, so both directions of
+ *    a flow always meet in the same cache.
+ * Workers hand expired records to one exporter thread through one SPSC ring each. Counters are
+ * plain fields written by one thread and read by main after the join.
  */
 #ifndef PROBE_H
 #define PROBE_H
@@ -19,6 +26,8 @@
 
 #define PROBE_MAX_INPUTS  16
 #define PROBE_MAX_OUTPUTS 8
+#define PROBE_MAX_WORKERS 16 /* per input */
+#define PROBE_MAX_QUEUES  16 /* per input */
 #define PROBE_BURST       32
 
 struct probe_config {
@@ -28,7 +37,8 @@ struct probe_config {
 	unsigned n_outputs;
 	uint64_t idle_timeout_s;
 	uint64_t active_timeout_s;
-	uint64_t max_flows;
+	uint64_t max_flows; /* per input, shared out among its workers */
+	uint32_t workers;   /* flow-cache workers per input */
 	struct ipfix_exporter_params ipfix;
 	struct capture_open_params capture;
 	/* Per input, packet selection before the table (algo NONE: every packet goes in) and
@@ -41,39 +51,75 @@ struct probe_config {
 	int quiet;                            /* no summary on stderr */
 };
 
-/* One input and the worker thread that owns it. */
+struct probe_input;
+
+/* One RX queue of an input and what reads it. Written by the one thread that reads the queue
+ * (the worker in the direct layout, its own thread when steering). */
+struct probe_reader {
+	struct probe_input *in;
+	unsigned queue;
+	struct capture_frag_table *frags;
+	struct capture_sampler sampler; /* packet selection before the table */
+	uint64_t idle_ns;               /* bounds how far the clock may step back */
+	uint64_t clock_ns;              /* the capture clock: packet time, wall time when quiet */
+	uint64_t jump_ns;               /* a jump ahead waiting for a second packet to confirm */
+	int done;                       /* the queue ended (direct layout) */
+	int error;                      /* fatal input error (-errno), 0 if it ended normally */
+	char errmsg[CAPTURE_ERR_LEN];
+	/* steering layout */
+	pthread_t thread;
+	struct wr_ring *to_worker[PROBE_MAX_WORKERS]; /* parsed packets (struct capture_meta) */
+	_Atomic uint64_t clock_pub; /* clock_ns, published after the packets before it */
+	atomic_int finished;        /* set after the last packet is in the rings */
+	/* counters */
+	uint64_t verdicts[CAPTURE_VERDICT_MAX];
+	uint64_t not_sampled;      /* parsed packets the selector passed over */
+	uint64_t ring_full;        /* live input: parsed packets lost to a full worker ring */
+	uint64_t clock_steps_back; /* packets so far behind the clock that it was reset to them */
+	uint64_t clock_outliers;   /* jumps ahead that the next packet did not confirm */
+	struct capture_stats qstats;
+	struct capture_frag_stats fstats;
+};
+
+/* A flow cache and the thread that owns it. */
 struct probe_worker {
 	struct probe *pr;
+	struct probe_input *in;
+	unsigned index;                                /* within its input */
+	struct probe_reader *direct[PROBE_MAX_QUEUES]; /* queues it polls itself (direct) */
+	unsigned n_direct;
+	struct flowcache *fc;
+	struct wr_ring *ring; /* expired records to the exporter thread */
+	pthread_t thread;
+	atomic_int done; /* set by the worker when its last record is in the ring */
+	/* counters, written by the worker only */
+	uint64_t records_out;     /* records put into the ring */
+	uint64_t records_dropped; /* records lost because the ring was full (live inputs) */
+	struct flowcache_stats fcstats;
+};
+
+/* One -i INPUT. */
+struct probe_input {
+	struct probe *pr;
+	unsigned index;   /* 0-based; selectorId and the records' port are index + 1 and index */
 	const char *name; /* the INPUT argument */
 	const struct capture_driver_ops *ops;
 	void *handle;
 	uint32_t caps;
-	uint64_t idle_ns; /* the idle timeout, which bounds how far the clock may step back */
-	struct flowcache *fc;
-	struct capture_frag_table *frags;
-	struct capture_sampler sampler; /* packet selection before the table */
-	struct wr_ring *ring;           /* expired records to the exporter thread */
-	pthread_t thread;
-	atomic_int done; /* set by the worker when its last record is in the ring */
-	int error;       /* fatal input error (-errno), 0 if the input ended normally */
-	char errmsg[CAPTURE_ERR_LEN];
-	/* counters, written by the worker only */
-	uint64_t verdicts[CAPTURE_VERDICT_MAX];
-	uint64_t not_sampled;      /* parsed packets the selector passed over */
-	uint64_t records_out;      /* records put into the ring */
-	uint64_t records_dropped;  /* records lost because the ring was full (live inputs) */
-	uint64_t clock_ns;         /* the capture clock: packet time, wall time when quiet */
-	uint64_t jump_ns;          /* a jump ahead waiting for a second packet to confirm it */
-	uint64_t clock_steps_back; /* packets so far behind the clock that it was reset to them */
-	uint64_t clock_outliers;   /* jumps ahead that the next packet did not confirm */
+	int steering; /* the steering layout (else direct) */
+	unsigned n_queues;
+	struct probe_reader readers[PROBE_MAX_QUEUES];
+	unsigned n_workers;
+	struct probe_worker *workers; /* n_workers entries of probe.workers */
+	char describe[CAPTURE_ERR_LEN];
 	struct capture_stats cstats;
-	struct capture_frag_stats fstats;
-	struct flowcache_stats fcstats;
 };
 
 struct probe {
 	struct probe_config cfg;
-	struct probe_worker workers[PROBE_MAX_INPUTS];
+	struct probe_input inputs[PROBE_MAX_INPUTS];
+	unsigned n_inputs;
+	struct probe_worker workers[PROBE_MAX_INPUTS * PROBE_MAX_WORKERS];
 	unsigned n_workers;
 	struct ipfix_exporter *exporters[PROBE_MAX_OUTPUTS];
 	unsigned n_exporters;

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Same flows from every capture path.
+
+For every capture in TRACES/MANIFEST.csv, the reference is weir reading the file with its own
+pcap reader and one worker. Each other path must give the same flow table, summed per key
+(vlan_stack, src, dst, proto, sport, dport), decoded by libfixbuf's ipfixDump:
+
+  pcap-workers  the same file, 3 workers fed by the software steering hash;
+  trace         libtrace reading the file in place (pcapfile: or erf:), 2 workers;
+  trace-erf     the file converted to ERF with libtrace's traceconvert, read by libtrace;
+  dpdk          DPDK's net_pcap device on the file (--no-huge --in-memory --no-pci), 1 worker;
+  dpdk-queues   net_pcap with two RX queues that both replay the file, 2 workers: every flow
+                exactly twice (whatever the interleaving of the queues).
+
+Where a path cannot carry a file, weir must refuse it with a message that names the problem
+(libtrace 3 has no pcapng reader; a DPDK port carries Ethernet frames only). Every run's
+packet accounting is checked too.
+"""
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import weirtest as wt  # noqa: E402
+
+REFUSED = {"libpcap__pcap-invalid-version-1.pcap"}  # refused by every reader (corpus test)
+EAL = ["--", "--no-huge", "--in-memory", "--no-pci", "-l", "0", "-m", "256",
+       "--log-level=lib.eal:error"]
+PATHS = ("pcap-workers", "trace", "trace-erf", "dpdk", "dpdk-queues")
+
+
+def table(weir, inputs, extra, tmp, what):
+    """Runs weir; returns its flow table summed per key, after the accounting checks."""
+    d = tempfile.mkdtemp(dir=tmp)
+    records, summary, _ = wt.weir_to_ipfix_file(weir, inputs, extra=extra, tmpdir=d)
+    wt.check_conservation(summary, what)
+    if len(records) != summary["records_exported"]:
+        wt.fail("%s: ipfixDump decoded %d records, weir exported %d" %
+                (what, len(records), summary["records_exported"]))
+    return wt.sum_records(records), summary
+
+
+def refused(weir, inputs, extra, words, what):
+    """weir must refuse the input before it starts, naming the problem."""
+    args = []
+    for i in inputs:
+        args += ["-i", i]
+    p = wt.run_weir(weir, args + ["-o", "ipfix:file:/dev/null"] + extra, check=False)
+    if p.returncode == 0:
+        wt.fail("%s: weir accepted an input it cannot read" % what)
+    for w in words:
+        if w not in p.stderr:
+            wt.fail("%s: the refusal does not say %r: %s" % (what, w, p.stderr.strip()))
+
+
+def same(got, want, what, times=1):
+    if times != 1:
+        want = {k: [v[0] * times, v[1] * times] for k, v in want.items()}
+    diffs = wt.diff_tables(got, want)
+    if diffs:
+        wt.fail("%s: flow table differs from the reference:\n    %s" % (what, "\n    ".join(diffs)))
+
+
+def check_file(weir, traces, row, tmp, paths):
+    name, fmt, link = row["file"], row["format"], row["link_type"]
+    path = os.path.join(traces, name)
+    ref, _ = table(weir, ["pcap:" + path], [], tmp, "reference")
+    done = []
+    if "pcap-workers" in paths:
+        got, s = table(weir, ["pcap:" + path], ["--workers", "3"], tmp, "pcap, 3 workers")
+        if not s["inputs"][0]["steering"] or len(s["inputs"][0]["workers"]) != 3:
+            wt.fail("pcap, 3 workers: not read through software steering to 3 workers")
+        # With dozens of conversations, a hash that spreads them leaves no worker idle.
+        if len(ref) >= 40 and min(s["inputs"][0]["workers"]) == 0:
+            wt.fail("pcap, 3 workers: a worker got no packets: %s" % s["inputs"][0]["workers"])
+        same(got, ref, "pcap, 3 workers")
+        done.append("pcap x3")
+    if "trace" in paths:
+        uri = ("erf:" if fmt == "erf" else "pcapfile:") + path
+        if fmt.startswith("pcapng"):
+            refused(weir, ["trace:" + uri], [], [name], "libtrace on pcapng")
+            done.append("libtrace refuses pcapng")
+        else:
+            got, _ = table(weir, ["trace:" + uri], ["--workers", "2"], tmp, "libtrace")
+            same(got, ref, "libtrace " + uri.split(":")[0])
+            done.append("libtrace x2")
+    if "trace-erf" in paths and fmt.startswith("pcap") and not fmt.startswith("pcapng"):
+        erf = os.path.join(tmp, "conv.erf")
+        p = subprocess.run(["traceconvert", "pcapfile:" + path, "erf:" + erf],
+                           capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            wt.fail("traceconvert failed: %s" % p.stderr.strip())
+        got, _ = table(weir, ["trace:erf:" + erf], [], tmp, "libtrace, converted ERF")
+        same(got, ref, "libtrace on the traceconvert ERF")
+        done.append("ERF")
+    if "dpdk" in paths or "dpdk-queues" in paths:
+        dev = "dpdk:net_pcap0,rx_pcap=" + path
+        if fmt == "erf" or "ETHERNET" not in link or "+" in link:
+            refused(weir, [dev], EAL, ["net_pcap0"], "DPDK on a non-Ethernet file")
+            done.append("DPDK refuses it")
+        else:
+            if "dpdk" in paths:
+                got, _ = table(weir, [dev], EAL, tmp, "DPDK net_pcap")
+                same(got, ref, "DPDK net_pcap")
+            if "dpdk-queues" in paths:
+                got, s = table(weir, [dev + ",rx_pcap=" + path], ["--workers", "2"] + EAL,
+                               tmp, "DPDK net_pcap, 2 queues")
+                if s["inputs"][0]["queues"] != 2:
+                    wt.fail("DPDK net_pcap with two rx_pcap files has %d queues" %
+                            s["inputs"][0]["queues"])
+                same(got, ref, "DPDK net_pcap, 2 queues, 2 workers", times=2)
+            done.append("DPDK")
+    return "%d flows: %s" % (len(ref), ", ".join(done))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--weir", required=True)
+    ap.add_argument("--traces", required=True)
+    ap.add_argument("--only", help="check one file")
+    ap.add_argument("--paths", default=",".join(PATHS), help="comma-separated subset of " +
+                    ", ".join(PATHS))
+    a = ap.parse_args()
+    paths = set(a.paths.split(","))
+    if not paths <= set(PATHS):
+        print("unknown path in --paths: %s" % ", ".join(sorted(paths - set(PATHS))))
+        return 2
+    manifest = os.path.join(a.traces, "MANIFEST.csv")
+    if not os.path.exists(manifest):
+        print("corpus not found: %s" % manifest)
+        return 1
+    passed = failed = 0
+    for row in csv.DictReader(open(manifest, newline="")):
+        if (a.only and row["file"] != a.only) or row["file"] in REFUSED:
+            continue
+        with tempfile.TemporaryDirectory(prefix="weir-paths-") as tmp:
+            try:
+                msg = check_file(a.weir, a.traces, row, tmp, paths)
+                passed += 1
+                print("ok   %-48s %s" % (row["file"], msg))
+            except Exception as e:  # report every file, then fail
+                failed += 1
+                print("FAIL %-48s %s" % (row["file"], e))
+                if not isinstance(e, AssertionError):
+                    traceback.print_exc()
+    print("paths: %d files give the same flows on every path, %d failed" % (passed, failed))
+    return 0 if failed == 0 and passed > 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
