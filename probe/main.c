@@ -66,6 +66,7 @@ static const char usage_text[] =
     "      --filter BPF           live: capture filter expression\n"
     "      --mbufs N              DPDK: packet buffers per port [driver default]\n"
     "      --mtu BYTES            DPDK: port MTU (jumbo frames) [unchanged]\n"
+    "      --duration SEC         stop capturing after SEC seconds (as on SIGTERM)\n"
     "      --summary-json FILE    write the final counters as JSON to FILE\n"
     "  -q, --quiet                no summary on stderr\n"
     "  -h, --help                 this text\n"
@@ -91,6 +92,7 @@ enum {
 	OPT_WORKERS,
 	OPT_MBUFS,
 	OPT_MTU,
+	OPT_DURATION,
 };
 
 static const struct option long_opts[] = {
@@ -112,6 +114,7 @@ static const struct option long_opts[] = {
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"mbufs", required_argument, NULL, OPT_MBUFS},
     {"mtu", required_argument, NULL, OPT_MTU},
+    {"duration", required_argument, NULL, OPT_DURATION},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -143,6 +146,7 @@ static const struct num_opt num_opts[] = {
     {OPT_WORKERS, "--workers", 1, PROBE_MAX_WORKERS, NUM_FIELD(workers)},
     {OPT_MBUFS, "--mbufs", 1024, 1u << 24, NUM_FIELD(capture.mbufs)},
     {OPT_MTU, "--mtu", 68, 9600, NUM_FIELD(capture.mtu)},
+    {OPT_DURATION, "--duration", 1, 365 * 86400, NUM_FIELD(duration_s)},
 };
 
 /* Stores v (already checked against the option's bounds) in the option's field. */
@@ -312,10 +316,15 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 static void wait_for_pipeline(struct probe *pr, const sigset_t *sigs)
 {
 	const struct timespec tick = {0, 100 * 1000 * 1000};
+	uint64_t end = pr->cfg.duration_s ? wr_mono_ns() + pr->cfg.duration_s * WR_NS_PER_S : 0;
 	int seen = 0, sig;
 
 	while (!probe_pipeline_finished(pr)) {
 		sig = sigtimedwait(sigs, NULL, &tick);
+		if (end && !seen && wr_mono_ns() >= end) {
+			seen = 1; /* as if signalled: a signal now exits at once */
+			probe_pipeline_request_stop(pr);
+		}
 		if (sig <= 0)
 			continue;
 		if (seen++) {
@@ -559,6 +568,7 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 	        ", \"end_of_flow\": %" PRIu64 ", \"forced_end\": %" PRIu64
 	        ", \"lack_of_resources\": %" PRIu64 "},\n",
 	        t->records[1], t->records[2], t->records[3], t->records[4], t->records[5]);
+	fprintf(f, "  \"elapsed_s\": %.6f,\n", pr->elapsed_ns / 1e9);
 	fprintf(f, "  \"clock_steps_back\": %" PRIu64 ",\n  \"clock_outliers\": %" PRIu64 ",\n",
 	        t->clock_steps_back, t->clock_outliers);
 	fprintf(f, "  \"biflow\": %s,\n  \"inputs\": [", pr->cfg.biflow ? "true" : "false");
@@ -640,8 +650,10 @@ int main(int argc, char **argv)
 		probe_pipeline_close(pr);
 		return 1;
 	}
+	pr->elapsed_ns = wr_mono_ns();
 	wait_for_pipeline(pr, &sigs);
 	probe_pipeline_join(pr);
+	pr->elapsed_ns = wr_mono_ns() - pr->elapsed_ns;
 
 	add_totals(pr, &t);
 	balanced =

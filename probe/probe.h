@@ -37,8 +37,9 @@ struct probe_config {
 	unsigned n_outputs;
 	uint64_t idle_timeout_s;
 	uint64_t active_timeout_s;
-	uint64_t max_flows; /* per input, shared out among its workers */
-	uint32_t workers;   /* flow-cache workers per input */
+	uint64_t max_flows;  /* per input, shared out among its workers */
+	uint32_t workers;    /* flow-cache workers per input */
+	uint64_t duration_s; /* stop after this long (0: at the end of the inputs or a signal) */
 	struct ipfix_exporter_params ipfix;
 	struct capture_open_params capture;
 	/* Per input, packet selection before the table (algo NONE: every packet goes in) and
@@ -125,6 +126,7 @@ struct probe {
 	unsigned n_exporters;
 	pthread_t export_thread;
 	uint64_t records_exported; /* records handed to the exporters (exporter thread) */
+	uint64_t elapsed_ns;       /* from the start of the threads to their end */
 	atomic_int stop;           /* set on a signal: stop reading, flush, exit */
 	atomic_int export_done;    /* set by the exporter thread when everything is sent */
 };
