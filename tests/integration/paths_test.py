@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import weirtest as wt  # noqa: E402
 
 REFUSED = {"libpcap__pcap-invalid-version-1.pcap"}  # refused by every reader (corpus test)
-EAL = ["--", "--no-huge", "--in-memory", "--no-pci", "-l", "0", "-m", "256",
+EAL = ["--", "--no-huge", "--in-memory", "--no-pci", "-l", "0",
        "--log-level=lib.eal:error"]
 PATHS = ("pcap-workers", "trace", "trace-erf", "dpdk", "dpdk-queues")
 
