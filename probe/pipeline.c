@@ -742,4 +742,7 @@ void probe_pipeline_close(struct probe *pr)
 				wr_ring_free(in->readers[q].to_worker[k]);
 		}
 	}
+#if WEIR_HAVE_DPDK
+	drv_dpdk_cleanup(); /* the EAL, once no port is open */
+#endif
 }

@@ -25,7 +25,7 @@ import weirtest as wt  # noqa: E402
 
 TRACES = ("ndpi__reddit.pcap", "ndpi__teams.pcap", "libtrace__vlan.pcap")
 PPS = 4000  # well below what a veth and one capture thread carry on a shared machine
-EAL = ["--", "--no-huge", "--in-memory", "--no-pci", "-l", "0",
+EAL = ["--", "--no-huge", "--in-memory", "--no-pci", "-l", "0", "-m", "256",
        "--log-level=lib.eal:error"]
 
 
