@@ -9,7 +9,10 @@ must be accounted for: packets received = packets in flows + named counters, and
 the kernel.
 
 Capture paths (one per run): pcap (libpcap live, 2 workers fed by software steering),
-trace (libtrace int:), dpdk (DPDK's net_af_packet device, 2 workers).
+trace (libtrace int:), dpdk (DPDK's net_af_packet device, 2 workers). DPDK 22.11's
+net_af_packet joins its socket to a fanout group with PACKET_FANOUT_FLAG_DEFRAG, so the kernel
+reassembles IP fragments before the probe sees them: its replay leaves out the trace with
+fragments (libtrace__vlan.pcap), where the flows would differ by design.
 """
 import argparse
 import json
@@ -24,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import weirtest as wt  # noqa: E402
 
 TRACES = ("ndpi__reddit.pcap", "ndpi__teams.pcap", "libtrace__vlan.pcap")
+UNFRAGMENTED = TRACES[:2]
 PPS = 4000  # well below what a veth and one capture thread carry on a shared machine
 EAL = ["--", "--no-huge", "--in-memory", "--no-pci", "-l", "0", "-m", "256",
        "--log-level=lib.eal:error"]
@@ -48,6 +52,7 @@ def capture_args(path, iface):
 
 
 def run(weir, traces_dir, path, tmp):
+    traces = UNFRAGMENTED if path == "dpdk" else TRACES
     tag = "wr%d" % os.getpid()
     ns_tx, ns_rx, tx, rx = tag + "tx", tag + "rx", tag + "a", tag + "b"
     out, js = os.path.join(tmp, "live.ipfix"), os.path.join(tmp, "live.json")
@@ -71,7 +76,7 @@ def run(weir, traces_dir, path, tmp):
         time.sleep(2.0)  # the capture is open
         if probe.poll() is not None:
             wt.fail("weir exited at start: %s" % probe.stderr.read())
-        for t in TRACES:
+        for t in traces:
             sh("ip", "netns", "exec", ns_tx, "tcpreplay", "-q", "--pps", str(PPS), "-i", tx,
                os.path.join(traces_dir, t))
         time.sleep(1.0)  # the last packets are read
@@ -86,7 +91,7 @@ def run(weir, traces_dir, path, tmp):
                 (path, summary["dropped"], summary["packets_ring_full"]))
     got = wt.sum_records(wt.decode_ipfixdump(out))
     want = {}
-    for t in TRACES:
+    for t in traces:
         recs, _, _ = wt.weir_to_ipfix_file(weir, ["pcap:" + os.path.join(traces_dir, t)],
                                            tmpdir=tempfile.mkdtemp(dir=tmp))
         for k, (p, b) in wt.sum_records(recs).items():
