@@ -50,6 +50,8 @@ static const char usage_text[] =
     "      --max-flows N          concurrent flows per input before eviction [1048576]\n"
     "      --workers N            flow-cache threads per input; packets reach them by\n"
     "                             symmetric RSS (DPDK) or a symmetric software hash [1]\n"
+    "      --rx-thread            read (and parse) each queue in a thread of its own even\n"
+    "                             with one worker: a two-core pipeline\n"
     "      --biflow               one record per bidirectional flow (RFC 5103), keyed by the\n"
     "                             first packet's direction, with reverse counters\n"
     "      --sample [N=]SPEC      select packets before the table, on every input or on\n"
@@ -93,6 +95,7 @@ enum {
 	OPT_MBUFS,
 	OPT_MTU,
 	OPT_DURATION,
+	OPT_RX_THREAD,
 };
 
 static const struct option long_opts[] = {
@@ -115,6 +118,7 @@ static const struct option long_opts[] = {
     {"mbufs", required_argument, NULL, OPT_MBUFS},
     {"mtu", required_argument, NULL, OPT_MTU},
     {"duration", required_argument, NULL, OPT_DURATION},
+    {"rx-thread", no_argument, NULL, OPT_RX_THREAD},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -257,6 +261,9 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 			continue;
 		case OPT_BIFLOW:
 			c->biflow = 1;
+			continue;
+		case OPT_RX_THREAD:
+			c->rx_thread = 1;
 			continue;
 		case 'q':
 			c->quiet = 1;

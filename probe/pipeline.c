@@ -32,11 +32,12 @@
 #endif
 
 #define RING_RECORDS   65536
-#define RING_PACKETS   8192 /* parsed packets from one reader to one worker */
+#define RING_PACKETS   32768 /* parsed packets from one reader to one worker */
 #define EXPIRE_CHUNK   64
 #define FRAG_ENTRIES   4096
-#define FRAG_TIMEOUT_S 60 /* the IPv6 reassembly timeout of RFC 8200 */
-#define DRAIN_BURSTS   64 /* bursts a worker takes from one reader before it looks at others */
+#define FRAG_TIMEOUT_S 60   /* the IPv6 reassembly timeout of RFC 8200 */
+#define DRAIN_BURSTS   64   /* bursts a worker takes from one reader before it looks at others */
+#define SPIN_POLLS     2000 /* empty polls a steered worker spins through before it sleeps */
 
 static const struct capture_driver_ops *const drivers[] = {
     &drv_pcap_ops,
@@ -162,10 +163,12 @@ static int open_input(struct probe *pr, unsigned i, const struct flowcache_param
 	if (in->ops->describe)
 		wr_strlcpy(in->describe, in->ops->describe(in->handle), sizeof(in->describe));
 	in->n_workers = pr->cfg.workers;
-	/* One worker needs no steering, and neither does a device whose symmetric RSS gives each
-	 * worker its own queues. */
-	in->steering = in->n_workers > 1 &&
-	               !(in->caps & CAPTURE_CAP_SYMMETRIC_RSS && in->n_queues % in->n_workers == 0);
+	/* One worker needs no steering (unless asked for a reader thread: a pipeline over two
+	 * cores), and neither does a device whose symmetric RSS gives each worker its own queues.
+	 */
+	in->steering =
+	    pr->cfg.rx_thread || (in->n_workers > 1 && !(in->caps & CAPTURE_CAP_SYMMETRIC_RSS &&
+	                                                 in->n_queues % in->n_workers == 0));
 	in->workers = &pr->workers[pr->n_workers];
 	pr->n_workers += in->n_workers;
 	fp.max_flows = (uint32_t)((pr->cfg.max_flows + in->n_workers - 1) / in->n_workers);
@@ -370,16 +373,21 @@ static void *reader_main(void *arg)
 		n = reader_burst(r, metas);
 		if (n < 0)
 			break;
-		memset(cnt, 0, sizeof(cnt));
-		for (i = 0; i < n; i++) {
-			k = steer(metas[i].hash, in->n_workers);
-			out[k][cnt[k]++] = metas[i];
+		if (in->n_workers == 1) {
+			cnt[0] = (unsigned)n; /* no dealing out: straight from metas */
+		} else {
+			memset(cnt, 0, sizeof(cnt));
+			for (i = 0; i < n; i++) {
+				k = steer(metas[i].hash, in->n_workers);
+				out[k][cnt[k]++] = metas[i];
+			}
 		}
 		for (k = 0; k < in->n_workers; k++) {
+			const struct capture_meta *src = in->n_workers == 1 ? metas : out[k];
 			unsigned sent = 0;
 
 			while (sent < cnt[k]) {
-				sent += wr_ring_enqueue_burst(r->to_worker[k], out[k] + sent,
+				sent += wr_ring_enqueue_burst(r->to_worker[k], src + sent,
 				                              cnt[k] - sent);
 				if (sent == cnt[k])
 					break;
@@ -532,10 +540,13 @@ static void worker_steered(struct probe_worker *w)
 		if (ended == in->n_queues)
 			break;
 		drain_cache(w, oldest_clock(clocks, last, in->n_queues), 0);
-		if (got == 0)
-			sleep_us(++idle < 100 ? 10 : 200); /* quiet: back off */
-		else
+		/* Quiet: spin a while (a busy link leaves gaps of microseconds), then back off. */
+		if (got != 0)
 			idle = 0;
+		else if (++idle > SPIN_POLLS)
+			sleep_us(idle < SPIN_POLLS + 100 ? 10 : 200);
+		else
+			wr_cpu_relax();
 	}
 }
 

@@ -39,6 +39,7 @@ struct probe_config {
 	uint64_t active_timeout_s;
 	uint64_t max_flows;  /* per input, shared out among its workers */
 	uint32_t workers;    /* flow-cache workers per input */
+	int rx_thread;       /* read and steer in a thread of its own even with one worker */
 	uint64_t duration_s; /* stop after this long (0: at the end of the inputs or a signal) */
 	struct ipfix_exporter_params ipfix;
 	struct capture_open_params capture;
