@@ -7,8 +7,9 @@ set -euo pipefail
 build_pkgs=(build-essential meson ninja-build pkg-config clang-format
 	libpcap-dev libtrace3-dev libhiredis-dev dpdk-dev)
 # run and test: the real IPFIX collectors and decoders the tests start, and the tools the
-# scripts call (tcpdump for the benchmark's reference, iproute2 for ss and network namespaces)
-test_pkgs=(nfdump libfixbuf-tools tcpdump tcpreplay python3 iproute2)
+# scripts call (tcpdump for the benchmark's reference, iproute2 for ss and network namespaces,
+# libtrace-tools for the traceconvert the libtrace driver's tests use)
+test_pkgs=(nfdump libfixbuf-tools tcpdump tcpreplay python3 iproute2 libtrace-tools)
 
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || want+=("${test_pkgs[@]}")

@@ -31,6 +31,22 @@ REFUSED = {"libpcap__pcap-invalid-version-1.pcap"}  # refused by every reader (c
 EAL = ["--", "--no-huge", "--in-memory", "--no-pci", "-l", "0", "-m", "256",
        "--log-level=lib.eal:error"]
 PATHS = ("pcap-workers", "trace", "trace-erf", "dpdk", "dpdk-queues")
+# What Debian's libtrace 3.0.22 cannot read, and a word weir's refusal must contain.
+LIBTRACE_REFUSES = {
+    "libtrace__provenance.erf": "META",  # ERF META records with extension headers
+    "tcpdump__ipv6_jumbogram_1.pcap": "caplen",  # records over 64 KiB
+    "tcpdump__bigtcp-ipv4.pcap": "caplen",
+}
+# What traceconvert cannot turn into ERF (it writes nothing, or aborts).
+NO_ERF = {
+    "tcpdump__empty.pcap": "no packets, so no file",
+    "tcpdump__udp-length-heapoverflow.pcap": "aborts on a link-type field with upper bits set",
+    "suricata__decode-sll2-02.pcap": "no ERF type for Linux cooked v2",
+    "arkime__http2-nghttp2.pcap": "no ERF type for its link type",
+    "tcpdump__unsupported-link-type-160.pcap": "no ERF type for link type 160",
+    "tcpdump__ipv6_jumbogram_1.pcap": "libtrace reads no records over 64 KiB",
+    "tcpdump__bigtcp-ipv4.pcap": "libtrace reads no records over 64 KiB",
+}
 
 
 def table(weir, inputs, extra, tmp, what):
@@ -84,6 +100,9 @@ def check_file(weir, traces, row, tmp, paths):
         if fmt.startswith("pcapng"):
             refused(weir, ["trace:" + uri], [], [name], "libtrace on pcapng")
             done.append("libtrace refuses pcapng")
+        elif name in LIBTRACE_REFUSES:
+            refused(weir, ["trace:" + uri], [], [LIBTRACE_REFUSES[name]], "libtrace")
+            done.append("libtrace refuses it (%s)" % LIBTRACE_REFUSES[name])
         else:
             got, _ = table(weir, ["trace:" + uri], ["--workers", "2"], tmp, "libtrace")
             same(got, ref, "libtrace " + uri.split(":")[0])
@@ -92,11 +111,17 @@ def check_file(weir, traces, row, tmp, paths):
         erf = os.path.join(tmp, "conv.erf")
         p = subprocess.run(["traceconvert", "pcapfile:" + path, "erf:" + erf],
                            capture_output=True, text=True, timeout=120)
-        if p.returncode != 0:
-            wt.fail("traceconvert failed: %s" % p.stderr.strip())
-        got, _ = table(weir, ["trace:erf:" + erf], [], tmp, "libtrace, converted ERF")
-        same(got, ref, "libtrace on the traceconvert ERF")
-        done.append("ERF")
+        converted = p.returncode == 0 and os.path.exists(erf) and os.path.getsize(erf) > 0
+        if name in NO_ERF:
+            if converted:
+                wt.fail("traceconvert now converts this file: take it out of NO_ERF")
+            done.append("no ERF: " + NO_ERF[name])
+        elif not converted:
+            wt.fail("traceconvert failed (exit %d): %s" % (p.returncode, p.stderr.strip()))
+        else:
+            got, _ = table(weir, ["trace:erf:" + erf], [], tmp, "libtrace, converted ERF")
+            same(got, ref, "libtrace on the traceconvert ERF")
+            done.append("ERF")
     if "dpdk" in paths or "dpdk-queues" in paths:
         dev = "dpdk:net_pcap0,rx_pcap=" + path
         if fmt == "erf" or "+" in link:
