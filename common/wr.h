@@ -123,14 +123,6 @@ struct wr_ring {
  * Returns NULL with errno set on failure. */
 struct wr_ring *wr_ring_create(uint32_t capacity, uint32_t elem_size);
 
-/* A hint to the CPU inside a spin-wait loop. */
-static inline void wr_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 /* Frees a ring; NULL is a no-op. Neither side may use it afterwards. */
 void wr_ring_free(struct wr_ring *r);
 
