@@ -36,7 +36,7 @@
 #define EXPIRE_CHUNK   64
 #define FRAG_ENTRIES   4096
 #define FRAG_TIMEOUT_S 60 /* the IPv6 reassembly timeout of RFC 8200 */
-#define DRAIN_BURSTS   64 /* bursts a worker takes from one reader before it looks at others */
+#define DRAIN_BURSTS   32 /* bursts a worker folds between two expire calls (flowcache.h) */
 
 static const struct capture_driver_ops *const drivers[] = {
     &drv_pcap_ops,
@@ -232,6 +232,11 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 
 	if (pr->cfg.workers == 0)
 		pr->cfg.workers = 1;
+	if (pr->cfg.workers > PROBE_MAX_WORKERS || pr->cfg.n_inputs > PROBE_MAX_INPUTS) {
+		snprintf(err, errlen, "%u workers and %u inputs (at most %d and %d)",
+		         pr->cfg.workers, pr->cfg.n_inputs, PROBE_MAX_WORKERS, PROBE_MAX_INPUTS);
+		return -EINVAL;
+	}
 	for (i = 0; i < pr->cfg.n_inputs; i++) {
 		rc = open_input(pr, i, &fp, err, errlen);
 		if (rc < 0)
@@ -390,7 +395,9 @@ static void *reader_main(void *arg)
 				                              cnt[k] - sent);
 				if (sent == cnt[k])
 					break;
-				if (!offline(in)) {
+				if (!offline(in) ||
+				    atomic_load_explicit(&in->pr->stop, memory_order_relaxed)) {
+					/* live, or stopping: what does not fit is lost, counted */
 					r->ring_full += cnt[k] - sent;
 					break;
 				}
@@ -504,11 +511,12 @@ static void worker_steered(struct probe_worker *w)
 {
 	struct probe_input *in = w->in;
 	struct capture_meta metas[PROBE_BURST];
-	uint64_t clocks[PROBE_MAX_QUEUES], last[PROBE_MAX_QUEUES];
-	unsigned q, n, got, bursts, ended, idle = 0;
+	uint64_t clocks[PROBE_MAX_QUEUES], last[PROBE_MAX_QUEUES], newest[PROBE_MAX_QUEUES];
+	unsigned q, n, i, got, bursts, ended, idle = 0;
 
 	memset(clocks, 0, sizeof(clocks));
 	memset(last, 0, sizeof(last));
+	memset(newest, 0, sizeof(newest));
 	for (;;) {
 		got = 0;
 		ended = 0;
@@ -527,18 +535,25 @@ static void worker_steered(struct probe_worker *w)
 			do {
 				n = wr_ring_dequeue_burst(r->to_worker[w->index], metas,
 				                          PROBE_BURST);
+				for (i = 0; i < n; i++)
+					if (metas[i].ts_ns > newest[q])
+						newest[q] = metas[i].ts_ns;
 				flowcache_update_burst(w->fc, metas, n);
 				got += n;
 			} while (n == PROBE_BURST && ++bursts < DRAIN_BURSTS);
-			if (n == PROBE_BURST)
-				continue; /* more to come: the published clock may run ahead of it
-				           */
-			last[q] = c;
-			clocks[q] = fin ? UINT64_MAX : c;
+			if (n == PROBE_BURST) {
+				/* More to come, and the published clock may run ahead of it: go
+				 * as far as the newest packet folded, but no further than the
+				 * reader's clock (which a lone far-future time does not move). */
+				last[q] = clocks[q] = newest[q] < c ? newest[q] : c;
+			} else {
+				last[q] = c;
+				clocks[q] = fin ? UINT64_MAX : c;
+			}
+			drain_cache(w, oldest_clock(clocks, last, in->n_queues), 0);
 		}
 		if (ended == in->n_queues)
 			break;
-		drain_cache(w, oldest_clock(clocks, last, in->n_queues), 0);
 		/* Quiet: back off. (Spinning instead slowed the reader down on a two-CPU
 		 * machine: 8.4 -> 5.4 Mpps with --rx-thread on DPDK.) */
 		if (got != 0)
@@ -638,6 +653,16 @@ static int start_thread(struct started *st, pthread_t *id, void *(*fn)(void *), 
 	return 0;
 }
 
+static int thread_started(const struct started *st, const pthread_t *id)
+{
+	unsigned i;
+
+	for (i = 0; i < st->n; i++)
+		if (st->ids[i] == id)
+			return 1;
+	return 0;
+}
+
 int probe_pipeline_start(struct probe *pr, char *err, size_t errlen)
 {
 	struct started st = {.n = 0};
@@ -664,22 +689,26 @@ int probe_pipeline_start(struct probe *pr, char *err, size_t errlen)
 	for (i = 0; i < pr->n_inputs; i++) {
 		struct probe_input *in = &pr->inputs[i];
 
-		for (q = 0; in->steering && q < in->n_queues; q++)
-			if ((rc = start_thread(&st, &in->readers[q].thread, reader_main,
-			                       &in->readers[q], err, errlen)) < 0)
-				goto fail;
+		/* Workers first: a reader of a file waits for its workers to make room. */
 		for (k = 0; k < in->n_workers; k++)
 			if ((rc = start_thread(&st, &in->workers[k].thread, worker_main,
 			                       &in->workers[k], err, errlen)) < 0)
 				goto fail;
+		for (q = 0; in->steering && q < in->n_queues; q++)
+			if ((rc = start_thread(&st, &in->readers[q].thread, reader_main,
+			                       &in->readers[q], err, errlen)) < 0)
+				goto fail;
 	}
 	return 0;
 fail:
-	/* What started runs to a stop; whatever did not start counts as ended. */
-	probe_pipeline_request_stop(pr);
+	/* What started runs to a stop; a reader that did not start counts as finished (set
+	 * before any started thread can look), and a reader waiting for a worker that did not
+	 * start gives up on the stop. */
 	for (i = 0; i < pr->n_inputs; i++)
 		for (q = 0; q < pr->inputs[i].n_queues; q++)
-			atomic_store(&pr->inputs[i].readers[q].finished, 1);
+			if (!thread_started(&st, &pr->inputs[i].readers[q].thread))
+				atomic_store(&pr->inputs[i].readers[q].finished, 1);
+	probe_pipeline_request_stop(pr);
 	for (i = 0; i < st.n; i++)
 		pthread_join(*st.ids[i], NULL);
 	for (i = 0; i < pr->n_workers; i++)

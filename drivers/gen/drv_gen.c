@@ -8,6 +8,7 @@
 #include "drv_gen.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ struct gen {
 	double *cdf; /* Zipf: cumulative weights, flows entries */
 	uint64_t sent, rng;
 	uint16_t port;
-	volatile int stopped;
+	atomic_int stopped; /* set by stop() from another thread */
 	uint8_t buf[GEN_BURST_MAX * GEN_SLOT];
 	struct capture_stats stats;
 };
@@ -227,7 +228,8 @@ static int gen_rx_burst(void *h, struct capture_pkt *pkts, unsigned max)
 	struct gen *g = h;
 	unsigned n = 0;
 
-	if (g->stopped || (g->packets && g->sent >= g->packets))
+	if (atomic_load_explicit(&g->stopped, memory_order_relaxed) ||
+	    (g->packets && g->sent >= g->packets))
 		return -ENODATA;
 	if (max > GEN_BURST_MAX)
 		max = GEN_BURST_MAX;
@@ -265,7 +267,7 @@ static const char *gen_last_error(void *h)
 
 static void gen_stop(void *h)
 {
-	((struct gen *)h)->stopped = 1;
+	atomic_store(&((struct gen *)h)->stopped, 1);
 }
 
 static void gen_close(void *h)

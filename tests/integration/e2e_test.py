@@ -509,9 +509,35 @@ def test_cli(weir, tmp):
     return "%d bad command lines refused with the right message" % len(CLI_CASES)
 
 
+def test_workers(weir, tmp):
+    """Steered workers under a full table: far more flows than the cap, read through a reader
+    thread into 1 and into 3 workers, must lose no packet (evictions are exported, no packet
+    is refused for want of room) and give the generated trace's flows exactly."""
+    pcap, truth_csv, _ = gen(tmp, "--flows", "3000", "--seed", "11")
+    truth, _ = wt.load_truth(truth_csv)
+    out = []
+    for extra in (["--rx-thread"], ["--workers", "3"]):
+        d = tempfile.mkdtemp(dir=tmp)
+        records, summary, _ = wt.weir_to_ipfix_file(
+            weir, ["pcap:" + pcap], extra=extra + ["--max-flows", "96"], tmpdir=d)
+        wt.check_conservation(summary, " ".join(extra))
+        if summary["packets_no_slot"] or summary["packets_ring_full"]:
+            wt.fail("%s: %d packets found no slot, %d a full ring" % (
+                " ".join(extra), summary["packets_no_slot"], summary["packets_ring_full"]))
+        if summary["records"]["lack_of_resources"] == 0:
+            wt.fail("%s: 96 slots for 3000 flows and no eviction" % " ".join(extra))
+        diffs = wt.diff_tables(wt.sum_records(records), truth)
+        if diffs:
+            wt.fail("%s: flows differ from the generator's truth:\n  %s" % (
+                " ".join(extra), "\n  ".join(diffs)))
+        out.append("%s: %d evictions" % (" ".join(extra),
+                                         summary["records"]["lack_of_resources"]))
+    return "3000 flows exact through 96 slots: " + ", ".join(out)
+
+
 TESTS = {"generated": test_generated, "timeouts": test_timeouts, "nfcapd": test_nfcapd,
          "live": test_live, "stdin": test_stdin, "clock": test_clock, "gen": test_gen,
-         "sample": test_sample, "cli": test_cli}
+         "sample": test_sample, "cli": test_cli, "workers": test_workers}
 
 
 def main():
