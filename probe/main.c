@@ -52,6 +52,9 @@ static const char usage_text[] =
     "                             symmetric RSS (DPDK) or a symmetric software hash [1]\n"
     "      --rx-thread            read (and parse) each queue in a thread of its own even\n"
     "                             with one worker: a two-core pipeline\n"
+    "      --no-pin               do not pin threads to CPUs (by default, when there are\n"
+    "                             CPUs enough, each packet thread gets its own and the\n"
+    "                             exporter another)\n"
     "      --biflow               one record per bidirectional flow (RFC 5103), keyed by the\n"
     "                             first packet's direction, with reverse counters\n"
     "      --sample [N=]SPEC      select packets before the table, on every input or on\n"
@@ -96,6 +99,7 @@ enum {
 	OPT_MTU,
 	OPT_DURATION,
 	OPT_RX_THREAD,
+	OPT_NO_PIN,
 };
 
 static const struct option long_opts[] = {
@@ -119,6 +123,7 @@ static const struct option long_opts[] = {
     {"mtu", required_argument, NULL, OPT_MTU},
     {"duration", required_argument, NULL, OPT_DURATION},
     {"rx-thread", no_argument, NULL, OPT_RX_THREAD},
+    {"no-pin", no_argument, NULL, OPT_NO_PIN},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -264,6 +269,9 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 			continue;
 		case OPT_RX_THREAD:
 			c->rx_thread = 1;
+			continue;
+		case OPT_NO_PIN:
+			c->no_pin = 1;
 			continue;
 		case 'q':
 			c->quiet = 1;
@@ -464,6 +472,8 @@ static void print_summary(const struct probe *pr, const struct totals *t, int ba
 	fprintf(stderr, "weir: summary\n");
 	for (i = 0; i < pr->n_inputs; i++)
 		print_input(&pr->inputs[i]);
+	if (pr->cpu_plan[0])
+		fprintf(stderr, "  threads: %s\n", pr->cpu_plan);
 	fprintf(stderr,
 	        "  packets: %" PRIu64 " read, %" PRIu64 " parsed, %" PRIu64 " in flows, %" PRIu64
 	        " non-IP, %" PRIu64 " malformed\n",
@@ -575,7 +585,9 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 	        ", \"end_of_flow\": %" PRIu64 ", \"forced_end\": %" PRIu64
 	        ", \"lack_of_resources\": %" PRIu64 "},\n",
 	        t->records[1], t->records[2], t->records[3], t->records[4], t->records[5]);
-	fprintf(f, "  \"elapsed_s\": %.6f,\n", pr->elapsed_ns / 1e9);
+	fprintf(f, "  \"elapsed_s\": %.6f,\n  \"cpu_plan\": ", pr->elapsed_ns / 1e9);
+	json_string(f, pr->cpu_plan);
+	fprintf(f, ",\n");
 	fprintf(f, "  \"clock_steps_back\": %" PRIu64 ",\n  \"clock_outliers\": %" PRIu64 ",\n",
 	        t->clock_steps_back, t->clock_outliers);
 	fprintf(f, "  \"biflow\": %s,\n  \"inputs\": [", pr->cfg.biflow ? "true" : "false");

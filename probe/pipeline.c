@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -634,14 +635,62 @@ static void *exporter_main(void *arg)
 /* ---------------------------------------------------------------------------------------- */
 /* Lifecycle                                                                                  */
 
-/* Every thread started so far: readers (steering inputs), then workers. */
+/* Every busy thread started so far (workers and readers), and the CPUs they go on. */
 struct started {
 	pthread_t *ids[PROBE_MAX_INPUTS * (PROBE_MAX_QUEUES + PROBE_MAX_WORKERS)];
 	unsigned n;
+	int cpus[CPU_SETSIZE]; /* the CPUs the process may use */
+	unsigned n_cpus;
+	int pin; /* one CPU per busy thread, and one more for the exporter */
 };
 
+/*
+ * Busy threads (workers, readers) poll; the exporter mostly sleeps. When the process may use
+ * more CPUs than there are busy threads, each busy thread gets a CPU of its own and the
+ * exporter the last one, so that it never takes time from the packet path; otherwise the
+ * scheduler places them (and --no-pin leaves it to the scheduler always).
+ */
+static void plan_cpus(struct probe *pr, struct started *st)
+{
+	unsigned i, busy = pr->n_workers;
+	cpu_set_t set;
+	int c;
+
+	for (i = 0; i < pr->n_inputs; i++)
+		busy += pr->inputs[i].steering ? pr->inputs[i].n_queues : 0;
+	st->n_cpus = 0;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &set))
+				st->cpus[st->n_cpus++] = c;
+	st->pin = !pr->cfg.no_pin && st->n_cpus > busy;
+	if (st->pin) {
+		size_t off =
+		    (size_t)snprintf(pr->cpu_plan, sizeof(pr->cpu_plan),
+		                     busy > 1 ? "packet threads on CPUs" : "packet thread on CPU");
+
+		for (i = 0; i < busy && off < sizeof(pr->cpu_plan); i++)
+			off += (size_t)snprintf(pr->cpu_plan + off, sizeof(pr->cpu_plan) - off,
+			                        "%s %d", i ? "," : "", st->cpus[i]);
+		if (off < sizeof(pr->cpu_plan))
+			snprintf(pr->cpu_plan + off, sizeof(pr->cpu_plan) - off,
+			         "%s, the exporter on CPU %d", busy > 1 ? " (one each)" : "",
+			         st->cpus[st->n_cpus - 1]);
+	}
+}
+
+static void pin(pthread_t t, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(t, sizeof(set), &set); /* a hint: a refusal changes nothing else */
+}
+
+/* Starts a busy thread named name (as top -H and /proc show it). */
 static int start_thread(struct started *st, pthread_t *id, void *(*fn)(void *), void *arg,
-                        char *err, size_t errlen)
+                        const char *name, char *err, size_t errlen)
 {
 	int rc = pthread_create(id, NULL, fn, arg);
 
@@ -649,8 +698,19 @@ static int start_thread(struct started *st, pthread_t *id, void *(*fn)(void *), 
 		snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
 		return -rc;
 	}
+	pthread_setname_np(*id, name);
+	if (st->pin)
+		pin(*id, st->cpus[st->n]);
 	st->ids[st->n++] = id;
 	return 0;
+}
+
+/* "weir-worker0.1": input 0, worker 1 (cut to 15 characters). buf holds 48. */
+static const char *thread_name(char *buf, const char *what, unsigned input, unsigned k)
+{
+	snprintf(buf, 48, "weir-%s%u.%u", what, input, k);
+	buf[15] = '\0'; /* the kernel's limit */
+	return buf;
 }
 
 static int thread_started(const struct started *st, const pthread_t *id)
@@ -666,6 +726,7 @@ static int thread_started(const struct started *st, const pthread_t *id)
 int probe_pipeline_start(struct probe *pr, char *err, size_t errlen)
 {
 	struct started st = {.n = 0};
+	char name[48];
 	unsigned i, q, k;
 	int rc;
 
@@ -681,22 +742,28 @@ int probe_pipeline_start(struct probe *pr, char *err, size_t errlen)
 			return rc;
 		}
 	}
+	plan_cpus(pr, &st);
 	rc = pthread_create(&pr->export_thread, NULL, exporter_main, pr);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot start the exporter thread: %s", strerror(rc));
 		return -rc;
 	}
+	pthread_setname_np(pr->export_thread, "weir-export");
+	if (st.pin)
+		pin(pr->export_thread, st.cpus[st.n_cpus - 1]);
 	for (i = 0; i < pr->n_inputs; i++) {
 		struct probe_input *in = &pr->inputs[i];
 
 		/* Workers first: a reader of a file waits for its workers to make room. */
 		for (k = 0; k < in->n_workers; k++)
 			if ((rc = start_thread(&st, &in->workers[k].thread, worker_main,
-			                       &in->workers[k], err, errlen)) < 0)
+			                       &in->workers[k], thread_name(name, "worker", i, k),
+			                       err, errlen)) < 0)
 				goto fail;
 		for (q = 0; in->steering && q < in->n_queues; q++)
 			if ((rc = start_thread(&st, &in->readers[q].thread, reader_main,
-			                       &in->readers[q], err, errlen)) < 0)
+			                       &in->readers[q], thread_name(name, "reader", i, q),
+			                       err, errlen)) < 0)
 				goto fail;
 	}
 	return 0;

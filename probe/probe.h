@@ -40,6 +40,7 @@ struct probe_config {
 	uint64_t max_flows;  /* per input, shared out among its workers */
 	uint32_t workers;    /* flow-cache workers per input */
 	int rx_thread;       /* read and steer in a thread of its own even with one worker */
+	int no_pin;          /* leave thread placement to the scheduler */
 	uint64_t duration_s; /* stop after this long (0: at the end of the inputs or a signal) */
 	struct ipfix_exporter_params ipfix;
 	struct capture_open_params capture;
@@ -128,6 +129,7 @@ struct probe {
 	pthread_t export_thread;
 	uint64_t records_exported; /* records handed to the exporters (exporter thread) */
 	uint64_t elapsed_ns;       /* from the start of the threads to their end */
+	char cpu_plan[128];        /* how threads were placed on CPUs ("" if not pinned) */
 	atomic_int stop;           /* set on a signal: stop reading, flush, exit */
 	atomic_int export_done;    /* set by the exporter thread when everything is sent */
 };

@@ -532,7 +532,42 @@ def test_workers(weir, tmp):
                 " ".join(extra), "\n  ".join(diffs)))
         out.append("%s: %d evictions" % (" ".join(extra),
                                          summary["records"]["lack_of_resources"]))
+    out.append(check_pinning(weir, tmp))
     return "3000 flows exact through 96 slots: " + ", ".join(out)
+
+
+def check_pinning(weir, tmp):
+    """With more CPUs than packet threads, each packet thread runs on a CPU of its own and the
+    exporter on the last one; with --no-pin, or too few CPUs, nothing is pinned."""
+    cpus = sorted(os.sched_getaffinity(0))
+    seen = {}
+    for extra in ([], ["--no-pin"]):
+        js = os.path.join(tmp, "pin.json")
+        p = subprocess.Popen([weir, "-q", "-i", "gen:flows=100,packets=0", "--duration", "3",
+                              "-o", "ipfix:file:" + os.path.join(tmp, "pin.ipfix"),
+                              "--summary-json", js] + extra, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        threads = {}
+        for t in os.listdir("/proc/%d/task" % p.pid):
+            base = "/proc/%d/task/%s/" % (p.pid, t)
+            name = open(base + "comm").read().strip()
+            allowed = [ln.split(":")[1].strip() for ln in open(base + "status")
+                       if ln.startswith("Cpus_allowed_list")][0]
+            threads[name] = allowed
+        _, err = p.communicate(timeout=30)
+        if p.returncode != 0:
+            wt.fail("weir exited %d: %s" % (p.returncode, err))
+        plan = json.load(open(js))["cpu_plan"]
+        if "weir-worker0.0" not in threads or "weir-export" not in threads:
+            wt.fail("threads not named as documented: %s" % sorted(threads))
+        pinned = len(cpus) > 1 and not extra
+        want = ((str(cpus[0]), str(cpus[-1])) if pinned else (threads["weir"], threads["weir"]))
+        got = (threads["weir-worker0.0"], threads["weir-export"])
+        if got != want or bool(plan) != pinned:
+            wt.fail("%s: worker on %s, exporter on %s, plan %r; expected %s" %
+                    (extra or "default", got[0], got[1], plan, want))
+        seen[" ".join(extra) or "default"] = "%s/%s" % got
+    return "CPUs of worker/exporter: %s" % seen
 
 
 TESTS = {"generated": test_generated, "timeouts": test_timeouts, "nfcapd": test_nfcapd,

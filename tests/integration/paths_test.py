@@ -143,6 +143,29 @@ def check_file(weir, traces, row, tmp, paths):
     return "%d flows: %s" % (len(ref), ", ".join(done))
 
 
+def check_two_ports(weir, traces, tmp):
+    """Two DPDK ports in one run (one EAL, two net_pcap devices, 2 workers each): the flows of
+    both files, each port's packets counted on its own input."""
+    files = ("ndpi__1kxun.pcap", "ndpi__teams.pcap")
+    want = {}
+    for f in files:
+        ref, _ = table(weir, ["pcap:" + os.path.join(traces, f)], [], tmp, "reference " + f)
+        for k, (p, b) in ref.items():
+            a = want.setdefault(k, [0, 0])
+            a[0] += p
+            a[1] += b
+    inputs = ["dpdk:net_pcap%d,rx_pcap=%s" % (i, os.path.join(traces, f))
+              for i, f in enumerate(files)]
+    got, s = table(weir, inputs, ["--workers", "2"] + EAL, tmp, "two DPDK ports")
+    same(got, want, "two DPDK ports")
+    for i, f in enumerate(files):
+        ref, rs = table(weir, ["pcap:" + os.path.join(traces, f)], [], tmp, "reference")
+        if s["inputs"][i]["packets"] != rs["packets_read"]:
+            wt.fail("port %d read %d packets, the file has %d" % (i, s["inputs"][i]["packets"],
+                                                                rs["packets_read"]))
+    return "two DPDK ports in one run: %d flows exact" % len(want)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--weir", required=True)
@@ -173,6 +196,13 @@ def main():
                 print("FAIL %-48s %s" % (row["file"], e))
                 if not isinstance(e, AssertionError):
                     traceback.print_exc()
+    if "dpdk" in paths and not a.only:
+        with tempfile.TemporaryDirectory(prefix="weir-paths-") as tmp:
+            try:
+                print("ok   %s" % check_two_ports(a.weir, a.traces, tmp))
+            except AssertionError as e:
+                failed += 1
+                print("FAIL two DPDK ports: %s" % e)
     print("paths: %d files give the same flows on every path, %d failed" % (passed, failed))
     return 0 if failed == 0 and passed > 0 else 1
 
