@@ -325,7 +325,11 @@ struct pkt_key {
 static inline int same_key(const struct rec *r, const struct key24 *k, const uint8_t *src,
                            const uint8_t *dst)
 {
-	return memcmp(&r->k, k, sizeof(*k)) == 0 &&
+	uint64_t a[3], b[3];
+
+	memcpy(a, &r->k, sizeof(a)); /* three words, compared without a branch each */
+	memcpy(b, k, sizeof(b));
+	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2])) == 0 &&
 	       (!(r->flags & REC_V6) ||
 	        (memcmp(r->src6, src, 16) == 0 && memcmp(r->dst6, dst, 16) == 0));
 }
@@ -683,14 +687,16 @@ static uint32_t lookup(struct flowcache *fc, uint32_t b1, uint32_t b2, uint16_t 
 }
 
 /* First record index whose tag matches in b1 then b2, or NIL: a guess to prefetch. */
-static uint32_t tag_candidate(const struct flowcache *fc, uint32_t b1, uint32_t b2, uint16_t tag)
+static uint32_t tag_candidate(const struct flowcache *fc, uint32_t b1, uint16_t tag)
 {
 	unsigned bits = tag_bits(&fc->buckets[b1], tag);
+	uint32_t b2;
 
 	if (bits)
 		return fc->buckets[b1].idx[FIRST_SLOT(bits)];
 	if (fc->buckets[b1].spilled == 0)
 		return NIL;
+	b2 = bucket2(fc, b1, tag);
 	bits = tag_bits(&fc->buckets[b2], tag);
 	return bits ? fc->buckets[b2].idx[FIRST_SLOT(bits)] : NIL;
 }
@@ -756,8 +762,6 @@ static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m,
 		wheel_remove(fc, i);
 		wheel_insert(fc, i, deadline(fc, r));
 	}
-	fc->st.packets++;
-	fc->st.octets += m->l3_octets;
 	if (m->key.proto == 6 && (m->tcp_flags & (TCP_FIN | TCP_RST))) {
 		if (m->tcp_flags & TCP_RST) {
 			end_flow(fc, i, FLOWCACHE_END_OF_FLOW); /* nothing follows a reset */
@@ -777,7 +781,7 @@ static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m,
 struct burst {
 	const struct capture_meta *metas;
 	unsigned n;
-	uint32_t h[BULK], b1[BULK], b2[BULK], cand[BULK];
+	uint32_t h[BULK], b1[BULK], cand[BULK]; /* the second bucket is derived when needed */
 	uint16_t tag[BULK];
 };
 
@@ -793,7 +797,6 @@ static void burst_hash(struct flowcache *fc, struct burst *b, const struct captu
 		b->h[k] = table_hash(fc, &metas[k]);
 		b->tag[k] = hash_tag(b->h[k]);
 		b->b1[k] = b->h[k] & fc->bucket_mask;
-		b->b2[k] = bucket2(fc, b->b1[k], b->tag[k]);
 		__builtin_prefetch(&fc->buckets[b->b1[k]]);
 	}
 }
@@ -804,7 +807,7 @@ static void burst_find(struct flowcache *fc, struct burst *b)
 	unsigned k;
 
 	for (k = 0; k < b->n; k++) {
-		uint32_t c = tag_candidate(fc, b->b1[k], b->b2[k], b->tag[k]);
+		uint32_t c = tag_candidate(fc, b->b1[k], b->tag[k]);
 
 		b->cand[k] = c;
 		if (c != NIL) {
@@ -818,6 +821,7 @@ static void burst_find(struct flowcache *fc, struct burst *b)
 /* Pass 3: compare the full key; update, or insert. */
 static void burst_fold(struct flowcache *fc, struct burst *b)
 {
+	uint64_t folded = 0, octets = 0; /* added to the statistics once per burst */
 	unsigned k;
 
 	if (WR_UNLIKELY(fc->wheel_time == 0) && b->n > 0) {
@@ -846,9 +850,11 @@ static void burst_fold(struct flowcache *fc, struct burst *b)
 		if (i != NIL)
 			match = key_matches(fc, &fc->recs[i], &pk);
 		if (!match)
-			i = lookup(fc, b->b1[k], b->b2[k], b->tag[k], &pk, &match);
+			i = lookup(fc, b->b1[k], bucket2(fc, b->b1[k], b->tag[k]), b->tag[k], &pk,
+			           &match);
 		if (i == NIL) {
-			i = create(fc, m, b->h[k], b->b1[k], b->b2[k], &pk.fwd);
+			i = create(fc, m, b->h[k], b->b1[k], bucket2(fc, b->b1[k], b->tag[k]),
+			           &pk.fwd);
 			match = MATCH_FWD;
 		}
 		if (WR_UNLIKELY(i == NIL)) {
@@ -856,7 +862,11 @@ static void burst_fold(struct flowcache *fc, struct burst *b)
 			continue;
 		}
 		fold(fc, i, m, match);
+		folded++;
+		octets += m->l3_octets;
 	}
+	fc->st.packets += folded;
+	fc->st.octets += octets;
 	b->n = 0;
 }
 

@@ -122,6 +122,8 @@ static void test_ipv4_tcp(void)
 	CHECK_EQ(m.key.src[4], 0); /* the rest of an IPv4 key stays zero */
 	CHECK_EQ(m.key.vlan_depth, 0);
 	CHECK_EQ(m.ts_ns, 1000);
+	/* the IPv4 fast path's hash is the hash of the key, as every other path computes it */
+	CHECK_EQ(m.hash, capture_flow_hash(&m.key));
 }
 
 static void test_octets_follow_header(void)
