@@ -143,6 +143,7 @@ struct flowcache {
 	size_t buckets_len; /* mapped bytes */
 	size_t recs_len;
 	uint32_t live;
+	uint64_t quiet_min;               /* the shortest quiet time: min(idle, FIN linger) */
 	uint32_t wheel[WHEEL_SLOTS];      /* list heads */
 	uint64_t wheel_time;              /* start of the cursor slot; 0 until the first flow */
 	uint32_t cursor;                  /* wheel_time / SLOT_NS mod WHEEL_SLOTS */
@@ -209,6 +210,8 @@ struct flowcache *flowcache_create(const struct flowcache_params *params)
 		return NULL;
 	}
 	fc->bucket_mask = nb - 1;
+	fc->quiet_min =
+	    params->idle_timeout_ns < FIN_LINGER_NS ? params->idle_timeout_ns : FIN_LINGER_NS;
 	fc->free_head = NIL;
 	fc->fresh = 0;
 	for (i = 0; i < WHEEL_SLOTS; i++)
@@ -332,6 +335,21 @@ static inline int same_key(const struct rec *r, const struct key24 *k, const uin
 	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2])) == 0 &&
 	       (!(r->flags & REC_V6) ||
 	        (memcmp(r->src6, src, 16) == 0 && memcmp(r->dst6, dst, 16) == 0));
+}
+
+/* True when r is the IPv4 flow of key (an IPv6 key never matches: its ip_version differs, and
+ * the 24 bytes compared hold it). */
+static inline int same_v4_key(const struct rec *r, const struct capture_flow_key *key)
+{
+	uint64_t a[3], b[3];
+	uint8_t addr[8];
+
+	memcpy(addr, key->src, 4);
+	memcpy(addr + 4, key->dst, 4);
+	memcpy(a, &r->k, sizeof(a));
+	memcpy(b, &key->sport, 16); /* key24 starts as this tail of the key */
+	memcpy(&b[2], addr, 8);
+	return key->ip_version == 4 && ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2])) == 0;
 }
 
 /* MATCH_FWD, MATCH_REV or 0. */
@@ -707,7 +725,21 @@ static uint32_t tag_candidate(const struct flowcache *fc, uint32_t b1, uint16_t 
 static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m, int match)
 {
 	struct rec *r = &fc->recs[i];
+	uint64_t ts = m->ts_ns;
 	int start;
+
+	/* Most packets: in order, well inside every timer (first <= last <= ts, so the
+	 * differences cannot wrap), not the first of a record, forward, no TCP end: counters. */
+	if (WR_LIKELY(ts >= r->last_ns && ts - r->last_ns < fc->quiet_min &&
+	              ts - r->first_ns < fc->p.active_timeout_ns &&
+	              r->packets - 1u < UINT32_MAX - 1u && match == MATCH_FWD &&
+	              !(m->tcp_flags & (TCP_FIN | TCP_RST)))) {
+		r->last_ns = ts;
+		r->packets++;
+		r->octets += m->l3_octets;
+		r->tcp_flags |= m->tcp_flags;
+		return;
+	}
 
 	if (m->ts_ns >= quiet_deadline(fc, r)) {
 		/* Quiet (or closed by a FIN) before this packet, possibly after an active export
@@ -841,6 +873,13 @@ static void burst_fold(struct flowcache *fc, struct burst *b)
 			fc->st.no_slot++; /* expire() not called for too long */
 			continue;
 		}
+		/* The common case first: a uniflow IPv4 packet whose candidate holds its key,
+		 * compared straight from the packet's key. */
+		if (!fc->p.biflow && i != NIL && (fc->recs[i].flags & REC_LIVE) &&
+		    same_v4_key(&fc->recs[i], &m->key)) {
+			match = MATCH_FWD;
+			goto found;
+		}
 		pk.key = &m->key;
 		key24_from(&pk.fwd, &m->key, 0);
 		if (fc->p.biflow)
@@ -861,6 +900,7 @@ static void burst_fold(struct flowcache *fc, struct burst *b)
 			fc->st.no_slot++;
 			continue;
 		}
+	found:
 		fold(fc, i, m, match);
 		folded++;
 		octets += m->l3_octets;
