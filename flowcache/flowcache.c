@@ -262,11 +262,9 @@ static inline uint32_t table_hash(const struct flowcache *fc, const struct captu
 
 	if (!fc->p.biflow)
 		h ^= (uint32_t)m->key.sport << 16 | m->key.dport;
-
-	h ^= h >> 15;
-	h *= 0x2C1B3C6Du;
-	h ^= h >> 12;
-	return h;
+	/* The parser's hash is already mixed: one odd multiply spreads the ports into the tag
+	 * (the high half) and keeps the low bits (the bucket) as uniform as they were. */
+	return h * 0x2C1B3C6Du;
 }
 
 static inline uint16_t hash_tag(uint32_t h)
