@@ -33,7 +33,8 @@
 #endif
 
 #define RING_RECORDS   65536
-#define RING_PACKETS   32768 /* parsed packets from one reader to one worker */
+#define RING_PACKETS   32768 /* parsed packets a reader may have in flight, over its workers */
+#define RING_MIN       4096  /* ... but at least this many to each worker */
 #define EXPIRE_CHUNK   64
 #define FRAG_ENTRIES   4096
 #define FRAG_TIMEOUT_S 60 /* the IPv6 reassembly timeout of RFC 8200 */
@@ -206,7 +207,10 @@ static int open_input(struct probe *pr, unsigned i, const struct flowcache_param
 			continue;
 		}
 		for (k = 0; k < in->n_workers; k++) {
-			r->to_worker[k] = wr_ring_create(RING_PACKETS, sizeof(struct capture_meta));
+			r->to_worker[k] = wr_ring_create(RING_PACKETS / in->n_workers > RING_MIN
+			                                     ? RING_PACKETS / in->n_workers
+			                                     : RING_MIN,
+			                                 sizeof(struct capture_meta));
 			if (r->to_worker[k] == NULL)
 				goto nomem;
 		}
