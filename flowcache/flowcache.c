@@ -321,33 +321,42 @@ struct pkt_key {
 #define MATCH_FWD 1
 #define MATCH_REV 2 /* biflow: the packet goes from the record's destination to its source */
 
+/* The compared part of a record's key equals three words y: without a branch each. */
+static inline int same24(const struct key24 *a, const uint64_t y[3])
+{
+	uint64_t x[3];
+
+	memcpy(x, a, sizeof(x));
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2])) == 0;
+}
+
 /* True when record r holds the key whose compared part is k and whose addresses are src, dst
  * (only read for IPv6, whose addresses are on line 2). */
 static inline int same_key(const struct rec *r, const struct key24 *k, const uint8_t *src,
                            const uint8_t *dst)
 {
-	uint64_t a[3], b[3];
+	uint64_t y[3];
 
-	memcpy(a, &r->k, sizeof(a)); /* three words, compared without a branch each */
-	memcpy(b, k, sizeof(b));
-	return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2])) == 0 &&
-	       (!(r->flags & REC_V6) ||
-	        (memcmp(r->src6, src, 16) == 0 && memcmp(r->dst6, dst, 16) == 0));
+	memcpy(y, k, sizeof(y));
+	return same24(&r->k, y) && (!(r->flags & REC_V6) || (memcmp(r->src6, src, 16) == 0 &&
+	                                                     memcmp(r->dst6, dst, 16) == 0));
 }
 
-/* True when r is the IPv4 flow of key (an IPv6 key never matches: its ip_version differs, and
- * the 24 bytes compared hold it). */
-static inline int same_v4_key(const struct rec *r, const struct capture_flow_key *key)
+/* The common case's match: r is live and holds the IPv4 key `key`, in its direction. The
+ * words are built straight from the packet's key, in registers: going through key24_from()
+ * and a struct on the stack measured 5 instructions more per packet. */
+static inline int live_v4_match(const struct rec *r, const struct capture_flow_key *key)
 {
-	uint64_t a[3], b[3];
+	uint64_t y[3];
 	uint8_t addr[8];
 
+	if (key->ip_version != 4 || !(r->flags & REC_LIVE))
+		return 0;
+	memcpy(y, &key->sport, 16); /* key24 starts as this tail of the key */
 	memcpy(addr, key->src, 4);
 	memcpy(addr + 4, key->dst, 4);
-	memcpy(a, &r->k, sizeof(a));
-	memcpy(b, &key->sport, 16); /* key24 starts as this tail of the key */
-	memcpy(&b[2], addr, 8);
-	return key->ip_version == 4 && ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2])) == 0;
+	memcpy(&y[2], addr, 8);
+	return same24(&r->k, y);
 }
 
 /* MATCH_FWD, MATCH_REV or 0. */
@@ -872,9 +881,8 @@ static void burst_fold(struct flowcache *fc, struct burst *b)
 			continue;
 		}
 		/* The common case first: a uniflow IPv4 packet whose candidate holds its key,
-		 * compared straight from the packet's key. */
-		if (!fc->p.biflow && i != NIL && (fc->recs[i].flags & REC_LIVE) &&
-		    same_v4_key(&fc->recs[i], &m->key)) {
+		 * matched without building the packet's keys for the general lookup. */
+		if (!fc->p.biflow && i != NIL && live_v4_match(&fc->recs[i], &m->key)) {
 			match = MATCH_FWD;
 			goto found;
 		}
