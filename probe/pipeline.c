@@ -361,6 +361,28 @@ static int reader_burst(struct probe_reader *r, struct capture_meta *metas)
 	return ok;
 }
 
+/*
+ * Puts n items into ring q and returns how many went in. A file input waits for room (nothing
+ * is lost by waiting on a file), and so does `must` (the final flush); otherwise, a live input
+ * or a stop, what does not fit is left for the caller to count.
+ */
+static unsigned ring_put(struct probe_input *in, struct wr_ring *q, const void *items, unsigned n,
+                         size_t size, int must)
+{
+	unsigned sent = 0;
+
+	for (;;) {
+		sent += wr_ring_enqueue_burst(q, (const uint8_t *)items + (size_t)sent * size,
+		                              n - sent);
+		if (sent == n)
+			return sent;
+		if (!must &&
+		    (!offline(in) || atomic_load_explicit(&in->pr->stop, memory_order_relaxed)))
+			return sent;
+		sleep_us(20);
+	}
+}
+
 /* The worker of a packet: both directions of a flow hash alike, so they meet there. */
 static inline unsigned steer(uint32_t hash, unsigned n_workers)
 {
@@ -391,24 +413,10 @@ static void *reader_main(void *arg)
 				out[k][cnt[k]++] = metas[i];
 			}
 		}
-		for (k = 0; k < in->n_workers; k++) {
-			const struct capture_meta *src = in->n_workers == 1 ? metas : out[k];
-			unsigned sent = 0;
-
-			while (sent < cnt[k]) {
-				sent += wr_ring_enqueue_burst(r->to_worker[k], src + sent,
-				                              cnt[k] - sent);
-				if (sent == cnt[k])
-					break;
-				if (!offline(in) ||
-				    atomic_load_explicit(&in->pr->stop, memory_order_relaxed)) {
-					/* live, or stopping: what does not fit is lost, counted */
-					r->ring_full += cnt[k] - sent;
-					break;
-				}
-				sleep_us(20); /* a file waits for its worker */
-			}
-		}
+		for (k = 0; k < in->n_workers; k++)
+			r->ring_full += cnt[k] - ring_put(in, r->to_worker[k],
+			                                  in->n_workers == 1 ? metas : out[k],
+			                                  cnt[k], sizeof(metas[0]), 0);
 		atomic_store_explicit(&r->clock_pub, r->clock_ns, memory_order_release);
 		if (n == 0 && !offline(in))
 			sleep_us(100); /* a quiet live queue (a DPDK port would spin) */
@@ -421,23 +429,15 @@ static void *reader_main(void *arg)
 /* ---------------------------------------------------------------------------------------- */
 /* Workers                                                                                    */
 
-/* Puts records into the worker's ring. A file input waits for space, and so does the final
- * flush (nothing is captured any more); a running live input drops and counts. */
+/* Puts records into the worker's ring: all of them for a file or the final flush (nothing
+ * is captured any more); a running live input drops and counts what does not fit. */
 static void push_records(struct probe_worker *w, const struct flowcache_record *recs, unsigned n,
                          int flushing)
 {
-	unsigned sent = 0;
+	unsigned sent =
+	    ring_put(w->in, w->ring, recs, n, sizeof(recs[0]), flushing || offline(w->in));
 
-	for (;;) {
-		sent += wr_ring_enqueue_burst(w->ring, recs + sent, n - sent);
-		if (sent == n)
-			break;
-		if (!flushing && !offline(w->in)) {
-			w->records_dropped += n - sent;
-			break;
-		}
-		sleep_us(50);
-	}
+	w->records_dropped += n - sent;
 	w->records_out += sent;
 }
 
@@ -456,18 +456,23 @@ static void drain_cache(struct probe_worker *w, uint64_t now_ns, int flush)
 	} while (n == EXPIRE_CHUNK || (!flush && flowcache_expire_behind(w->fc, now_ns)));
 }
 
-/* The oldest of the clocks given (UINT64_MAX entries are readers that ended), or, when all
- * ended, the newest of `last`. */
-static uint64_t oldest_clock(const uint64_t *clocks, const uint64_t *last, unsigned n)
+/* What a worker knows of one reader that feeds it. */
+struct feed {
+	uint64_t clock; /* the reader's clock as far as the worker has folded its packets */
+	int ended;      /* the reader has ended and its packets are all folded */
+};
+
+/* The oldest clock among the feeds still running, or, when all have ended, the newest. */
+static uint64_t oldest_clock(const struct feed *f, unsigned n)
 {
 	uint64_t min = UINT64_MAX, max = 0;
 	unsigned i;
 
 	for (i = 0; i < n; i++) {
-		if (clocks[i] < min)
-			min = clocks[i];
-		if (last[i] > max)
-			max = last[i];
+		if (!f[i].ended && f[i].clock < min)
+			min = f[i].clock;
+		if (f[i].clock > max)
+			max = f[i].clock;
 	}
 	return min != UINT64_MAX ? min : max;
 }
@@ -477,7 +482,7 @@ static void worker_direct(struct probe_worker *w)
 {
 	struct probe_input *in = w->in;
 	struct capture_meta metas[PROBE_BURST];
-	uint64_t clocks[PROBE_MAX_QUEUES], last[PROBE_MAX_QUEUES];
+	struct feed feeds[PROBE_MAX_QUEUES] = {{0, 0}};
 	unsigned j, active;
 	int n;
 
@@ -488,26 +493,20 @@ static void worker_direct(struct probe_worker *w)
 			break;
 		active = 0;
 		for (j = 0; j < w->n_direct; j++) {
-			struct probe_reader *r = w->direct[j];
-
-			if (r->done) {
-				clocks[j] = UINT64_MAX;
+			if (feeds[j].ended)
 				continue;
-			}
-			n = reader_burst(r, metas);
+			n = reader_burst(w->direct[j], metas);
+			feeds[j].clock = w->direct[j]->clock_ns;
 			if (n < 0) {
-				r->done = 1;
-				clocks[j] = UINT64_MAX;
-				last[j] = r->clock_ns;
+				feeds[j].ended = 1;
 				continue;
 			}
 			active++;
 			flowcache_update_burst(w->fc, metas, (unsigned)n);
-			clocks[j] = last[j] = r->clock_ns;
 		}
 		if (active == 0)
 			break;
-		drain_cache(w, oldest_clock(clocks, last, w->n_direct), 0);
+		drain_cache(w, oldest_clock(feeds, w->n_direct), 0);
 	}
 }
 
@@ -516,12 +515,10 @@ static void worker_steered(struct probe_worker *w)
 {
 	struct probe_input *in = w->in;
 	struct capture_meta metas[PROBE_BURST];
-	uint64_t clocks[PROBE_MAX_QUEUES], last[PROBE_MAX_QUEUES], newest[PROBE_MAX_QUEUES];
+	struct feed feeds[PROBE_MAX_QUEUES] = {{0, 0}};
+	uint64_t newest[PROBE_MAX_QUEUES] = {0}; /* the newest packet time folded, per reader */
 	unsigned q, n, i, got, bursts, ended, idle = 0;
 
-	memset(clocks, 0, sizeof(clocks));
-	memset(last, 0, sizeof(last));
-	memset(newest, 0, sizeof(newest));
 	for (;;) {
 		got = 0;
 		ended = 0;
@@ -532,7 +529,7 @@ static void worker_steered(struct probe_worker *w)
 			int fin = atomic_load_explicit(&r->finished, memory_order_acquire);
 			uint64_t c = atomic_load_explicit(&r->clock_pub, memory_order_acquire);
 
-			if (clocks[q] == UINT64_MAX) {
+			if (feeds[q].ended) {
 				ended++;
 				continue;
 			}
@@ -550,12 +547,12 @@ static void worker_steered(struct probe_worker *w)
 				/* More to come, and the published clock may run ahead of it: go
 				 * as far as the newest packet folded, but no further than the
 				 * reader's clock (which a lone far-future time does not move). */
-				last[q] = clocks[q] = newest[q] < c ? newest[q] : c;
+				feeds[q].clock = newest[q] < c ? newest[q] : c;
 			} else {
-				last[q] = c;
-				clocks[q] = fin ? UINT64_MAX : c;
+				feeds[q].clock = c;
+				feeds[q].ended = fin;
 			}
-			drain_cache(w, oldest_clock(clocks, last, in->n_queues), 0);
+			drain_cache(w, oldest_clock(feeds, in->n_queues), 0);
 		}
 		if (ended == in->n_queues)
 			break;

@@ -66,7 +66,6 @@ struct probe_reader {
 	uint64_t idle_ns;               /* bounds how far the clock may step back */
 	uint64_t clock_ns;              /* the capture clock: packet time, wall time when quiet */
 	uint64_t jump_ns;               /* a jump ahead waiting for a second packet to confirm */
-	int done;                       /* the queue ended (direct layout) */
 	int error;                      /* fatal input error (-errno), 0 if it ended normally */
 	char errmsg[CAPTURE_ERR_LEN];
 	/* steering layout */
