@@ -390,7 +390,12 @@ static void add_totals(const struct probe *pr, struct totals *t)
 	memset(t, 0, sizeof(*t));
 	for (i = 0; i < pr->n_inputs; i++) {
 		const struct probe_input *in = &pr->inputs[i];
+		struct input_totals it;
 
+		add_input(in, &it);
+		t->not_sampled += it.not_sampled;
+		t->sampled_observed += it.observed;
+		t->sampled_selected += it.selected;
 		t->read += in->cstats.packets;
 		t->dropped += in->cstats.dropped;
 		t->if_dropped += in->cstats.if_dropped;
@@ -408,10 +413,7 @@ static void add_totals(const struct probe *pr, struct totals *t)
 				else
 					t->non_ip += r->verdicts[v];
 			}
-			t->not_sampled += r->not_sampled;
 			t->ring_full += r->ring_full;
-			t->sampled_observed += r->sampler.observed;
-			t->sampled_selected += r->sampler.selected;
 			t->frag_matched += r->fstats.matched;
 			t->frag_unmatched += r->fstats.unmatched;
 			t->clock_steps_back += r->clock_steps_back;
