@@ -13,11 +13,8 @@ conversation's first record must be keyed in the direction of its first packet (
 initiator).
 """
 import argparse
-import csv
 import os
 import sys
-import tempfile
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import weirtest as wt  # noqa: E402
@@ -164,26 +161,11 @@ def main():
     ap.add_argument("--traces", required=True)
     ap.add_argument("--only", help="check one file")
     a = ap.parse_args()
-    manifest = os.path.join(a.traces, "MANIFEST.csv")
-    if not os.path.exists(manifest):
-        print("corpus not found: %s (the shared directory must sit beside the source tree, "
-              "or pass -Dtraces_dir=...)" % manifest)
+    counts = wt.for_each_trace(a.traces, lambda row, tmp: check_file(a.weir, a.traces, row, tmp),
+                               only=a.only, prefix="weir-corpus-")
+    if counts is None:
         return 1
-    rows = list(csv.DictReader(open(manifest, newline="")))
-    passed = failed = 0
-    for row in rows:
-        if a.only and row["file"] != a.only:
-            continue
-        with tempfile.TemporaryDirectory(prefix="weir-corpus-") as tmp:
-            try:
-                msg = check_file(a.weir, a.traces, row, tmp)
-                passed += 1
-                print("ok   %-48s %s" % (row["file"], msg))
-            except Exception as e:  # report every file, then fail
-                failed += 1
-                print("FAIL %-48s %s" % (row["file"], e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
+    passed, failed = counts
     print("corpus: %d files exact or refused as required, %d failed, %d deliberate "
           "differences (%s)" % (passed, failed, len(DELIBERATE), ", ".join(DELIBERATE)))
     return 0 if failed == 0 and passed > 0 else 1

@@ -177,23 +177,11 @@ def test_nfcapd(weir, tmp):
 def test_live(weir, tmp):
     """Two namespaces joined by a veth pair (TEST-NET-1 addresses): a sender in one, weir
     capturing in the other. SIGTERM must flush and export every flow before exit."""
-    tag = "wr%d" % os.getpid()
-    ns_tx, ns_rx = tag + "tx", tag + "rx"
-    sh = lambda *c: subprocess.run(c, check=True, capture_output=True)  # noqa: E731
-    sh("ip", "netns", "add", ns_tx)
-    try:
-        sh("ip", "netns", "add", ns_rx)
-        sh("ip", "link", "add", tag + "a", "netns", ns_tx, "type", "veth", "peer", "name",
-           tag + "b", "netns", ns_rx)
-        for ns, dev, addr in ((ns_tx, tag + "a", "192.0.2.1/24"),
-                              (ns_rx, tag + "b", "192.0.2.2/24")):
-            sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
+    with wt.veth_pair(addrs=("192.0.2.1/24", "192.0.2.2/24")) as (ns_tx, _, ns_rx, rx):
         out = os.path.join(tmp, "live.ipfix")
         js = os.path.join(tmp, "live.json")
         probe = subprocess.Popen(
-            ["ip", "netns", "exec", ns_rx, weir, "-i", "pcap:" + tag + "b",
+            ["ip", "netns", "exec", ns_rx, weir, "-i", "pcap:" + rx,
              "--filter", "udp and dst host 192.0.2.2 and (dst port 9001 or dst port 9002)",
              "--idle-timeout", "1", "-o", "ipfix:file:" + out, "--summary-json", js, "-q"],
             stderr=subprocess.PIPE, text=True)
@@ -207,14 +195,11 @@ def test_live(weir, tmp):
                   "    s.sendto(b'x' * 100, ('192.0.2.2', port))\n")
         # The first flow then goes quiet for 3 s: with a 1 s idle timeout, the clock of the
         # quiet link must expire it. The second is still open at SIGTERM and is flushed.
-        sh("ip", "netns", "exec", ns_tx, sys.executable, "-c", sender, "9001", "200")
+        wt.sh("ip", "netns", "exec", ns_tx, sys.executable, "-c", sender, "9001", "200")
         time.sleep(3.0)
-        sh("ip", "netns", "exec", ns_tx, sys.executable, "-c", sender, "9002", "50")
+        wt.sh("ip", "netns", "exec", ns_tx, sys.executable, "-c", sender, "9002", "50")
         time.sleep(0.3)
         wt.stop_weir(probe, signal.SIGTERM, 30, "SIGTERM")
-    finally:
-        for ns in (ns_tx, ns_rx):
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
     summary = json.load(open(js))
     wt.check_conservation(summary, "live")
     got = wt.sum_records(wt.decode_ipfixdump(out))

@@ -17,12 +17,10 @@ Where a path cannot carry a file, weir must refuse it with a message that names 
 packet accounting is checked too.
 """
 import argparse
-import csv
 import os
 import subprocess
 import sys
 import tempfile
-import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import weirtest as wt  # noqa: E402
@@ -147,9 +145,10 @@ def check_two_ports(weir, traces, tmp):
     """Two DPDK ports in one run (one EAL, two net_pcap devices, 2 workers each): the flows of
     both files, each port's packets counted on its own input."""
     files = ("ndpi__1kxun.pcap", "ndpi__teams.pcap")
-    want = {}
+    want, read = {}, []
     for f in files:
-        ref, _ = table(weir, ["pcap:" + os.path.join(traces, f)], [], tmp, "reference " + f)
+        ref, rs = table(weir, ["pcap:" + os.path.join(traces, f)], [], tmp, "reference " + f)
+        read.append(rs["packets_read"])
         for k, (p, b) in ref.items():
             a = want.setdefault(k, [0, 0])
             a[0] += p
@@ -158,11 +157,9 @@ def check_two_ports(weir, traces, tmp):
               for i, f in enumerate(files)]
     got, s = table(weir, inputs, ["--workers", "2"] + EAL, tmp, "two DPDK ports")
     same(got, want, "two DPDK ports")
-    for i, f in enumerate(files):
-        ref, rs = table(weir, ["pcap:" + os.path.join(traces, f)], [], tmp, "reference")
-        if s["inputs"][i]["packets"] != rs["packets_read"]:
-            wt.fail("port %d read %d packets, the file has %d" % (i, s["inputs"][i]["packets"],
-                                                                rs["packets_read"]))
+    for i, n in enumerate(read):
+        if s["inputs"][i]["packets"] != n:
+            wt.fail("port %d read %d packets, the file has %d" % (i, s["inputs"][i]["packets"], n))
     return "two DPDK ports in one run: %d flows exact" % len(want)
 
 
@@ -178,24 +175,12 @@ def main():
     if not paths <= set(PATHS):
         print("unknown path in --paths: %s" % ", ".join(sorted(paths - set(PATHS))))
         return 2
-    manifest = os.path.join(a.traces, "MANIFEST.csv")
-    if not os.path.exists(manifest):
-        print("corpus not found: %s" % manifest)
+    counts = wt.for_each_trace(
+        a.traces, lambda row, tmp: check_file(a.weir, a.traces, row, tmp, paths), only=a.only,
+        skip=REFUSED, prefix="weir-paths-")
+    if counts is None:
         return 1
-    passed = failed = 0
-    for row in csv.DictReader(open(manifest, newline="")):
-        if (a.only and row["file"] != a.only) or row["file"] in REFUSED:
-            continue
-        with tempfile.TemporaryDirectory(prefix="weir-paths-") as tmp:
-            try:
-                msg = check_file(a.weir, a.traces, row, tmp, paths)
-                passed += 1
-                print("ok   %-48s %s" % (row["file"], msg))
-            except Exception as e:  # report every file, then fail
-                failed += 1
-                print("FAIL %-48s %s" % (row["file"], e))
-                if not isinstance(e, AssertionError):
-                    traceback.print_exc()
+    passed, failed = counts
     if "dpdk" in paths and not a.only:
         with tempfile.TemporaryDirectory(prefix="weir-paths-") as tmp:
             try:

@@ -37,13 +37,6 @@ EAL = ["--", "--no-huge", "--in-memory", "--no-pci", "-l", "0", "-m", "256",
        "--log-level=lib.eal:error"]
 
 
-def sh(*cmd):
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        wt.fail("%s failed: %s" % (" ".join(cmd), p.stderr.strip()))
-    return p.stdout
-
-
 def capture_args(path, iface):
     """weir's input options for capture path `path` on interface iface."""
     if path == "pcap":
@@ -57,20 +50,8 @@ def capture_args(path, iface):
 
 def run(weir, traces_dir, path, tmp):
     traces = TRACES if path == "pcap" else UNTAGGED
-    tag = "wr%d" % os.getpid()
-    ns_tx, ns_rx, tx, rx = tag + "tx", tag + "rx", tag + "a", tag + "b"
     out, js = os.path.join(tmp, "live.ipfix"), os.path.join(tmp, "live.json")
-    sh("ip", "netns", "add", ns_tx)
-    try:
-        sh("ip", "netns", "add", ns_rx)
-        for ns in (ns_tx, ns_rx):
-            for k in ("all", "default"):
-                sh("ip", "netns", "exec", ns, "sysctl", "-qw",
-                   "net.ipv6.conf.%s.disable_ipv6=1" % k)
-        sh("ip", "link", "add", tx, "netns", ns_tx, "mtu", "9000", "type", "veth", "peer",
-           "name", rx, "netns", ns_rx, "mtu", "9000")
-        for ns, dev in ((ns_tx, tx), (ns_rx, rx)):
-            sh("ip", "-n", ns, "link", "set", dev, "up")
+    with wt.veth_pair(mtu=9000, ipv6=False) as (ns_tx, tx, ns_rx, rx):
         args = capture_args(path, rx)
         eal = args[args.index("--"):] if "--" in args else []
         args = args[:len(args) - len(eal)]
@@ -81,14 +62,11 @@ def run(weir, traces_dir, path, tmp):
         if probe.poll() is not None:
             wt.fail("weir exited at start: %s" % probe.stderr.read())
         for t in traces:
-            sh("ip", "netns", "exec", ns_tx, "tcpreplay", "-q", "--pps",
-               str(PPS_TRACE if path == "trace" else PPS), "-i", tx,
-               os.path.join(traces_dir, t))
+            wt.sh("ip", "netns", "exec", ns_tx, "tcpreplay", "-q", "--pps",
+                  str(PPS_TRACE if path == "trace" else PPS), "-i", tx,
+                  os.path.join(traces_dir, t))
         time.sleep(1.0)  # the last packets are read
         wt.stop_weir(probe, signal.SIGTERM, 60, "SIGTERM")
-    finally:
-        for ns in (ns_tx, ns_rx):
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
     summary = json.load(open(js))
     wt.check_conservation(summary, path)
     if summary["dropped"] or summary["packets_ring_full"]:

@@ -1,6 +1,7 @@
 """Shared helpers for weir's integration tests: running weir, decoding its IPFIX output with
 independent decoders, loading ground-truth flow tables and comparing them."""
 import collections
+import contextlib
 import csv
 import ipaddress
 import json
@@ -8,6 +9,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import traceback
 
 # IANA element ids weir exports.
 IE_OCTETS, IE_PACKETS = 1, 2
@@ -187,3 +189,67 @@ def check_conservation(summary, where):
         if o["records"] + o["records_lost"] != s["records_exported"]:
             fail("%s: output %s sent %d + lost %d != %d records" %
                  (where, o["url"], o["records"], o["records_lost"], s["records_exported"]))
+
+
+def for_each_trace(traces, check, only=None, skip=(), prefix="weir-"):
+    """Runs check(row, tmpdir) for every capture of TRACES/MANIFEST.csv (or only the one named
+    `only`, less those in `skip`), each in a fresh temporary directory, and prints one line per
+    file: "ok" with what check returned, or "FAIL" with why; every file is tried. Returns
+    (passed, failed), or None when the manifest is missing (said on stdout)."""
+    manifest = os.path.join(traces, "MANIFEST.csv")
+    if not os.path.exists(manifest):
+        print("corpus not found: %s (the shared directory must sit beside the source tree, "
+              "or pass -Dtraces_dir=...)" % manifest)
+        return None
+    passed = failed = 0
+    for row in csv.DictReader(open(manifest, newline="")):
+        if (only and row["file"] != only) or row["file"] in skip:
+            continue
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            try:
+                msg = check(row, tmp)
+                passed += 1
+                print("ok   %-48s %s" % (row["file"], msg))
+            except Exception as e:  # report every file, then fail
+                failed += 1
+                print("FAIL %-48s %s" % (row["file"], e))
+                if not isinstance(e, AssertionError):
+                    traceback.print_exc()
+    return passed, failed
+
+
+def sh(*cmd):
+    """Runs a command that must succeed; returns its stdout."""
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        fail("%s failed: %s" % (" ".join(cmd), p.stderr.strip()))
+    return p.stdout
+
+
+@contextlib.contextmanager
+def veth_pair(addrs=None, mtu=None, ipv6=True):
+    """Two network namespaces (sender, receiver) joined by a veth pair, both ends up, removed
+    on exit. addrs: an (address/len, address/len) pair for the ends, with lo up; ipv6=False
+    turns IPv6 off before the link exists, so the kernel sends nothing of its own. Yields
+    (ns_tx, dev_tx, ns_rx, dev_rx)."""
+    tag = "wr%d" % os.getpid()
+    ns_tx, ns_rx, tx, rx = tag + "tx", tag + "rx", tag + "a", tag + "b"
+    sh("ip", "netns", "add", ns_tx)
+    try:
+        sh("ip", "netns", "add", ns_rx)
+        for ns in (ns_tx, ns_rx):
+            for k in ("all", "default") if not ipv6 else ():
+                sh("ip", "netns", "exec", ns, "sysctl", "-qw",
+                   "net.ipv6.conf.%s.disable_ipv6=1" % k)
+        m = ["mtu", str(mtu)] if mtu else []
+        sh("ip", "link", "add", tx, "netns", ns_tx, *m, "type", "veth", "peer", "name", rx,
+           "netns", ns_rx, *m)
+        for i, (ns, dev) in enumerate(((ns_tx, tx), (ns_rx, rx))):
+            if addrs:
+                sh("ip", "-n", ns, "addr", "add", addrs[i], "dev", dev)
+                sh("ip", "-n", ns, "link", "set", "lo", "up")
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+        yield ns_tx, tx, ns_rx, rx
+    finally:
+        for ns in (ns_tx, ns_rx):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
