@@ -44,6 +44,14 @@ struct capture_pkt {
 	uint16_t port;       /* input index within the probe, for per-port counters */
 };
 
+/* An ERF (and libtrace) timestamp, 32.32 fixed-point seconds, in nanoseconds: the fraction is
+ * rounded to the nearest nanosecond, so every reader of ERF gives the same times. */
+static inline uint64_t capture_erf_ts_ns(uint64_t ts)
+{
+	return (ts >> 32) * 1000000000ULL +
+	       (((ts & 0xffffffffu) * 1000000000ULL + 0x80000000u) >> 32);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Flow key and parse result.                                                                 */
 

@@ -559,9 +559,7 @@ static int fill_pkt(struct drv_trace *t, unsigned i, struct capture_pkt *pkt)
 	pkt->data = data;
 	pkt->caplen = caplen;
 	pkt->wirelen = wire > caplen ? (wire > UINT32_MAX ? UINT32_MAX : (uint32_t)wire) : caplen;
-	/* 32.32 fixed point seconds; the fraction is rounded to the nearest nanosecond. */
-	pkt->ts_ns =
-	    (ts >> 32) * WR_NS_PER_S + (((ts & 0xffffffffu) * WR_NS_PER_S + 0x80000000u) >> 32);
+	pkt->ts_ns = capture_erf_ts_ns(ts);
 	pkt->port = t->port;
 	return 0;
 }

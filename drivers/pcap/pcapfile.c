@@ -758,9 +758,7 @@ static int erf_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, unsigned
 		pkt->data = h + off;
 		pkt->caplen = present < wlen ? present : wlen;
 		pkt->wirelen = wlen;
-		/* 32.32 fixed point seconds; the fraction is rounded to the nearest nanosecond. */
-		pkt->ts_ns = (ts >> 32) * WR_NS_PER_S +
-		             (((ts & 0xffffffffu) * WR_NS_PER_S + 0x80000000u) >> 32);
+		pkt->ts_ns = capture_erf_ts_ns(ts);
 		pkt->port = f->port;
 		bytes += wlen;
 		f->pos += rlen;
