@@ -46,6 +46,7 @@
 
 #include "drv_dpdk_internal.h"
 #include "drv_pcap.h"
+#include "wr.h"
 
 #define DPDK_BURST_MAX     512  /* packets per call, held by the queue until the next one */
 #define DPDK_BURST_TYPICAL 64   /* what the default pool is sized for (the probe asks 32) */
@@ -56,7 +57,6 @@
 #define DPDK_RSS_KEY_MAX   128
 #define DPDK_FILES_MAX     16 /* net_pcap's RTE_PMD_PCAP_MAX_QUEUES */
 #define DPDK_PREFETCH      4
-#define DPDK_NS_PER_S      1000000000ULL
 #define DPDK_EAL_ARGS      64
 
 /* ---------------------------------------------------------------------------------------- */
@@ -76,12 +76,13 @@ struct dpdk_clock {
 	int port;                    /* the device clock of this port, or -1: the TSC */
 };
 
-static uint64_t clock_now_ns(clockid_t id)
+/* The monotonic clock without NTP's slewing: what a counter's rate is measured against. */
+static uint64_t mono_raw_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * DPDK_NS_PER_S + (uint64_t)ts.tv_nsec;
+	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+	return (uint64_t)ts.tv_sec * WR_NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 static int counter_read(int port, uint64_t *ret)
@@ -100,12 +101,12 @@ static uint64_t rate_mult(uint64_t counts, uint64_t ns)
 
 static void clock_anchor(struct dpdk_clock *c)
 {
-	uint64_t w = clock_now_ns(CLOCK_REALTIME), m = clock_now_ns(CLOCK_MONOTONIC_RAW), cnt;
+	uint64_t w = wr_wall_ns(), m = mono_raw_ns(), cnt;
 
 	c->tsc_next = rte_rdtsc() + rte_get_tsc_hz();
 	if (counter_read(c->port, &cnt) != 0)
 		return;
-	if (m - c->m_base >= DPDK_NS_PER_S && cnt > c->c_base)
+	if (m - c->m_base >= WR_NS_PER_S && cnt > c->c_base)
 		c->mult = rate_mult(cnt - c->c_base, m - c->m_base);
 	c->c_anchor = cnt;
 	c->w_anchor = w;
@@ -116,8 +117,8 @@ static void clock_init(struct dpdk_clock *c, int port, uint64_t hz)
 {
 	memset(c, 0, sizeof(*c));
 	c->port = port;
-	c->mult = rate_mult(hz, DPDK_NS_PER_S);
-	c->m_base = clock_now_ns(CLOCK_MONOTONIC_RAW);
+	c->mult = rate_mult(hz, WR_NS_PER_S);
+	c->m_base = mono_raw_ns();
 	if (counter_read(port, &c->c_base) != 0)
 		c->c_base = 0;
 	clock_anchor(c);
@@ -758,14 +759,14 @@ static uint64_t device_clock_hz(uint16_t port_id, char *why, size_t whylen)
 	uint64_t c0, c1, m0, m1;
 	int rc;
 
-	m0 = clock_now_ns(CLOCK_MONOTONIC_RAW);
+	m0 = mono_raw_ns();
 	rc = rte_eth_read_clock(port_id, &c0);
 	if (rc == 0) {
 		nanosleep(&pause, NULL);
-		m1 = clock_now_ns(CLOCK_MONOTONIC_RAW);
+		m1 = mono_raw_ns();
 		rc = rte_eth_read_clock(port_id, &c1);
 		if (rc == 0 && c1 > c0 && m1 > m0)
-			return (uint64_t)((unsigned __int128)(c1 - c0) * DPDK_NS_PER_S / (m1 - m0));
+			return (uint64_t)((unsigned __int128)(c1 - c0) * WR_NS_PER_S / (m1 - m0));
 		if (rc == 0) {
 			snprintf(why, whylen, "the device clock does not run");
 			return 0;
