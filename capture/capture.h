@@ -108,6 +108,10 @@ struct capture_meta {
 	uint32_t hash;      /* hash of the key, direction-symmetric (see capture_flow_hash) */
 	uint16_t port;      /* copied from the packet */
 	uint16_t ip_id;     /* IPv4 identification (0 for IPv6): an invariant for sampling */
+	uint8_t ttl;        /* IPv4 TTL / IPv6 hop limit */
+	uint8_t pad;
+	uint16_t icmp;     /* ICMP / ICMPv6 type << 8 | code; 0 for other protocols */
+	uint32_t mpls_top; /* top MPLS label stack entry >> 8 (label, TC, S); 0 without MPLS */
 };
 
 struct capture_frag_table;

@@ -32,11 +32,13 @@
 #define PPP_IPV6 0x0057
 
 #define IPPROTO_HOPOPTS_ 0
+#define IPPROTO_ICMP_    1
 #define IPPROTO_TCP_     6
 #define IPPROTO_UDP_     17
 #define IPPROTO_DCCP_    33
 #define IPPROTO_ROUTING_ 43
 #define IPPROTO_FRAG_    44
+#define IPPROTO_ICMPV6_  58
 #define IPPROTO_DSTOPTS_ 60
 #define IPPROTO_SCTP_    132
 #define IPPROTO_UDPLITE_ 136
@@ -76,6 +78,13 @@ static void parse_l4(const uint8_t *p, uint32_t off, uint32_t end, struct captur
 {
 	uint8_t proto = m->key.proto;
 
+	if (proto == IPPROTO_ICMP_ || proto == IPPROTO_ICMPV6_) {
+		/* Not part of the key (ICMP flows keep ports 0): the record reports the type and
+		 * code of its first packet. */
+		if (off + 2 <= end)
+			m->icmp = wr_be16(p + off);
+		return;
+	}
 	if (!proto_has_ports(proto))
 		return;
 	if (off + 4 > end) {
@@ -132,6 +141,7 @@ static enum capture_verdict parse_ipv4(const struct capture_pkt *pkt, uint32_t o
 	m->key.ip_version = 4;
 	m->ip_id = wr_be16(p + off + 4);
 	m->tos = p[off + 1];
+	m->ttl = p[off + 8];
 	m->key.proto = p[off + 9];
 	memcpy(m->key.src, p + off + 12, 4);
 	memcpy(m->key.dst, p + off + 16, 4);
@@ -197,6 +207,7 @@ static enum capture_verdict parse_ipv6(const struct capture_pkt *pkt, uint32_t o
 
 	m->key.ip_version = 6;
 	m->tos = (uint8_t)(wr_be16(p + off) >> 4);
+	m->ttl = p[off + 7];
 	memcpy(m->key.src, p + off + 8, 16);
 	memcpy(m->key.dst, p + off + 24, 16);
 	plen = wr_be16(p + off + 4);
@@ -334,6 +345,8 @@ static enum capture_verdict parse_ethertype(const struct capture_pkt *pkt, uint1
 			for (labels = 0;; labels++) {
 				if (labels == MPLS_MAX_LABELS || off + 4 > len)
 					return CAPTURE_L2_TRUNCATED;
+				if (labels == 0)
+					m->mpls_top = wr_be32(p + off) >> 8;
 				off += 4;
 				if (p[off - 2] & 0x01) /* bottom of stack */
 					break;
@@ -435,6 +448,7 @@ static inline int parse_fast_ipv4(const struct capture_pkt *pkt, struct capture_
 	m->key.proto = proto;
 	m->ip_id = wr_be16(ip + 4);
 	m->tos = ip[1];
+	m->ttl = ip[8];
 	memcpy(m->key.src, ip + 12, 4);
 	memcpy(m->key.dst, ip + 16, 4);
 	m->l3_octets = tot_len;

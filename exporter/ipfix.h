@@ -9,11 +9,18 @@
  *    each fed the same records.
  *
  * Templates: one per IP version and VLAN depth (0, 1, 2 tags), all IANA elements:
- * flowStart/EndMilliseconds, octetDeltaCount, packetDeltaCount, source/destination address,
- * ports, protocolIdentifier, ipClassOfService, tcpControlBits, flowEndReason, and vlanId /
- * dot1qCustomerVlanId where tagged; selectorId when sampled. Biflow templates (RFC 5103) add
- * reverseOctetDeltaCount, reversePacketDeltaCount and reverseTcpControlBits (the forward ids
- * under enterprise number 29305); their flowStart/End cover both directions.
+ * flowStart/EndMilliseconds (or Nanoseconds), octetDeltaCount, packetDeltaCount,
+ * source/destination address, ports, protocolIdentifier, ipClassOfService, tcpControlBits,
+ * flowEndReason, ingressInterface, minimumTTL, maximumTTL, icmpTypeCodeIPv4/IPv6,
+ * mplsTopLabelStackSection, and vlanId / dot1qCustomerVlanId where tagged; selectorId when
+ * sampled. Biflow templates (RFC 5103) add reverseOctetDeltaCount, reversePacketDeltaCount and
+ * reverseTcpControlBits (the forward ids under enterprise number 29305); their flowStart/End
+ * cover both directions.
+ *
+ * Options templates (RFC 7011 section 4), sent with every template set: Metering Process
+ * Statistics, Metering Process Reliability Statistics and Exporting Process Reliability
+ * Statistics, whose records go out at the start of every transport session, periodically and
+ * at the end; and, with sampling, the selector report (RFC 5476).
  *
  * Threading: an exporter is used by one thread at a time (the exporter thread).
  */
@@ -33,7 +40,11 @@
 #define IPFIX_TEMPLATE_COUNT 6   /* data templates per variant (with or without selectorId) */
 #define IPFIX_TID_SELECTOR   268 /* options template of the selector report (RFC 5476) */
 #define IPFIX_TID_BIFLOW     270 /* first biflow template (270..281, as 256..267) */
+#define IPFIX_TID_MSTATS     282 /* options: Metering Process Statistics */
+#define IPFIX_TID_MREL       283 /* options: Metering Process Reliability Statistics */
+#define IPFIX_TID_EREL       284 /* options: Exporting Process Reliability Statistics */
 #define IPFIX_MSG_BIFLOW     1u  /* ipfix_msg_begin() flag: biflow records (RFC 5103) */
+#define IPFIX_MSG_NS         2u  /* ipfix_msg_begin() flag: flowStart/EndNanoseconds */
 
 #define IPFIX_MAX_SELECTORS 16
 
@@ -57,6 +68,29 @@ struct ipfix_sampling {
 	struct ipfix_selector sel[IPFIX_MAX_SELECTORS]; /* sel[i]: selectorId i + 1 */
 };
 
+/* The statistics records (RFC 7011 section 4). Times are wall-clock (or packet time for
+ * ignored packets) in nanoseconds since the epoch, 0 when nothing happened yet; they go out
+ * as flowStartMilliseconds / flowEndMilliseconds. */
+struct ipfix_stats_report {
+	uint32_t odid;                 /* observationDomainId: scope of the metering records */
+	uint32_t exporting_process_id; /* exportingProcessId: scope of the exporting record */
+	/* Metering Process Statistics: what this exporting process sent before this message */
+	uint64_t exported_messages;
+	uint64_t exported_records;
+	uint64_t exported_octets;
+	/* Metering Process Reliability Statistics: IP packets observed but not in any flow */
+	uint64_t ignored_packets;
+	uint64_t ignored_octets;
+	uint64_t ignored_first_ns;
+	uint64_t ignored_last_ns;
+	/* Exporting Process Reliability Statistics: flow records made but never sent */
+	uint64_t not_sent_flows;
+	uint64_t not_sent_packets;
+	uint64_t not_sent_octets;
+	uint64_t not_sent_first_ns;
+	uint64_t not_sent_last_ns;
+};
+
 /* Template ID used for a uniflow record: 256 + 3 * (ip_version == 6) + min(vlan_depth, 2); the
  * message adds 6 when records carry a selectorId (262..267) and moves biflows to 270.. */
 uint16_t ipfix_template_id(const struct flowcache_record *rec);
@@ -72,8 +106,11 @@ struct ipfix_msg {
 	uint16_t set_id;  /* id of the open set */
 	uint32_t records; /* data records in this message (for the next sequence number) */
 	const struct ipfix_sampling *sampling; /* NULL or no selectors: no sampling */
-	uint32_t option_records; /* options data records (selector report) in this message */
+	uint32_t option_records; /* options data records (selector report, statistics) */
 	int biflow;              /* IPFIX_MSG_BIFLOW: biflow templates */
+	int ns;                  /* IPFIX_MSG_NS: nanosecond timestamps */
+	uint64_t packets;        /* sum of packetDeltaCount (and reverse) of the flow records */
+	uint64_t octets;         /* sum of octetDeltaCount (and reverse) */
 };
 
 /* Starts a message in buf (cap >= IPFIX_HEADER_LEN + room for one record). sampling may be
@@ -82,10 +119,15 @@ struct ipfix_msg {
 void ipfix_msg_begin(struct ipfix_msg *m, uint8_t *buf, size_t cap,
                      const struct ipfix_sampling *sampling, unsigned flags);
 
-/* Appends a template set with the IPFIX_TEMPLATE_COUNT data templates in use and, with
- * sampling, the selector report: its options template and one options record per selector.
+/* Appends a template set with the IPFIX_TEMPLATE_COUNT data templates in use, an options
+ * template set with the three statistics templates (and the selector report's, with
+ * sampling), and with sampling the selector report: one options record per selector.
  * 0 or -ENOSPC. */
 int ipfix_msg_add_templates(struct ipfix_msg *m);
+
+/* Appends the three statistics records (one data set each). 0 or -ENOSPC, in which case the
+ * message is unchanged. */
+int ipfix_msg_add_stats(struct ipfix_msg *m, const struct ipfix_stats_report *r);
 
 /* Appends one data record (opening a data set for its template if needed). 0 or -ENOSPC,
  * in which case the message is unchanged. */
@@ -107,11 +149,17 @@ struct ipfix_exporter_params {
 	uint32_t udp_pace_mps;          /* UDP: at most this many messages per second (0 = off) */
 	uint32_t flush_ms;              /* send a partial message once it is this old */
 	uint32_t tcp_retry_ms;          /* TCP: first reconnect delay; doubles up to 30 s */
+	uint32_t stats_refresh_s;       /* send the statistics records at least this often */
+	uint64_t file_rotate_bytes;     /* file: start a new file past this size (0 = never) */
+	uint32_t file_rotate_s;         /* file: ... and after this many seconds (0 = never) */
+	uint32_t tcp_sndbuf;            /* TCP: socket send buffer in bytes */
 	struct ipfix_sampling sampling; /* the selectors behind the records (none by default) */
 	int biflow;                     /* records are biflows (RFC 5103 templates) */
+	int time_ns;                    /* flowStart/EndNanoseconds instead of Milliseconds */
 };
 
-/* Fills params with the defaults (odid 1, 20 s / 0 msgs, 1400 B, 20000 msg/s, 500 ms, 500 ms). */
+/* Fills params with the defaults (odid 1, 20 s / 0 msgs, 1400 B, 20000 msg/s, 500 ms, 500 ms,
+ * statistics every 60 s, no file rotation, 1 MiB TCP send buffer, milliseconds). */
 void ipfix_exporter_params_default(struct ipfix_exporter_params *params);
 
 struct ipfix_exporter_stats {
@@ -120,6 +168,10 @@ struct ipfix_exporter_stats {
 	uint64_t bytes;         /* bytes sent (or written) */
 	uint64_t template_sets; /* template sets sent */
 	uint64_t records_lost;  /* records that could not be sent (collector down, send error) */
+	uint64_t packets_lost;  /* the packets in them */
+	uint64_t octets_lost;   /* and their octets */
+	uint64_t stats_sent;    /* messages carrying the statistics records */
+	uint64_t files;         /* file: files written (1 + rotations) */
 	uint64_t send_errors;   /* failed send/write calls */
 	uint64_t connects;      /* TCP: successful (re)connections */
 };
@@ -148,12 +200,28 @@ void ipfix_exporter_tick(struct ipfix_exporter *ex, uint64_t now_ns);
 /* Sends (or, for files, writes) whatever is buffered now. 0 or -errno. */
 int ipfix_exporter_flush(struct ipfix_exporter *ex, uint64_t now_ns);
 
+/* What the metering process lost before the exporter, for the reliability records: IP packets
+ * it ignored, and flow records dropped on their way to the exporter (counted as not sent).
+ * Totals since the start; the exporter keeps the latest. */
+struct ipfix_metering_losses {
+	uint64_t ignored_packets, ignored_octets;
+	uint64_t ignored_first_ns, ignored_last_ns; /* packet time; 0: none yet */
+	uint64_t dropped_flows, dropped_packets, dropped_octets;
+	uint64_t dropped_first_ns, dropped_last_ns; /* wall time; 0: none yet */
+};
+
+void ipfix_exporter_set_losses(struct ipfix_exporter *ex, const struct ipfix_metering_losses *l);
+
+/* Ends the export: sends what is buffered and a last message with the final statistics
+ * records (a file is closed, and with rotation renamed). Later calls do nothing. */
+void ipfix_exporter_finish(struct ipfix_exporter *ex, uint64_t now_ns);
+
 void ipfix_exporter_get_stats(const struct ipfix_exporter *ex, struct ipfix_exporter_stats *ret);
 
 /* The url the exporter was created with. */
 const char *ipfix_exporter_url(const struct ipfix_exporter *ex);
 
-/* Flushes and closes; NULL is a no-op. */
+/* Finishes (see ipfix_exporter_finish) and closes; NULL is a no-op. */
 void ipfix_exporter_free(struct ipfix_exporter *ex);
 
 #endif /* IPFIX_H */

@@ -9,8 +9,15 @@
  * by a token bucket that sleeps this thread, never the capture path.
  *
  * TCP never blocks for long: connects are non-blocking and retried with a doubling back-off,
- * a send waits at most IPFIX_IO_WAIT_MS for room, and a message that cannot be delivered is
- * counted in records_lost. A new connection is a new session: sequence numbers restart at 0.
+ * a send waits at most IPFIX_IO_WAIT_MS for room in a bounded socket buffer, and a message
+ * that cannot be delivered is counted in records_lost (with its packets and octets). A new
+ * connection is a new session: sequence numbers restart at 0.
+ *
+ * The statistics records (Metering Process Statistics, Metering and Exporting Process
+ * Reliability Statistics) travel with every template set, at least every stats_refresh_s, and
+ * in a last message at finish. A file may rotate by size or age: the file ends with its
+ * statistics, is renamed PATH.YYYYMMDDTHHMMSSZ-NNNNNN (its start time, UTC, and its number),
+ * and the next one is a new session that starts with the templates.
  *
  * Timers (flush, template refresh, reconnect) run on the now_ns the caller passes in, so tests
  * can drive them; only pacing reads the monotonic clock itself.
@@ -20,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -93,6 +101,19 @@ struct ipfix_exporter {
 	uint64_t pace_credit_ns;
 	uint64_t pace_last_ns;
 
+	/* statistics records */
+	uint32_t exporting_process_id;
+	uint64_t stats_ns; /* when the statistics records last went out */
+	int msg_has_stats;
+	struct ipfix_metering_losses losses;
+	uint64_t lost_first_ns, lost_last_ns; /* records this exporter could not send */
+	int finished;
+
+	/* file */
+	char *path;
+	uint64_t file_start_ns;
+	uint64_t file_bytes;
+
 	struct ipfix_exporter_stats stats;
 };
 
@@ -106,6 +127,8 @@ void ipfix_exporter_params_default(struct ipfix_exporter_params *params)
 	params->udp_pace_mps = 20000;
 	params->flush_ms = 500;
 	params->tcp_retry_ms = 500;
+	params->stats_refresh_s = 60;
+	params->tcp_sndbuf = 1u << 20;
 }
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) WR_PRINTF(3, 4);
@@ -352,11 +375,17 @@ static void tcp_connect_start(struct ipfix_exporter *ex, uint64_t now_ns)
 {
 	const struct sockaddr_storage *sa = &ex->addrs[ex->next_addr];
 
+	int size = (int)ex->params.tcp_sndbuf;
+
 	ex->fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (ex->fd < 0) {
 		tcp_connect_failed(ex, now_ns);
 		return;
 	}
+	/* A bounded buffer: what the collector cannot take within IPFIX_IO_WAIT_MS is lost and
+	 * counted, rather than piling up in the kernel. */
+	if (size > 0)
+		setsockopt(ex->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	ex->connect_start_ns = now_ns;
 	if (connect(ex->fd, (const struct sockaddr *)sa, ex->addr_lens[ex->next_addr]) == 0) {
 		tcp_connected(ex);
@@ -442,33 +471,46 @@ static int templates_due(const struct ipfix_exporter *ex, uint64_t now_ns)
 	return udp_refresh_time_due(ex, now_ns);
 }
 
-/* Hands a finished message to the transport and accounts for it. 0 or -errno. */
-/* Sends one message holding `records` flow records and `option_records` options records
- * (the selector report): both count in the sequence number (RFC 7011 3.1), only flow records
- * in the statistics. */
-static int transmit(struct ipfix_exporter *ex, const uint8_t *p, size_t len, uint32_t records,
-                    uint32_t option_records, int has_templates, uint64_t now_ns)
+/* Records that will never reach the collector: counted with their packets and octets. */
+static void lose(struct ipfix_exporter *ex, uint64_t records, uint64_t packets, uint64_t octets,
+                 uint64_t now_ns)
+{
+	if (records == 0)
+		return;
+	ex->stats.records_lost += records;
+	ex->stats.packets_lost += packets;
+	ex->stats.octets_lost += octets;
+	if (ex->lost_first_ns == 0)
+		ex->lost_first_ns = now_ns;
+	ex->lost_last_ns = now_ns;
+}
+
+/* Sends one finished message. Its flow records and options records both count in the
+ * sequence number (RFC 7011 3.1), only flow records in the statistics. 0 or -errno. */
+static int transmit(struct ipfix_exporter *ex, const struct ipfix_msg *m, int has_templates,
+                    int has_stats, uint64_t now_ns)
 {
 	int r;
 
 	if (ex->transport == IPFIX_UDP)
 		udp_pace(ex);
-	r = write_all(ex, p, len);
+	r = write_all(ex, m->buf, m->len);
 	if (r < 0) {
 		ex->stats.send_errors++;
-		ex->stats.records_lost += records;
+		lose(ex, m->records, m->packets, m->octets, now_ns);
 		if (ex->transport == IPFIX_TCP)
 			/* Part of the message may be on the wire: the stream is unusable. */
 			tcp_close(ex, now_ns);
 		else
 			/* The records keep their numbers, so the collector sees the gap. */
-			ex->seq += records + option_records;
+			ex->seq += m->records + m->option_records;
 		return r;
 	}
 	ex->stats.messages++;
-	ex->stats.records += records;
-	ex->stats.bytes += len;
-	ex->seq += records + option_records;
+	ex->stats.records += m->records;
+	ex->stats.bytes += m->len;
+	ex->file_bytes += m->len;
+	ex->seq += m->records + m->option_records;
 	if (has_templates) {
 		ex->stats.template_sets++;
 		ex->need_templates = 0;
@@ -477,23 +519,68 @@ static int transmit(struct ipfix_exporter *ex, const uint8_t *p, size_t len, uin
 	} else {
 		ex->msgs_since_templates++;
 	}
+	if (has_stats) {
+		ex->stats.stats_sent++;
+		ex->stats_ns = now_ns;
+	}
 	return 0;
 }
 
 static unsigned msg_flags(const struct ipfix_exporter *ex)
 {
-	return ex->params.biflow ? IPFIX_MSG_BIFLOW : 0;
+	return (ex->params.biflow ? IPFIX_MSG_BIFLOW : 0) | (ex->params.time_ns ? IPFIX_MSG_NS : 0);
 }
 
-static int send_templates_only(struct ipfix_exporter *ex, uint64_t now_ns)
+static uint64_t min_nonzero(uint64_t a, uint64_t b)
 {
-	struct ipfix_msg m;
-	size_t len;
+	return a == 0 ? b : b == 0 ? a : a < b ? a : b;
+}
 
+/* The statistics records as they stand before the message being built. */
+static void stats_report(const struct ipfix_exporter *ex, struct ipfix_stats_report *r)
+{
+	const struct ipfix_metering_losses *l = &ex->losses;
+
+	memset(r, 0, sizeof(*r));
+	r->odid = ex->params.odid;
+	r->exporting_process_id = ex->exporting_process_id;
+	r->exported_messages = ex->stats.messages;
+	r->exported_records = ex->stats.records;
+	r->exported_octets = ex->stats.bytes;
+	r->ignored_packets = l->ignored_packets;
+	r->ignored_octets = l->ignored_octets;
+	r->ignored_first_ns = l->ignored_first_ns;
+	r->ignored_last_ns = l->ignored_last_ns;
+	r->not_sent_flows = ex->stats.records_lost + l->dropped_flows;
+	r->not_sent_packets = ex->stats.packets_lost + l->dropped_packets;
+	r->not_sent_octets = ex->stats.octets_lost + l->dropped_octets;
+	r->not_sent_first_ns = min_nonzero(ex->lost_first_ns, l->dropped_first_ns);
+	r->not_sent_last_ns =
+	    ex->lost_last_ns > l->dropped_last_ns ? ex->lost_last_ns : l->dropped_last_ns;
+}
+
+static int stats_due(const struct ipfix_exporter *ex, uint64_t now_ns)
+{
+	uint64_t every = (uint64_t)ex->params.stats_refresh_s * WR_NS_PER_S;
+
+	return every != 0 && (now_ns < ex->stats_ns || now_ns - ex->stats_ns >= every);
+}
+
+/* A message of templates (when the session needs them or with_templates) and statistics
+ * only, sent at once from the small buffer so that the open message can wait. */
+static int send_control(struct ipfix_exporter *ex, int with_templates, uint64_t now_ns)
+{
+	struct ipfix_stats_report rep;
+	struct ipfix_msg m;
+
+	with_templates |= ex->need_templates;
 	ipfix_msg_begin(&m, ex->tmpl_buf, ex->tmpl_cap, &ex->params.sampling, msg_flags(ex));
-	ipfix_msg_add_templates(&m);
-	len = ipfix_msg_finish(&m, (uint32_t)(now_ns / WR_NS_PER_S), ex->seq, ex->params.odid);
-	return transmit(ex, ex->tmpl_buf, len, 0, m.option_records, 1, now_ns);
+	if (with_templates)
+		ipfix_msg_add_templates(&m);
+	stats_report(ex, &rep);
+	ipfix_msg_add_stats(&m, &rep);
+	ipfix_msg_finish(&m, (uint32_t)(now_ns / WR_NS_PER_S), ex->seq, ex->params.odid);
+	return transmit(ex, &m, with_templates, 1, now_ns);
 }
 
 static void msg_begin(struct ipfix_exporter *ex, uint64_t now_ns)
@@ -502,41 +589,117 @@ static void msg_begin(struct ipfix_exporter *ex, uint64_t now_ns)
 	ex->msg_open = 1;
 	ex->msg_start_ns = now_ns;
 	ex->msg_has_templates = 0;
-	/* Cannot fail: create checked that the buffer holds templates and a record. */
+	ex->msg_has_stats = 0;
+	/* Cannot fail: create checked that the buffer holds templates, statistics and a
+	 * record. */
 	if (templates_due(ex, now_ns) && ipfix_msg_add_templates(&ex->msg) == 0)
 		ex->msg_has_templates = 1;
+	if (ex->msg_has_templates || stats_due(ex, now_ns)) {
+		struct ipfix_stats_report rep;
+
+		stats_report(ex, &rep);
+		ex->msg_has_stats = ipfix_msg_add_stats(&ex->msg, &rep) == 0;
+	}
+}
+
+static void file_rotate(struct ipfix_exporter *ex, uint64_t now_ns);
+
+static int file_rotate_due(const struct ipfix_exporter *ex, uint64_t now_ns)
+{
+	uint64_t every = (uint64_t)ex->params.file_rotate_s * WR_NS_PER_S;
+
+	if (ex->transport != IPFIX_FILE || ex->finished)
+		return 0;
+	if (ex->params.file_rotate_bytes && ex->file_bytes >= ex->params.file_rotate_bytes)
+		return 1;
+	return every != 0 && now_ns >= ex->file_start_ns && now_ns - ex->file_start_ns >= every;
 }
 
 /* Sends the open message, if it holds anything, and closes it. 0 or -errno. */
 static int msg_send(struct ipfix_exporter *ex, uint64_t now_ns)
 {
-	uint32_t records = ex->msg.records;
-	size_t len;
 	int r;
 
 	if (!ex->msg_open)
 		return 0;
 	ex->msg_open = 0;
-	if (records == 0 && !ex->msg_has_templates)
+	if (ex->msg.records == 0 && !ex->msg_has_templates && !ex->msg_has_stats)
 		return 0;
 	if (ex->transport == IPFIX_TCP) {
 		tcp_progress(ex, now_ns, IPFIX_IO_WAIT_MS);
 		if (ex->tcp_state != IPFIX_TCP_UP) {
-			ex->stats.records_lost += records;
+			lose(ex, ex->msg.records, ex->msg.packets, ex->msg.octets, now_ns);
 			return -ENOTCONN;
 		}
 	}
 	if (ex->need_templates && !ex->msg_has_templates) {
-		r = send_templates_only(ex, now_ns);
+		/* The session changed since the message began (a new TCP connection): its
+		 * templates go first. */
+		r = send_control(ex, 1, now_ns);
 		if (r < 0 && ex->transport == IPFIX_TCP) {
-			ex->stats.records_lost += records;
+			lose(ex, ex->msg.records, ex->msg.packets, ex->msg.octets, now_ns);
 			return r;
 		}
 	}
-	len =
-	    ipfix_msg_finish(&ex->msg, (uint32_t)(now_ns / WR_NS_PER_S), ex->seq, ex->params.odid);
-	return transmit(ex, ex->buf, len, records, ex->msg.option_records, ex->msg_has_templates,
-	                now_ns);
+	ipfix_msg_finish(&ex->msg, (uint32_t)(now_ns / WR_NS_PER_S), ex->seq, ex->params.odid);
+	r = transmit(ex, &ex->msg, ex->msg_has_templates, ex->msg_has_stats, now_ns);
+	if (file_rotate_due(ex, now_ns))
+		file_rotate(ex, now_ns);
+	return r;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* files                                                                                      */
+
+static int file_open(struct ipfix_exporter *ex, uint64_t now_ns, char *err, size_t errlen)
+{
+	ex->fd = open(ex->path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+	if (ex->fd < 0) {
+		int e = errno;
+
+		set_err(err, errlen, "cannot open '%s' for '%s': %s", ex->path, ex->url,
+		        strerror(e));
+		return -e;
+	}
+	ex->file_start_ns = now_ns;
+	ex->file_bytes = 0;
+	ex->stats.files++;
+	/* Every file is a session of its own: it starts with the templates, numbered from 0. */
+	ex->seq = 0;
+	ex->need_templates = 1;
+	return 0;
+}
+
+/* Closes the current file and, with rotation, gives it its final name. */
+static void file_close(struct ipfix_exporter *ex)
+{
+	char name[4096], stamp[32];
+	time_t t = (time_t)(ex->file_start_ns / WR_NS_PER_S);
+	struct tm tm;
+
+	if (ex->fd < 0)
+		return;
+	if (close(ex->fd) < 0)
+		ex->stats.send_errors++;
+	ex->fd = -1;
+	if (ex->params.file_rotate_bytes == 0 && ex->params.file_rotate_s == 0)
+		return;
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	if ((size_t)snprintf(name, sizeof(name), "%s.%s-%06" PRIu64, ex->path, stamp,
+	                     ex->stats.files) >= sizeof(name) ||
+	    rename(ex->path, name) < 0)
+		ex->stats.send_errors++;
+}
+
+/* Ends the current file with its statistics and starts the next. */
+static void file_rotate(struct ipfix_exporter *ex, uint64_t now_ns)
+{
+	send_control(ex, 0, now_ns);
+	file_close(ex);
+	/* A file that cannot be opened leaves fd -1: the records are counted lost until a
+	 * later rotation succeeds. */
+	file_open(ex, now_ns, NULL, 0);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -575,7 +738,7 @@ static int check_params(const struct ipfix_exporter_params *p, enum ipfix_transp
                         const char *url, char *err, size_t errlen)
 {
 	size_t min = IPFIX_HEADER_LEN + ipfix_template_set_len(p->sampling.n_selectors, p->biflow) +
-	             IPFIX_SET_HEADER_LEN + ipfix_record_max_len();
+	             ipfix_stats_len() + IPFIX_SET_HEADER_LEN + ipfix_record_max_len();
 
 	if (p->sampling.n_selectors > IPFIX_MAX_SELECTORS) {
 		set_err(err, errlen, "%u selectors for '%s': at most %d", p->sampling.n_selectors,
@@ -598,6 +761,7 @@ static void exporter_release(struct ipfix_exporter *ex)
 	if (ex->fd >= 0)
 		close(ex->fd);
 	free(ex->url);
+	free(ex->path);
 	free(ex->buf);
 	free(ex->tmpl_buf);
 	free(ex);
@@ -631,23 +795,24 @@ struct ipfix_exporter *ipfix_exporter_create(const char *url,
 	ex->url = strdup(url);
 	ex->cap = u.transport == IPFIX_UDP ? params->udp_max_msg : IPFIX_STREAM_BUF;
 	ex->buf = malloc(ex->cap);
-	ex->tmpl_cap =
-	    IPFIX_HEADER_LEN + ipfix_template_set_len(params->sampling.n_selectors, params->biflow);
+	ex->tmpl_cap = IPFIX_HEADER_LEN +
+	               ipfix_template_set_len(params->sampling.n_selectors, params->biflow) +
+	               ipfix_stats_len();
 	ex->tmpl_buf = malloc(ex->tmpl_cap);
 	if (ex->url == NULL || ex->buf == NULL || ex->tmpl_buf == NULL)
 		goto nomem;
 	ex->need_templates = 1;
+	ex->exporting_process_id = (uint32_t)getpid();
 	ex->backoff_ms = params->tcp_retry_ms ? params->tcp_retry_ms : 1;
 
 	switch (u.transport) {
 	case IPFIX_FILE:
-		ex->fd = open(u.path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-		if (ex->fd < 0) {
-			r = -errno;
-			set_err(err, errlen, "cannot open '%s' for '%s': %s", u.path, url,
-			        strerror(errno));
+		ex->path = strdup(u.path);
+		if (ex->path == NULL)
+			goto nomem;
+		r = file_open(ex, wr_wall_ns(), err, errlen);
+		if (r < 0)
 			goto fail;
-		}
 		break;
 	case IPFIX_UDP:
 		r = resolve(&u, url, &ai, err, errlen);
@@ -711,7 +876,8 @@ unsigned ipfix_exporter_add(struct ipfix_exporter *ex, const struct flowcache_re
 		msg_begin(ex, now_ns);
 		/* Cannot fail: an empty message holds templates and the longest record. */
 		if (ipfix_msg_add_record(&ex->msg, &recs[i]) < 0)
-			ex->stats.records_lost++;
+			lose(ex, 1, recs[i].packets + recs[i].rev_packets,
+			     recs[i].octets + recs[i].rev_octets, now_ns);
 	}
 	return n;
 }
@@ -724,14 +890,39 @@ void ipfix_exporter_tick(struct ipfix_exporter *ex, uint64_t now_ns)
 	    (now_ns < ex->msg_start_ns ||
 	     now_ns - ex->msg_start_ns >= (uint64_t)ex->params.flush_ms * WR_NS_PER_MS))
 		msg_send(ex, now_ns);
-	/* An idle UDP exporter still refreshes, so a restarted collector learns the templates. */
-	if (!ex->msg_open && !ex->need_templates && udp_refresh_time_due(ex, now_ns))
-		send_templates_only(ex, now_ns);
+	if (ex->msg_open || ex->finished)
+		return;
+	/* An idle UDP exporter still refreshes, so a restarted collector learns the templates;
+	 * and every exporter sends its statistics on time. */
+	if (!ex->need_templates && udp_refresh_time_due(ex, now_ns))
+		send_control(ex, 1, now_ns);
+	else if (stats_due(ex, now_ns) &&
+	         (ex->transport != IPFIX_TCP || ex->tcp_state == IPFIX_TCP_UP))
+		send_control(ex, 0, now_ns);
+	if (file_rotate_due(ex, now_ns))
+		file_rotate(ex, now_ns);
 }
 
 int ipfix_exporter_flush(struct ipfix_exporter *ex, uint64_t now_ns)
 {
 	return msg_send(ex, now_ns);
+}
+
+void ipfix_exporter_set_losses(struct ipfix_exporter *ex, const struct ipfix_metering_losses *l)
+{
+	ex->losses = *l;
+}
+
+void ipfix_exporter_finish(struct ipfix_exporter *ex, uint64_t now_ns)
+{
+	if (ex->finished)
+		return;
+	ex->finished = 1; /* no rotation from here: the last file ends with these records */
+	msg_send(ex, now_ns);
+	if (ex->transport != IPFIX_TCP || ex->tcp_state == IPFIX_TCP_UP)
+		send_control(ex, 0, now_ns);
+	if (ex->transport == IPFIX_FILE)
+		file_close(ex);
 }
 
 void ipfix_exporter_get_stats(const struct ipfix_exporter *ex, struct ipfix_exporter_stats *ret)
@@ -748,6 +939,6 @@ void ipfix_exporter_free(struct ipfix_exporter *ex)
 {
 	if (ex == NULL)
 		return;
-	ipfix_exporter_flush(ex, wr_wall_ns());
+	ipfix_exporter_finish(ex, wr_wall_ns());
 	exporter_release(ex);
 }

@@ -13,6 +13,9 @@
  * n_selectors selectors (0: no sampling), uniflow or biflow. */
 size_t ipfix_template_set_len(uint32_t n_selectors, int biflow);
 
+/* Bytes that ipfix_msg_add_stats() appends. */
+size_t ipfix_stats_len(void);
+
 /* Bytes of the longest data record of any template (its set header not included). */
 size_t ipfix_record_max_len(void);
 

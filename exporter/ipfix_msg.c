@@ -1,7 +1,7 @@
 /*
  * IPFIX message builder (RFC 7011): message header, one template set carrying the six
- * templates in use, and data sets whose id is the template id. Pure: it writes into the
- * caller's buffer and never does I/O.
+ * templates in use, an options template set (statistics, selector report), and data sets
+ * whose id is the template id. Pure: it writes into the caller's buffer and never does I/O.
  *
  * The six templates differ only in the address family and in how many VLAN tags they carry,
  * so one table of elements describes them all: each entry gives the IANA element and length
@@ -11,7 +11,8 @@
  * apart. Sets are not padded.
  *
  * Template ids: 256 + 6 * sampled + 3 * IPv6 + VLAN depth for uniflows (256..267), the same
- * from IPFIX_TID_BIFLOW for biflows (270..281); 268 is the selector report.
+ * from IPFIX_TID_BIFLOW for biflows (270..281); 268 is the selector report, 282..284 the
+ * statistics (RFC 7011 section 4).
  */
 #include "ipfix.h"
 #include "ipfix_internal.h"
@@ -34,6 +35,11 @@ enum ipfix_field {
 	IPFIX_F_TOS,
 	IPFIX_F_TCP_FLAGS,
 	IPFIX_F_END_REASON,
+	IPFIX_F_INGRESS,
+	IPFIX_F_TTL_MIN,
+	IPFIX_F_TTL_MAX,
+	IPFIX_F_ICMP,
+	IPFIX_F_MPLS,
 	IPFIX_F_VLAN_OUTER,
 	IPFIX_F_VLAN_INNER,
 	IPFIX_F_SELECTOR,
@@ -41,6 +47,10 @@ enum ipfix_field {
 	IPFIX_F_REV_PACKETS,
 	IPFIX_F_REV_TCP_FLAGS,
 };
+
+#define IPFIX_ID_START_NS 156 /* flowStartNanoseconds, in place of flowStartMilliseconds */
+#define IPFIX_ID_END_NS   157 /* flowEndNanoseconds */
+#define NTP_UNIX_OFFSET   2208988800ULL /* seconds from 1900 (NTP era 0) to 1970 */
 
 #define IPFIX_IN_SAMPLED  1      /* only in the templates of sampled records */
 #define IPFIX_IN_BIFLOW   2      /* only in biflow templates: a reverse element (RFC 5103) */
@@ -70,6 +80,11 @@ static const struct ipfix_elem ipfix_elems[] = {
     {IPFIX_F_TOS, 0, 5, 1, 5, 1, 0},            /* ipClassOfService */
     {IPFIX_F_TCP_FLAGS, 0, 6, 2, 6, 2, 0},      /* tcpControlBits */
     {IPFIX_F_END_REASON, 0, 136, 1, 136, 1, 0}, /* flowEndReason */
+    {IPFIX_F_INGRESS, 0, 10, 4, 10, 4, 0},      /* ingressInterface */
+    {IPFIX_F_TTL_MIN, 0, 52, 1, 52, 1, 0},      /* minimumTTL */
+    {IPFIX_F_TTL_MAX, 0, 53, 1, 53, 1, 0},      /* maximumTTL */
+    {IPFIX_F_ICMP, 0, 32, 2, 139, 2, 0},        /* icmpTypeCodeIPv4 / icmpTypeCodeIPv6 */
+    {IPFIX_F_MPLS, 0, 70, 3, 70, 3, 0},         /* mplsTopLabelStackSection */
     {IPFIX_F_VLAN_OUTER, 1, 58, 2, 58, 2, 0},   /* vlanId */
     {IPFIX_F_VLAN_INNER, 2, 245, 2, 245, 2, 0}, /* dot1qCustomerVlanId */
     {IPFIX_F_SELECTOR, 0, 302, 8, 302, 8, IPFIX_IN_SAMPLED}, /* selectorId (RFC 5477) */
@@ -132,8 +147,12 @@ static size_t elem_spec_len(const struct ipfix_elem *e)
 	return (e->only & IPFIX_IN_BIFLOW) ? 8 : 4;
 }
 
-static uint16_t elem_id(const struct ipfix_elem *e, uint16_t tid)
+static uint16_t elem_id(const struct ipfix_elem *e, uint16_t tid, int ns)
 {
+	if (ns && e->field == IPFIX_F_START_MS)
+		return IPFIX_ID_START_NS;
+	if (ns && e->field == IPFIX_F_END_MS)
+		return IPFIX_ID_END_NS;
 	return tid_is_v6(tid) ? e->id6 : e->id4;
 }
 
@@ -161,10 +180,18 @@ static size_t tmpl_record_len(uint16_t tid)
 	return len;
 }
 
-/* The selector report: options template 268, scope selectorId, then the fields below. */
-static const struct {
+/* Options templates: scope field first (one scope field each), then the others. */
+struct opt_field {
 	uint16_t id, len;
-} selector_fields[] = {
+};
+
+struct opt_template {
+	uint16_t tid;
+	const struct opt_field *f;
+	unsigned n;
+};
+
+static const struct opt_field selector_fields[] = {
     {302, 8}, /* selectorId (scope) */
     {304, 2}, /* selectorAlgorithm */
     {305, 4}, /* samplingPacketInterval */
@@ -177,12 +204,52 @@ static const struct {
     {334, 8}, /* hashInitialiserValue */
 };
 
-static size_t selector_record_len(void)
+/* RFC 7011 4.1: Metering Process Statistics */
+static const struct opt_field mstats_fields[] = {
+    {149, 4}, /* observationDomainId (scope) */
+    {41, 8},  /* exportedMessageTotalCount */
+    {42, 8},  /* exportedFlowRecordTotalCount */
+    {40, 8},  /* exportedOctetTotalCount */
+};
+
+/* RFC 7011 4.2: Metering Process Reliability Statistics */
+static const struct opt_field mrel_fields[] = {
+    {149, 4}, /* observationDomainId (scope) */
+    {164, 8}, /* ignoredPacketTotalCount */
+    {165, 8}, /* ignoredOctetTotalCount */
+    {152, 8}, /* flowStartMilliseconds: time the first packet was ignored */
+    {153, 8}, /* flowEndMilliseconds: time the last packet was ignored */
+};
+
+/* RFC 7011 4.3: Exporting Process Reliability Statistics */
+static const struct opt_field erel_fields[] = {
+    {144, 4}, /* exportingProcessId (scope) */
+    {166, 8}, /* notSentFlowTotalCount */
+    {167, 8}, /* notSentPacketTotalCount */
+    {168, 8}, /* notSentOctetTotalCount */
+    {152, 8}, /* flowStartMilliseconds: time the first flow was not sent */
+    {153, 8}, /* flowEndMilliseconds: time the last flow was not sent */
+};
+
+static const struct opt_template selector_tmpl = {IPFIX_TID_SELECTOR, selector_fields,
+                                                  WR_ARRAY_SIZE(selector_fields)};
+static const struct opt_template stats_tmpls[] = {
+    {IPFIX_TID_MSTATS, mstats_fields, WR_ARRAY_SIZE(mstats_fields)},
+    {IPFIX_TID_MREL, mrel_fields, WR_ARRAY_SIZE(mrel_fields)},
+    {IPFIX_TID_EREL, erel_fields, WR_ARRAY_SIZE(erel_fields)},
+};
+
+static size_t opt_tmpl_len(const struct opt_template *t)
+{
+	return 6 + 4 * (size_t)t->n;
+}
+
+static size_t opt_record_len(const struct opt_template *t)
 {
 	size_t len = 0;
 
-	for (size_t i = 0; i < WR_ARRAY_SIZE(selector_fields); i++)
-		len += selector_fields[i].len;
+	for (unsigned i = 0; i < t->n; i++)
+		len += t->f[i].len;
 	return len;
 }
 
@@ -200,17 +267,33 @@ static size_t data_templates_len(int sampled, int biflow)
 	return len;
 }
 
-/* Bytes of the selector report for n selectors: options template set and options data set. */
-static size_t selector_report_len(uint32_t n)
+/* Bytes of the options template set (statistics, and the selector report's when sampled). */
+static size_t options_templates_len(int sampled)
 {
-	return IPFIX_SET_HEADER_LEN + 6 + 4 * WR_ARRAY_SIZE(selector_fields) +
-	       IPFIX_SET_HEADER_LEN + (size_t)n * selector_record_len();
+	size_t len = IPFIX_SET_HEADER_LEN + (sampled ? opt_tmpl_len(&selector_tmpl) : 0);
+
+	for (size_t i = 0; i < WR_ARRAY_SIZE(stats_tmpls); i++)
+		len += opt_tmpl_len(&stats_tmpls[i]);
+	return len;
 }
 
 size_t ipfix_template_set_len(uint32_t n_selectors, int biflow)
 {
-	return n_selectors ? data_templates_len(1, biflow) + selector_report_len(n_selectors)
-	                   : data_templates_len(0, biflow);
+	size_t len =
+	    data_templates_len(n_selectors > 0, biflow) + options_templates_len(n_selectors > 0);
+
+	if (n_selectors)
+		len += IPFIX_SET_HEADER_LEN + (size_t)n_selectors * opt_record_len(&selector_tmpl);
+	return len;
+}
+
+size_t ipfix_stats_len(void)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < WR_ARRAY_SIZE(stats_tmpls); i++)
+		len += IPFIX_SET_HEADER_LEN + opt_record_len(&stats_tmpls[i]);
+	return len;
 }
 
 size_t ipfix_record_max_len(void)
@@ -242,6 +325,7 @@ void ipfix_msg_begin(struct ipfix_msg *m, uint8_t *buf, size_t cap,
 {
 	m->sampling = sampling;
 	m->biflow = (flags & IPFIX_MSG_BIFLOW) != 0;
+	m->ns = (flags & IPFIX_MSG_NS) != 0;
 	m->option_records = 0;
 	m->buf = buf;
 	/* The message length field is 16 bits. */
@@ -250,48 +334,60 @@ void ipfix_msg_begin(struct ipfix_msg *m, uint8_t *buf, size_t cap,
 	m->set_start = 0;
 	m->set_id = 0;
 	m->records = 0;
+	m->packets = 0;
+	m->octets = 0;
 }
 
 static void put_uint(uint8_t *p, uint64_t v, uint16_t len);
 
-/* Writes the selector report at p: options template set, then one record per selector. */
-static void put_selector_report(uint8_t *p, const struct ipfix_sampling *s)
+static uint8_t *put_opt_template(uint8_t *p, const struct opt_template *t)
 {
-	size_t tmpl_len = IPFIX_SET_HEADER_LEN + 6 + 4 * WR_ARRAY_SIZE(selector_fields);
-	size_t i;
-	uint32_t sel;
-
-	wr_put_be16(p, IPFIX_SET_OPTIONS);
-	wr_put_be16(p + 2, (uint16_t)tmpl_len);
-	wr_put_be16(p + 4, IPFIX_TID_SELECTOR);
-	wr_put_be16(p + 6, (uint16_t)WR_ARRAY_SIZE(selector_fields));
-	wr_put_be16(p + 8, 1); /* scope field count: selectorId */
-	p += 10;
-	for (i = 0; i < WR_ARRAY_SIZE(selector_fields); i++, p += 4) {
-		wr_put_be16(p, selector_fields[i].id);
-		wr_put_be16(p + 2, selector_fields[i].len);
+	wr_put_be16(p, t->tid);
+	wr_put_be16(p + 2, (uint16_t)t->n);
+	wr_put_be16(p + 4, 1); /* scope field count */
+	p += 6;
+	for (unsigned i = 0; i < t->n; i++, p += 4) {
+		wr_put_be16(p, t->f[i].id);
+		wr_put_be16(p + 2, t->f[i].len);
 	}
+	return p;
+}
+
+/* One options record: v[i] is the value of field i. */
+static uint8_t *put_opt_record(uint8_t *p, const struct opt_template *t, const uint64_t *v)
+{
+	for (unsigned i = 0; i < t->n; i++) {
+		put_uint(p, v[i], t->f[i].len);
+		p += t->f[i].len;
+	}
+	return p;
+}
+
+/* The selector report's records: one per selector. */
+static uint8_t *put_selector_records(uint8_t *p, const struct ipfix_sampling *s)
+{
+	size_t set_len = IPFIX_SET_HEADER_LEN + s->n_selectors * opt_record_len(&selector_tmpl);
+
 	wr_put_be16(p, IPFIX_TID_SELECTOR);
-	wr_put_be16(p + 2,
-	            (uint16_t)(IPFIX_SET_HEADER_LEN + s->n_selectors * selector_record_len()));
+	wr_put_be16(p + 2, (uint16_t)set_len);
 	p += IPFIX_SET_HEADER_LEN;
-	for (sel = 1; sel <= s->n_selectors; sel++) {
+	for (uint32_t sel = 1; sel <= s->n_selectors; sel++) {
 		const struct ipfix_selector *d = &s->sel[sel - 1];
-		uint64_t prob;
+		uint64_t v[WR_ARRAY_SIZE(selector_fields)] = {sel,
+		                                              d->algorithm,
+		                                              d->interval,
+		                                              d->space,
+		                                              d->size,
+		                                              d->population,
+		                                              0, /* the probability's bits, below */
+		                                              d->hash_max ? UINT32_MAX : 0,
+		                                              d->hash_max,
+		                                              d->hash_init};
 
-		memcpy(&prob, &d->probability, 8); /* IEEE 754 binary64, sent big-endian */
-		put_uint(p, sel, 8);
-		put_uint(p + 8, d->algorithm, 2);
-		put_uint(p + 10, d->interval, 4);
-		put_uint(p + 14, d->space, 4);
-		put_uint(p + 18, d->size, 4);
-		put_uint(p + 22, d->population, 4);
-		put_uint(p + 26, prob, 8);
-		put_uint(p + 34, d->hash_max ? UINT32_MAX : 0, 8);
-		put_uint(p + 42, d->hash_max, 8);
-		put_uint(p + 50, d->hash_init, 8);
-		p += selector_record_len();
+		memcpy(&v[6], &d->probability, 8); /* IEEE 754 binary64, sent big-endian */
+		p = put_opt_record(p, &selector_tmpl, v);
 	}
+	return p;
 }
 
 int ipfix_msg_add_templates(struct ipfix_msg *m)
@@ -319,23 +415,60 @@ int ipfix_msg_add_templates(struct ipfix_msg *m)
 				continue;
 			if (e->only & IPFIX_IN_BIFLOW) {
 				/* enterprise bit, then the enterprise number */
-				wr_put_be16(p, (uint16_t)(0x8000u | elem_id(e, tid)));
+				wr_put_be16(p, (uint16_t)(0x8000u | elem_id(e, tid, m->ns)));
 				wr_put_be16(p + 2, elem_len(e, tid));
 				wr_put_be32(p + 4, IPFIX_PEN_REVERSE);
 			} else {
 				/* IANA elements: the enterprise bit stays clear. */
-				wr_put_be16(p, elem_id(e, tid));
+				wr_put_be16(p, elem_id(e, tid, m->ns));
 				wr_put_be16(p + 2, elem_len(e, tid));
 			}
 			p += elem_spec_len(e);
 		}
 	}
+	wr_put_be16(p, IPFIX_SET_OPTIONS);
+	wr_put_be16(p + 2, (uint16_t)options_templates_len(sampled));
+	p += IPFIX_SET_HEADER_LEN;
+	for (size_t i = 0; i < WR_ARRAY_SIZE(stats_tmpls); i++)
+		p = put_opt_template(p, &stats_tmpls[i]);
 	if (sampled) {
-		put_selector_report(p, m->sampling);
+		p = put_opt_template(p, &selector_tmpl);
+		put_selector_records(p, m->sampling);
 		m->option_records += m->sampling->n_selectors;
 	}
 	m->len += total;
 	/* A data record after the template set needs a set of its own. */
+	m->set_start = 0;
+	return 0;
+}
+
+static uint64_t ns_to_ms(uint64_t ns)
+{
+	return ns / WR_NS_PER_MS;
+}
+
+int ipfix_msg_add_stats(struct ipfix_msg *m, const struct ipfix_stats_report *r)
+{
+	const uint64_t v[][6] = {
+	    {r->odid, r->exported_messages, r->exported_records, r->exported_octets},
+	    {r->odid, r->ignored_packets, r->ignored_octets, ns_to_ms(r->ignored_first_ns),
+	     ns_to_ms(r->ignored_last_ns)},
+	    {r->exporting_process_id, r->not_sent_flows, r->not_sent_packets, r->not_sent_octets,
+	     ns_to_ms(r->not_sent_first_ns), ns_to_ms(r->not_sent_last_ns)},
+	};
+	uint8_t *p;
+
+	if (m->len + ipfix_stats_len() > m->cap)
+		return -ENOSPC;
+	p = m->buf + m->len;
+	for (size_t i = 0; i < WR_ARRAY_SIZE(stats_tmpls); i++) {
+		wr_put_be16(p, stats_tmpls[i].tid);
+		wr_put_be16(p + 2,
+		            (uint16_t)(IPFIX_SET_HEADER_LEN + opt_record_len(&stats_tmpls[i])));
+		p = put_opt_record(p + IPFIX_SET_HEADER_LEN, &stats_tmpls[i], v[i]);
+	}
+	m->len += ipfix_stats_len();
+	m->option_records += WR_ARRAY_SIZE(stats_tmpls);
 	m->set_start = 0;
 	return 0;
 }
@@ -358,7 +491,16 @@ static void put_uint(uint8_t *p, uint64_t v, uint16_t len)
 	}
 }
 
-static void encode_record(uint8_t *p, const struct flowcache_record *rec, uint16_t tid)
+/* flowStart/EndNanoseconds: dateTimeNanoseconds, the NTP timestamp format (RFC 7011 6.1.10):
+ * seconds since 1900 in the upper 32 bits, the fraction of a second in units of 2^-32 s. */
+static uint64_t ntp_time(uint64_t unix_ns)
+{
+	uint64_t frac = ((unix_ns % WR_NS_PER_S) << 32) / WR_NS_PER_S;
+
+	return (unix_ns / WR_NS_PER_S + NTP_UNIX_OFFSET) << 32 | frac;
+}
+
+static void encode_record(uint8_t *p, const struct flowcache_record *rec, uint16_t tid, int ns)
 {
 	for (size_t i = 0; i < WR_ARRAY_SIZE(ipfix_elems); i++) {
 		const struct ipfix_elem *e = &ipfix_elems[i];
@@ -369,10 +511,10 @@ static void encode_record(uint8_t *p, const struct flowcache_record *rec, uint16
 			continue;
 		switch ((enum ipfix_field)e->field) {
 		case IPFIX_F_START_MS:
-			v = rec->first_ns / WR_NS_PER_MS;
+			v = ns ? ntp_time(rec->first_ns) : ns_to_ms(rec->first_ns);
 			break;
 		case IPFIX_F_END_MS:
-			v = rec->last_ns / WR_NS_PER_MS;
+			v = ns ? ntp_time(rec->last_ns) : ns_to_ms(rec->last_ns);
 			break;
 		case IPFIX_F_OCTETS:
 			v = rec->octets;
@@ -407,6 +549,24 @@ static void encode_record(uint8_t *p, const struct flowcache_record *rec, uint16
 		case IPFIX_F_END_REASON:
 			v = rec->end_reason;
 			break;
+		case IPFIX_F_INGRESS:
+			v = (uint64_t)rec->port + 1; /* inputs are numbered from 1 */
+			break;
+		case IPFIX_F_TTL_MIN:
+			v = rec->ttl_min;
+			break;
+		case IPFIX_F_TTL_MAX:
+			v = rec->ttl_max;
+			break;
+		case IPFIX_F_ICMP:
+			v = rec->icmp;
+			break;
+		case IPFIX_F_MPLS:
+			p[0] = (uint8_t)(rec->mpls_top >> 16);
+			p[1] = (uint8_t)(rec->mpls_top >> 8);
+			p[2] = (uint8_t)rec->mpls_top;
+			p += len;
+			continue;
 		case IPFIX_F_VLAN_OUTER:
 			v = rec->key.vlan[0];
 			break;
@@ -447,8 +607,10 @@ int ipfix_msg_add_record(struct ipfix_msg *m, const struct flowcache_record *rec
 		wr_put_be16(m->buf + m->len, tid);
 		m->len += IPFIX_SET_HEADER_LEN;
 	}
-	encode_record(m->buf + m->len, rec, tid);
+	encode_record(m->buf + m->len, rec, tid, m->ns);
 	m->len += rec_len;
+	m->packets += rec->packets + rec->rev_packets;
+	m->octets += rec->octets + rec->rev_octets;
 	/* Kept current after every record so the buffer is always a well-formed prefix. */
 	wr_put_be16(m->buf + m->set_start + 2, (uint16_t)(m->len - m->set_start));
 	m->records++;

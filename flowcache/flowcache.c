@@ -113,8 +113,10 @@ struct rec {
 	uint64_t first_ns; /* first packet of the current record (valid when packets > 0) */
 	uint64_t last_ns;  /* last packet of the flow */
 	uint32_t packets;  /* of the current record; 0 after an active export */
-	uint32_t wnext;    /* timer wheel list */
-	uint32_t wprev;
+	uint32_t wnext;    /* timer wheel list (and the free list) */
+	uint8_t ttl_min;   /* of the current record's packets */
+	uint8_t ttl_max;
+	uint16_t icmp; /* ICMP type and code of the record's first packet */
 	uint16_t tcp_flags;
 	uint8_t tos;
 	uint8_t flags; /* REC_V6 */
@@ -128,7 +130,8 @@ struct rec {
 	uint32_t rev_packets; /* biflow: the reverse direction's share of packets */
 	uint16_t port;
 	uint16_t rev_tcp_flags; /* biflow: reverse direction (tcp_flags is then forward only) */
-	uint8_t pad[8];
+	uint32_t wprev;         /* timer wheel list */
+	uint32_t mpls_top;      /* top MPLS label entry of the record's first packet */
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct rec) == 128, "record = two cache lines");
 _Static_assert(offsetof(struct rec, k) + sizeof(struct key24) == 64, "IPv4 state on line 1");
@@ -496,6 +499,10 @@ static void record_out(struct flowcache *fc, const struct rec *r, enum flowcache
 	o->tos = r->tos;
 	o->end_reason = (uint8_t)why;
 	o->port = r->port;
+	o->ttl_min = r->ttl_min;
+	o->ttl_max = r->ttl_max;
+	o->icmp = r->icmp;
+	o->mpls_top = r->mpls_top;
 	o->rev_tcp_flags = r->rev_tcp_flags;
 	o->rev_packets = r->rev_packets;
 	o->rev_octets = r->rev_octets;
@@ -672,6 +679,10 @@ static uint32_t create(struct flowcache *fc, const struct capture_meta *m, uint3
 	r->packets = 0;
 	r->tcp_flags = 0;
 	r->tos = m->tos;
+	r->ttl_min = m->ttl;
+	r->ttl_max = m->ttl;
+	r->icmp = m->icmp;
+	r->mpls_top = m->mpls_top;
 	r->flags = REC_LIVE | (m->key.ip_version == 6 ? REC_V6 : 0);
 	r->k = *k;
 	if (r->flags & REC_V6) {
@@ -745,6 +756,8 @@ static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m,
 		r->packets++;
 		r->octets += m->l3_octets;
 		r->tcp_flags |= m->tcp_flags;
+		r->ttl_min = m->ttl < r->ttl_min ? m->ttl : r->ttl_min;
+		r->ttl_max = m->ttl > r->ttl_max ? m->ttl : r->ttl_max;
 		return;
 	}
 
@@ -777,6 +790,10 @@ static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m,
 		r->last_ns = m->ts_ns;
 		r->tos = m->tos;
 		r->port = m->port;
+		r->ttl_min = m->ttl;
+		r->ttl_max = m->ttl;
+		r->icmp = m->icmp;
+		r->mpls_top = m->mpls_top;
 	}
 	if (m->ts_ns > r->last_ns)
 		r->last_ns = m->ts_ns;
@@ -787,6 +804,8 @@ static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m,
 	}
 	r->packets++;
 	r->octets += m->l3_octets;
+	r->ttl_min = m->ttl < r->ttl_min ? m->ttl : r->ttl_min;
+	r->ttl_max = m->ttl > r->ttl_max ? m->ttl : r->ttl_max;
 	if (WR_LIKELY(match == MATCH_FWD)) {
 		r->tcp_flags |= m->tcp_flags;
 	} else {

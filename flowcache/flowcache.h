@@ -41,6 +41,10 @@ struct flowcache_record {
 	uint8_t end_reason; /* enum flowcache_end_reason */
 	uint16_t port;      /* input port of the first packet */
 	uint16_t rev_tcp_flags;
+	uint8_t ttl_min;      /* minimumTTL / maximumTTL over the record's packets (a biflow's: */
+	uint8_t ttl_max;      /* both directions) */
+	uint16_t icmp;        /* ICMP type << 8 | code of the first packet (0: not ICMP) */
+	uint32_t mpls_top;    /* top MPLS label entry >> 8 of the first packet (0: none) */
 	uint64_t rev_packets; /* reversePacketDeltaCount (biflow) */
 	uint64_t rev_octets;  /* reverseOctetDeltaCount (biflow) */
 };

@@ -40,7 +40,8 @@ static const char usage_text[] =
     "Outputs (every flow goes to each):\n"
     "  ipfix:udp://HOST:PORT IPFIX over UDP (templates re-sent periodically)\n"
     "  ipfix:tcp://HOST:PORT IPFIX over TCP (reconnects with back-off)\n"
-    "  ipfix:file:PATH       an IPFIX file (RFC 7011 messages back to back)\n"
+    "  ipfix:file:PATH       an IPFIX file (RFC 7011 messages back to back; with rotation,\n"
+    "                        finished files are renamed PATH.YYYYMMDDTHHMMSSZ-NNNNNN)\n"
     "\n"
     "Options:\n"
     "  -i, --input INPUT          add an input (repeatable)\n"
@@ -64,6 +65,12 @@ static const char usage_text[] =
     "                             (whole flows), each with optional ,seed=S; or none\n"
     "      --odid N               IPFIX observation domain id [1]\n"
     "      --template-refresh SEC UDP: re-send templates every SEC seconds [20]\n"
+    "      --template-refresh-msgs N  UDP: ... and every N messages, 0 = never [0]\n"
+    "      --timestamps ms|ns     flowStart/EndMilliseconds or flowStart/EndNanoseconds [ms]\n"
+    "      --stats-refresh SEC    send the statistics options records every SEC seconds\n"
+    "                             (also with every template set and at the end) [60]\n"
+    "      --rotate-size BYTES    file: start a new file past BYTES, 0 = never [0]\n"
+    "      --rotate-interval SEC  file: start a new file every SEC seconds, 0 = never [0]\n"
     "      --udp-rate N           UDP: at most N messages per second, 0 = unpaced [20000]\n"
     "      --udp-mtu BYTES        UDP: largest IPFIX message [1400]\n"
     "      --snaplen BYTES        live: bytes captured per packet [262144]\n"
@@ -100,6 +107,11 @@ enum {
 	OPT_DURATION,
 	OPT_RX_THREAD,
 	OPT_NO_PIN,
+	OPT_TREFRESH_MSGS,
+	OPT_TIMESTAMPS,
+	OPT_STATS_REFRESH,
+	OPT_ROTATE_SIZE,
+	OPT_ROTATE_INTERVAL,
 };
 
 static const struct option long_opts[] = {
@@ -110,6 +122,11 @@ static const struct option long_opts[] = {
     {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
     {"odid", required_argument, NULL, OPT_ODID},
     {"template-refresh", required_argument, NULL, OPT_TREFRESH},
+    {"template-refresh-msgs", required_argument, NULL, OPT_TREFRESH_MSGS},
+    {"timestamps", required_argument, NULL, OPT_TIMESTAMPS},
+    {"stats-refresh", required_argument, NULL, OPT_STATS_REFRESH},
+    {"rotate-size", required_argument, NULL, OPT_ROTATE_SIZE},
+    {"rotate-interval", required_argument, NULL, OPT_ROTATE_INTERVAL},
     {"udp-rate", required_argument, NULL, OPT_UDP_RATE},
     {"udp-mtu", required_argument, NULL, OPT_UDP_MTU},
     {"snaplen", required_argument, NULL, OPT_SNAPLEN},
@@ -148,6 +165,11 @@ static const struct num_opt num_opts[] = {
     {OPT_MAX_FLOWS, "--max-flows", 1, 1u << 28, NUM_FIELD(max_flows)},
     {OPT_ODID, "--odid", 0, UINT32_MAX, NUM_FIELD(ipfix.odid)},
     {OPT_TREFRESH, "--template-refresh", 1, 86400, NUM_FIELD(ipfix.template_refresh_s)},
+    {OPT_TREFRESH_MSGS, "--template-refresh-msgs", 0, 1000000,
+     NUM_FIELD(ipfix.template_refresh_msgs)},
+    {OPT_STATS_REFRESH, "--stats-refresh", 1, 86400, NUM_FIELD(ipfix.stats_refresh_s)},
+    {OPT_ROTATE_SIZE, "--rotate-size", 0, UINT64_MAX, NUM_FIELD(ipfix.file_rotate_bytes)},
+    {OPT_ROTATE_INTERVAL, "--rotate-interval", 0, 366 * 86400, NUM_FIELD(ipfix.file_rotate_s)},
     {OPT_UDP_RATE, "--udp-rate", 0, 10000000, NUM_FIELD(ipfix.udp_pace_mps)},
     {OPT_UDP_MTU, "--udp-mtu", 512, 65000, NUM_FIELD(ipfix.udp_max_msg)},
     {OPT_SNAPLEN, "--snaplen", 64, 262144, NUM_FIELD(capture.snaplen)},
@@ -266,6 +288,12 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 			continue;
 		case OPT_BIFLOW:
 			c->biflow = 1;
+			continue;
+		case OPT_TIMESTAMPS:
+			if (strcmp(optarg, "ms") != 0 && strcmp(optarg, "ns") != 0)
+				return usage_error("bad --timestamps '%s' (expected ms or ns)",
+				                   optarg);
+			c->ipfix.time_ns = optarg[0] == 'n';
 			continue;
 		case OPT_RX_THREAD:
 			c->rx_thread = 1;
@@ -515,9 +543,9 @@ static void print_summary(const struct probe *pr, const struct totals *t, int ba
 		ipfix_exporter_get_stats(pr->exporters[i], &s);
 		fprintf(stderr,
 		        "  output ipfix:%s: %" PRIu64 " records in %" PRIu64 " messages, %" PRIu64
-		        " bytes sent, %" PRIu64 " records not sent\n",
+		        " bytes sent, %" PRIu64 " records not sent (%" PRIu64 " packets)\n",
 		        ipfix_exporter_url(pr->exporters[i]), s.records, s.messages, s.bytes,
-		        s.records_lost);
+		        s.records_lost, s.packets_lost);
 	}
 	for (i = 0; i < pr->n_inputs; i++) {
 		const struct probe_input *in = &pr->inputs[i];
@@ -634,8 +662,13 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 		json_string(f, ipfix_exporter_url(pr->exporters[i]));
 		fprintf(f,
 		        ", \"records\": %" PRIu64 ", \"messages\": %" PRIu64 ", \"bytes\": %" PRIu64
-		        ", \"records_lost\": %" PRIu64 "}",
-		        s.records, s.messages, s.bytes, s.records_lost);
+		        ", \"records_lost\": %" PRIu64 ", \"packets_lost\": %" PRIu64
+		        ", \"octets_lost\": %" PRIu64 ", \"template_sets\": %" PRIu64
+		        ", \"stats_messages\": %" PRIu64 ", \"send_errors\": %" PRIu64
+		        ", \"connects\": %" PRIu64 ", \"files\": %" PRIu64 "}",
+		        s.records, s.messages, s.bytes, s.records_lost, s.packets_lost,
+		        s.octets_lost, s.template_sets, s.stats_sent, s.send_errors, s.connects,
+		        s.files);
 	}
 	fprintf(f, "\n  ]\n}\n");
 	return fclose(f) == 0 ? 0 : -errno;

@@ -313,6 +313,22 @@ static void advance_clock(struct probe_reader *r, uint64_t ts_ns)
 	r->jump_ns = 0;
 }
 
+/* Adds a loss to a running total (one writer). */
+static void loss_add(struct probe_loss *l, uint64_t items, uint64_t packets, uint64_t octets,
+                     uint64_t when_ns)
+{
+#define LOSS_ADD(f, v)                                                                        \
+	atomic_store_explicit(&l->f, atomic_load_explicit(&l->f, memory_order_relaxed) + (v), \
+	                      memory_order_relaxed)
+	LOSS_ADD(items, items);
+	LOSS_ADD(packets, packets);
+	LOSS_ADD(octets, octets);
+#undef LOSS_ADD
+	if (atomic_load_explicit(&l->first_ns, memory_order_relaxed) == 0)
+		atomic_store_explicit(&l->first_ns, when_ns, memory_order_relaxed);
+	atomic_store_explicit(&l->last_ns, when_ns, memory_order_relaxed);
+}
+
 /*
  * Reads one burst from the reader's queue and parses it: the selected packets go to metas.
  * Returns how many, or -ENODATA when the queue has ended (r->error set on a fatal error). A
@@ -349,8 +365,11 @@ static int reader_burst(struct probe_reader *r, struct capture_meta *metas)
 
 		r->verdicts[v]++;
 		advance_clock(r, pkts[i].ts_ns);
-		if (v != CAPTURE_OK)
+		if (v != CAPTURE_OK) {
+			if (capture_verdict_is_malformed(v))
+				loss_add(&r->ignored, 1, 1, pkts[i].wirelen, pkts[i].ts_ns);
 			continue;
+		}
 		if (r->sampler.p.algo != CAPTURE_SAMPLE_NONE &&
 		    !capture_sampler_select(&r->sampler, &metas[ok])) {
 			r->not_sampled++;
@@ -413,10 +432,19 @@ static void *reader_main(void *arg)
 				out[k][cnt[k]++] = metas[i];
 			}
 		}
-		for (k = 0; k < in->n_workers; k++)
-			r->ring_full += cnt[k] - ring_put(in, r->to_worker[k],
-			                                  in->n_workers == 1 ? metas : out[k],
-			                                  cnt[k], sizeof(metas[0]), 0);
+		for (k = 0; k < in->n_workers; k++) {
+			const struct capture_meta *items = in->n_workers == 1 ? metas : out[k];
+			unsigned put =
+			    ring_put(in, r->to_worker[k], items, cnt[k], sizeof(metas[0]), 0);
+			uint64_t octets = 0;
+
+			if (put == cnt[k])
+				continue;
+			for (unsigned j = put; j < cnt[k]; j++)
+				octets += items[j].l3_octets;
+			r->ring_full += cnt[k] - put;
+			loss_add(&r->ignored, cnt[k] - put, cnt[k] - put, octets, items[put].ts_ns);
+		}
 		atomic_store_explicit(&r->clock_pub, r->clock_ns, memory_order_release);
 		if (n == 0 && !offline(in))
 			sleep_us(100); /* a quiet live queue (a DPDK port would spin) */
@@ -439,6 +467,15 @@ static void push_records(struct probe_worker *w, const struct flowcache_record *
 
 	w->records_dropped += n - sent;
 	w->records_out += sent;
+	if (sent < n) {
+		uint64_t packets = 0, octets = 0;
+
+		for (unsigned i = sent; i < n; i++) {
+			packets += recs[i].packets + recs[i].rev_packets;
+			octets += recs[i].octets + recs[i].rev_octets;
+		}
+		loss_add(&w->dropped, n - sent, packets, octets, wr_wall_ns());
+	}
 }
 
 /* Hands every record due at now_ns (or, with flush, every record) to the exporter. */
@@ -592,6 +629,47 @@ static void export_records(struct probe *pr, const struct flowcache_record *recs
 	pr->records_exported += n;
 }
 
+static uint64_t loss_get(_Atomic uint64_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+/* Sums one kind of loss over readers or workers into *items/packets/octets and the window. */
+static void loss_sum(struct probe_loss *l, uint64_t *items, uint64_t *packets, uint64_t *octets,
+                     uint64_t *first, uint64_t *last)
+{
+	uint64_t f = loss_get(&l->first_ns), t = loss_get(&l->last_ns);
+
+	*items += loss_get(&l->items);
+	*packets += loss_get(&l->packets);
+	*octets += loss_get(&l->octets);
+	if (f != 0 && (*first == 0 || f < *first))
+		*first = f;
+	if (t > *last)
+		*last = t;
+}
+
+/* Tells every exporter what the metering process has lost so far, for its reliability
+ * records. */
+static void report_losses(struct probe *pr)
+{
+	struct ipfix_metering_losses l;
+	uint64_t ignored_items = 0;
+	unsigned i, q;
+
+	memset(&l, 0, sizeof(l));
+	for (i = 0; i < pr->n_inputs; i++)
+		for (q = 0; q < pr->inputs[i].n_queues; q++)
+			loss_sum(&pr->inputs[i].readers[q].ignored, &ignored_items,
+			         &l.ignored_packets, &l.ignored_octets, &l.ignored_first_ns,
+			         &l.ignored_last_ns);
+	for (i = 0; i < pr->n_workers; i++)
+		loss_sum(&pr->workers[i].dropped, &l.dropped_flows, &l.dropped_packets,
+		         &l.dropped_octets, &l.dropped_first_ns, &l.dropped_last_ns);
+	for (i = 0; i < pr->n_exporters; i++)
+		ipfix_exporter_set_losses(pr->exporters[i], &l);
+}
+
 static void *exporter_main(void *arg)
 {
 	struct probe *pr = arg;
@@ -618,6 +696,7 @@ static void *exporter_main(void *arg)
 		if (wr_mono_ns() >= next_tick) {
 			uint64_t now = wr_wall_ns();
 
+			report_losses(pr);
 			for (i = 0; i < pr->n_exporters; i++)
 				ipfix_exporter_tick(pr->exporters[i], now);
 			next_tick = wr_mono_ns() + 50 * WR_NS_PER_MS;
@@ -627,8 +706,9 @@ static void *exporter_main(void *arg)
 		if (got == 0)
 			sleep_us(1000);
 	}
+	report_losses(pr);
 	for (i = 0; i < pr->n_exporters; i++)
-		ipfix_exporter_flush(pr->exporters[i], wr_wall_ns());
+		ipfix_exporter_finish(pr->exporters[i], wr_wall_ns());
 	atomic_store_explicit(&pr->export_done, 1, memory_order_release);
 	return NULL;
 }

@@ -56,6 +56,16 @@ struct probe_config {
 
 struct probe_input;
 
+/* A running total of losses, written by one thread and read by the exporter thread at any
+ * time (so relaxed atomics; the writer only touches it when something is lost). */
+struct probe_loss {
+	_Atomic uint64_t items;   /* packets, or flow records */
+	_Atomic uint64_t packets; /* flow records: the packets in them */
+	_Atomic uint64_t octets;
+	_Atomic uint64_t first_ns; /* time of the first and last loss; 0: none yet */
+	_Atomic uint64_t last_ns;
+};
+
 /* One RX queue of an input and what reads it. Written by the one thread that reads the queue
  * (the worker in the direct layout, its own thread when steering). */
 struct probe_reader {
@@ -81,6 +91,9 @@ struct probe_reader {
 	uint64_t clock_outliers;   /* jumps ahead that the next packet did not confirm */
 	struct capture_stats qstats;
 	struct capture_frag_stats fstats;
+	/* IP packets observed but in no flow (malformed, ring full), for the exporter's
+	 * Metering Process Reliability record: written by the reader, read by the exporter */
+	struct probe_loss ignored;
 };
 
 /* A flow cache and the thread that owns it. */
@@ -95,8 +108,9 @@ struct probe_worker {
 	pthread_t thread;
 	atomic_int done; /* set by the worker when its last record is in the ring */
 	/* counters, written by the worker only */
-	uint64_t records_out;     /* records put into the ring */
-	uint64_t records_dropped; /* records lost because the ring was full (live inputs) */
+	uint64_t records_out;      /* records put into the ring */
+	uint64_t records_dropped;  /* records lost because the ring was full (live inputs) */
+	struct probe_loss dropped; /* the same, with packets and octets, for the exporter */
 	struct flowcache_stats fcstats;
 };
 

@@ -8,8 +8,10 @@ build_pkgs=(build-essential meson ninja-build pkg-config clang-format
 	libpcap-dev libtrace3-dev libhiredis-dev dpdk-dev)
 # run and test: the real IPFIX collectors and decoders the tests start, and the tools the
 # scripts call (tcpdump for the benchmark's reference, iproute2 for ss and network namespaces,
-# libtrace-tools for the traceconvert the libtrace driver's tests use)
-test_pkgs=(nfdump libfixbuf-tools tcpdump tcpreplay python3 iproute2 libtrace-tools)
+# libtrace-tools for the traceconvert the libtrace driver's tests use; pmacct (nfacctd) and
+# tshark, two more independent IPFIX decoders for the conformance tests)
+test_pkgs=(nfdump libfixbuf-tools tcpdump tcpreplay python3 iproute2 libtrace-tools
+	pmacct tshark)
 
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || want+=("${test_pkgs[@]}")

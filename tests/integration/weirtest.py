@@ -65,11 +65,14 @@ def weir_to_ipfix_file(weir, inputs, extra=(), tmpdir=None):
     return decode_ipfixdump(out), summary, p.stderr
 
 
-def decode_ipfixdump(path, options=None):
+STATS_TIDS = (282, 283, 284)  # Metering Process Statistics, Metering / Exporting Reliability
+
+
+def decode_ipfixdump(path, options=None, stats=None):
     """Decodes an IPFIX file with libfixbuf's ipfixDump; returns the flow records as a list of
-    {ie_id: value} (plus TID: template id). Options records (those without a packet count,
-    such as the selector report) go into the list `options` when one is given. Fails on any
-    decoder complaint."""
+    {ie_id: value} (plus TID: template id). The selector report's options records go into the
+    list `options`, and the statistics options records (STATS_TIDS) into the list `stats`, when
+    given. Fails on any decoder complaint."""
     p = subprocess.run(["ipfixDump", "--in", path, "-d"], capture_output=True, text=True)
     if p.returncode != 0 or p.stderr.strip():
         fail("ipfixDump rejected %s (exit %d): %s" % (path, p.returncode, p.stderr.strip()))
@@ -87,7 +90,10 @@ def decode_ipfixdump(path, options=None):
             cur[int(ie) if ie.isdigit() else ie] = line.split(" : ", 1)[1].strip()
     flows = [r for r in records if IE_PACKETS in r]
     if options is not None:
-        options.extend(r for r in records if IE_PACKETS not in r)
+        options.extend(r for r in records
+                       if IE_PACKETS not in r and r.get(TID) not in STATS_TIDS)
+    if stats is not None:
+        stats.extend(r for r in records if r.get(TID) in STATS_TIDS)
     return flows
 
 

@@ -8,6 +8,7 @@
  * tests pass in, so nothing depends on how long a step takes.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -33,6 +34,7 @@
 struct dec_tmpl {
 	uint16_t id;
 	unsigned n;
+	unsigned scope; /* options templates: scope field count; 0 for data templates */
 	uint16_t ids[DEC_MAX_FIELDS];
 	uint16_t lens[DEC_MAX_FIELDS];
 	uint32_t pens[DEC_MAX_FIELDS]; /* enterprise number, 0 for IANA elements */
@@ -41,6 +43,13 @@ struct dec_tmpl {
 struct dec_rec {
 	uint16_t tid;
 	uint64_t start_ms, end_ms, octets, packets;
+	uint64_t start_ntp, end_ntp; /* flowStart/EndNanoseconds as sent */
+	uint32_t ingress;
+	uint64_t selector;
+	uint8_t ttl_min, ttl_max;
+	uint16_t icmp;
+	uint32_t mpls; /* 3 bytes */
+	int has_icmp4, has_icmp6, has_mpls;
 	uint8_t src[16], dst[16];
 	unsigned src_len, dst_len;
 	uint16_t sport, dport, flags, vlan, cvlan;
@@ -54,7 +63,10 @@ struct dec_rec {
 struct dec_msg {
 	uint32_t len, export_time, seq, odid;
 	unsigned records;
+	unsigned option_records; /* options data records (statistics, selector report) */
+	unsigned stats_records;  /* of them, statistics records (templates 282..284) */
 	unsigned template_sets;
+	unsigned options_template_sets;
 	unsigned n_sets;
 	uint16_t set_ids[DEC_MAX_SETS];
 	int starts_with_templates;
@@ -68,6 +80,9 @@ struct decoder {
 	struct dec_msg *msgs;
 	unsigned n_msgs, cap_msgs;
 	unsigned errors;
+	/* the latest options record of each statistics template (282..284): values by field */
+	uint64_t stats[3][8];
+	unsigned n_stats[3];
 };
 
 static void dec_init(struct decoder *d)
@@ -106,7 +121,9 @@ static struct dec_tmpl *dec_find(struct decoder *d, uint16_t id)
 	return NULL;
 }
 
-static int dec_templates(struct decoder *d, const uint8_t *p, unsigned len, unsigned base)
+/* A template set (options: an options template set, whose records carry a scope count). */
+static int dec_templates(struct decoder *d, const uint8_t *p, unsigned len, unsigned base,
+                         int options)
 {
 	unsigned off = 0;
 
@@ -114,12 +131,18 @@ static int dec_templates(struct decoder *d, const uint8_t *p, unsigned len, unsi
 		struct dec_tmpl t;
 		struct dec_tmpl *slot;
 
-		if (len - off < 4)
+		if (len - off < 4u + 2u * (unsigned)options)
 			return dec_fail(d, "template record header cut", base + off);
 		memset(&t, 0, sizeof(t));
 		t.id = wr_be16(p + off);
 		t.n = wr_be16(p + off + 2);
 		off += 4;
+		if (options) {
+			t.scope = wr_be16(p + off);
+			off += 2;
+			if (t.scope == 0 || t.scope > t.n)
+				return dec_fail(d, "bad scope field count", base + off);
+		}
 		if (t.id < 256 || t.n == 0 || t.n > DEC_MAX_FIELDS)
 			return dec_fail(d, "bad template id or field count", base + off);
 		for (unsigned i = 0; i < t.n; i++) {
@@ -178,6 +201,38 @@ static int dec_field(struct decoder *d, struct dec_rec *r, uint16_t id, uint32_t
 		break;
 	case 153:
 		r->end_ms = v;
+		break;
+	case 156:
+		r->start_ntp = v;
+		break;
+	case 157:
+		r->end_ntp = v;
+		break;
+	case 10:
+		r->ingress = (uint32_t)v;
+		break;
+	case 302:
+		r->selector = v;
+		break;
+	case 52:
+		r->ttl_min = (uint8_t)v;
+		break;
+	case 53:
+		r->ttl_max = (uint8_t)v;
+		break;
+	case 32:
+		r->icmp = (uint16_t)v;
+		r->has_icmp4 = 1;
+		break;
+	case 139:
+		r->icmp = (uint16_t)v;
+		r->has_icmp6 = 1;
+		break;
+	case 70:
+		if (len != 3)
+			return dec_fail(d, "mplsTopLabelStackSection is not 3 bytes", at);
+		r->mpls = (uint32_t)v;
+		r->has_mpls = 1;
 		break;
 	case 1:
 		r->octets = v;
@@ -243,6 +298,24 @@ static int dec_data(struct decoder *d, struct dec_msg *dm, uint16_t set_id, cons
 		rec_len += t->lens[i];
 	if (rec_len == 0 || len < rec_len)
 		return dec_fail(d, "data set shorter than one record", base);
+	if (t->scope) {
+		/* options records: the statistics are kept by field order, the others counted */
+		for (; len - off >= rec_len; off += rec_len) {
+			unsigned k = set_id - 282u, o = 0;
+
+			dm->option_records++;
+			if (set_id < 282 || set_id > 284)
+				continue;
+			dm->stats_records++;
+			d->n_stats[k]++;
+			for (unsigned i = 0; i < t->n && i < 8; o += t->lens[i], i++)
+				d->stats[k][i] = get_uint(p + off + o, t->lens[i]);
+		}
+		if (off != len)
+			return dec_fail(d, "options set length is not a multiple of the record",
+			                base);
+		return 0;
+	}
 	while (len - off >= rec_len) {
 		struct dec_rec r;
 
@@ -299,11 +372,15 @@ static int dec_msg(struct decoder *d, const uint8_t *p, size_t len)
 			dm.set_ids[dm.n_sets] = id;
 		dm.n_sets++;
 		if (id == 2) {
-			if (dec_templates(d, p + off + 4, set_len - 4u, off + 4) < 0)
+			if (dec_templates(d, p + off + 4, set_len - 4u, off + 4, 0) < 0)
 				return -1;
 			dm.template_sets++;
 			if (dm.n_sets == 1)
 				dm.starts_with_templates = 1;
+		} else if (id == 3) {
+			if (dec_templates(d, p + off + 4, set_len - 4u, off + 4, 1) < 0)
+				return -1;
+			dm.options_template_sets++;
 		} else if (id >= 256) {
 			if (dec_data(d, &dm, id, p + off + 4, set_len - 4u, off + 4) < 0)
 				return -1;
@@ -355,14 +432,16 @@ static uint16_t expected_tid(const struct flowcache_record *r)
 
 static unsigned expected_template(uint16_t tid, uint16_t *ids, uint16_t *lens)
 {
-	static const uint16_t v4[][2] = {{152, 8}, {153, 8}, {1, 8}, {2, 8}, {8, 4}, {12, 4},
-	                                 {7, 2},   {11, 2},  {4, 1}, {5, 1}, {6, 2}, {136, 1}};
-	static const uint16_t v6[][2] = {{152, 8}, {153, 8}, {1, 8}, {2, 8}, {27, 16}, {28, 16},
-	                                 {7, 2},   {11, 2},  {4, 1}, {5, 1}, {6, 2},   {136, 1}};
+	static const uint16_t v4[][2] = {{152, 8}, {153, 8}, {1, 8},  {2, 8},  {8, 4}, {12, 4},
+	                                 {7, 2},   {11, 2},  {4, 1},  {5, 1},  {6, 2}, {136, 1},
+	                                 {10, 4},  {52, 1},  {53, 1}, {32, 2}, {70, 3}};
+	static const uint16_t v6[][2] = {{152, 8}, {153, 8}, {1, 8},  {2, 8},   {27, 16}, {28, 16},
+	                                 {7, 2},   {11, 2},  {4, 1},  {5, 1},   {6, 2},   {136, 1},
+	                                 {10, 4},  {52, 1},  {53, 1}, {139, 2}, {70, 3}};
 	int is_v6 = tid >= 259;
 	unsigned depth = (unsigned)(tid - 256) % 3, n = 0;
 
-	for (unsigned i = 0; i < 12; i++) {
+	for (unsigned i = 0; i < 17; i++) {
 		ids[n] = is_v6 ? v6[i][0] : v4[i][0];
 		lens[n++] = is_v6 ? v6[i][1] : v4[i][1];
 	}
@@ -411,6 +490,10 @@ static struct flowcache_record make_rec(unsigned i)
 	r.tos = (uint8_t)(i * 11);
 	r.end_reason = (uint8_t)(1 + i % 5);
 	r.port = (uint16_t)i;
+	r.ttl_min = (uint8_t)(i * 5);
+	r.ttl_max = (uint8_t)(r.ttl_min + i % 7);
+	r.icmp = (uint16_t)(i * 257);
+	r.mpls_top = (i % 4 == 0) ? 0 : (uint32_t)(0xFFFFFF - i * 4099) & 0xFFFFFF;
 	return r;
 }
 
@@ -435,6 +518,14 @@ static void check_rec(const struct dec_rec *d, const struct flowcache_record *r)
 	CHECK_EQ(d->tos, r->tos);
 	CHECK_EQ(d->flags, r->tcp_flags);
 	CHECK_EQ(d->reason, r->end_reason);
+	CHECK_EQ(d->ingress, (uint32_t)r->port + 1);
+	CHECK_EQ(d->ttl_min, r->ttl_min);
+	CHECK_EQ(d->ttl_max, r->ttl_max);
+	CHECK_EQ(d->icmp, r->icmp);
+	CHECK_EQ(d->has_icmp4, r->key.ip_version == 4);
+	CHECK_EQ(d->has_icmp6, r->key.ip_version == 6);
+	CHECK(d->has_mpls);
+	CHECK_EQ(d->mpls, r->mpls_top & 0xFFFFFF); /* the entry's upper 3 bytes */
 	CHECK_EQ(d->has_vlan, depth >= 1);
 	CHECK_EQ(d->has_cvlan, depth >= 2);
 	if (depth >= 1)
@@ -443,10 +534,36 @@ static void check_rec(const struct dec_rec *d, const struct flowcache_record *r)
 		CHECK_EQ(d->cvlan, r->key.vlan[1]);
 }
 
-/* Checks the decoder's templates against the spec: all six, exactly. */
+/* The statistics options templates of RFC 7011 section 4: scope first. */
+static void check_stats_templates(struct decoder *d)
+{
+	static const uint16_t want[3][7] = {
+	    {149, 41, 42, 40},              /* Metering Process Statistics */
+	    {149, 164, 165, 152, 153},      /* Metering Process Reliability Statistics */
+	    {144, 166, 167, 168, 152, 153}, /* Exporting Process Reliability Statistics */
+	};
+	static const unsigned n[3] = {4, 5, 6};
+
+	for (unsigned k = 0; k < 3; k++) {
+		struct dec_tmpl *t = dec_find(d, (uint16_t)(282 + k));
+
+		CHECK(t != NULL);
+		if (t == NULL)
+			continue;
+		CHECK_EQ(t->scope, 1);
+		CHECK_EQ(t->n, n[k]);
+		for (unsigned i = 0; i < n[k] && i < t->n; i++) {
+			CHECK_EQ(t->ids[i], want[k][i]);
+			CHECK_EQ(t->lens[i], i == 0 ? 4 : 8);
+		}
+	}
+}
+
+/* Checks the decoder's templates against the spec: all six, exactly, and the statistics. */
 static void check_templates(struct decoder *d)
 {
-	CHECK_EQ(d->n_tmpl, 6);
+	CHECK_EQ(d->n_tmpl, 9);
+	check_stats_templates(d);
 	for (uint16_t tid = 256; tid <= 261; tid++) {
 		struct dec_tmpl *t = dec_find(d, tid);
 		uint16_t ids[DEC_MAX_FIELDS], lens[DEC_MAX_FIELDS];
@@ -471,7 +588,7 @@ static void check_seq_continuous(const struct decoder *d, unsigned first, uint32
 
 	for (unsigned i = first; i < d->n_msgs; i++) {
 		bad += d->msgs[i].seq != expect;
-		expect += d->msgs[i].records;
+		expect += d->msgs[i].records + d->msgs[i].option_records;
 	}
 	CHECK_EQ(bad, 0);
 }
@@ -619,7 +736,8 @@ static void test_biflow_roundtrip(void)
 	dec_init(&d);
 	CHECK_EQ(dec_msg(&d, buf, len), 0);
 	CHECK_EQ(d.errors, 0);
-	CHECK_EQ(d.n_tmpl, 6);
+	CHECK_EQ(d.n_tmpl, 9);
+	check_stats_templates(&d);
 	for (uint16_t tid = IPFIX_TID_BIFLOW; tid < IPFIX_TID_BIFLOW + 6; tid++) {
 		struct dec_tmpl *t = dec_find(&d, tid);
 		uint16_t ids[DEC_MAX_FIELDS], lens[DEC_MAX_FIELDS];
@@ -656,8 +774,8 @@ static void test_biflow_roundtrip(void)
 
 static void test_enospc(void)
 {
-	/* Lengths from the spec: IPv4 untagged 49 bytes, one tag 51, IPv6 with two tags 77. */
-	uint8_t buf[16 + 4 + 49 + 51], copy[sizeof(buf)];
+	/* Lengths from the spec: IPv4 untagged 60 bytes, one tag 62, IPv6 with two tags 88. */
+	uint8_t buf[16 + 4 + 60 + 62], copy[sizeof(buf)];
 	struct flowcache_record r0, r1, r6;
 	struct ipfix_msg m, mcopy;
 	struct decoder d;
@@ -676,10 +794,10 @@ static void test_enospc(void)
 	memset(buf, 0xa5, sizeof(buf));
 	ipfix_msg_begin(&m, buf, sizeof(buf), NULL, 0);
 	CHECK_EQ(ipfix_msg_add_record(&m, &r0), 0);
-	CHECK_EQ(m.len, 16 + 4 + 49);
+	CHECK_EQ(m.len, 16 + 4 + 60);
 	memcpy(copy, buf, sizeof(buf));
 	mcopy = m;
-	/* 51 bytes left: a record of another template also needs a set header. */
+	/* 62 bytes left: a record of another template also needs a set header. */
 	CHECK_EQ(ipfix_msg_add_record(&m, &r1), -ENOSPC);
 	CHECK(memcmp(buf, copy, sizeof(buf)) == 0);
 	CHECK(memcmp(&m, &mcopy, sizeof(m)) == 0);
@@ -689,7 +807,7 @@ static void test_enospc(void)
 	/* ... but one more of the open set fits. */
 	r0.key.sport = 2;
 	CHECK_EQ(ipfix_msg_add_record(&m, &r0), 0);
-	CHECK_EQ(m.len, 16 + 4 + 49 + 49);
+	CHECK_EQ(m.len, 16 + 4 + 60 + 60);
 	memcpy(copy, buf, sizeof(buf));
 	mcopy = m;
 	CHECK_EQ(ipfix_msg_add_record(&m, &r0), -ENOSPC);
@@ -729,7 +847,8 @@ static void test_sets(void)
 	CHECK(ipfix_template_id(&a) != ipfix_template_id(&b));
 	ipfix_msg_begin(&m, buf, sizeof(buf), NULL, 0);
 	CHECK_EQ(ipfix_msg_add_templates(&m), 0);
-	/* A A B B A, then templates, then A: sets A(2) B(2) A(1) T A(1). */
+	/* A A B B A, then templates, then A: sets A(2) B(2) A(1) T O A(1) (templates come as a
+	 * template set and an options template set). */
 	ipfix_msg_add_record(&m, &a);
 	ipfix_msg_add_record(&m, &a2);
 	ipfix_msg_add_record(&m, &b);
@@ -742,14 +861,17 @@ static void test_sets(void)
 	CHECK_EQ(dec_msg(&d, buf, len), 0);
 	CHECK_EQ(d.errors, 0);
 	CHECK_EQ(d.n_recs, 6);
-	CHECK_EQ(d.msgs[0].n_sets, 6);
+	CHECK_EQ(d.msgs[0].n_sets, 8);
 	CHECK_EQ(d.msgs[0].set_ids[0], 2);
-	CHECK_EQ(d.msgs[0].set_ids[1], ipfix_template_id(&a));
-	CHECK_EQ(d.msgs[0].set_ids[2], ipfix_template_id(&b));
-	CHECK_EQ(d.msgs[0].set_ids[3], ipfix_template_id(&a));
-	CHECK_EQ(d.msgs[0].set_ids[4], 2);
-	CHECK_EQ(d.msgs[0].set_ids[5], ipfix_template_id(&a));
+	CHECK_EQ(d.msgs[0].set_ids[1], 3);
+	CHECK_EQ(d.msgs[0].set_ids[2], ipfix_template_id(&a));
+	CHECK_EQ(d.msgs[0].set_ids[3], ipfix_template_id(&b));
+	CHECK_EQ(d.msgs[0].set_ids[4], ipfix_template_id(&a));
+	CHECK_EQ(d.msgs[0].set_ids[5], 2);
+	CHECK_EQ(d.msgs[0].set_ids[6], 3);
+	CHECK_EQ(d.msgs[0].set_ids[7], ipfix_template_id(&a));
 	CHECK_EQ(d.msgs[0].template_sets, 2);
+	CHECK_EQ(d.msgs[0].options_template_sets, 2);
 	check_rec(&d.recs[1], &a2);
 	check_rec(&d.recs[2], &b);
 	dec_fini(&d);
@@ -889,7 +1011,7 @@ static void test_udp(void)
 	for (unsigned i = 0; i < N; i++)
 		recs[i] = make_rec(i);
 	ipfix_exporter_params_default(&p);
-	p.udp_max_msg = 600;
+	p.udp_max_msg = 1000;
 	p.template_refresh_msgs = 4;
 	p.odid = 31;
 	snprintf(url, sizeof(url), "udp://127.0.0.1:%u", port);
@@ -917,7 +1039,7 @@ static void test_udp(void)
 	check_templates(&d);
 	check_seq_continuous(&d, 0, 0);
 	for (unsigned i = 0; i < n && i < d.n_msgs; i++) {
-		bad_size += sizes[i] > 600;
+		bad_size += sizes[i] > 1000;
 		bytes += sizes[i];
 		with_templates += d.msgs[i].template_sets;
 		/* refresh by count: the template set goes in every 4th message */
@@ -946,7 +1068,7 @@ static void test_udp(void)
 	n = udp_recv(fd, &d, N + 1, sizes, MAXD);
 	CHECK_EQ(n, 1);
 	CHECK_EQ(d.n_recs, N + 1);
-	CHECK_EQ(d.msgs[d.n_msgs - 1].seq, N);
+	check_seq_continuous(&d, 0, 0);
 
 	/* refresh by time: an idle exporter sends the templates alone after 20 s. */
 	ipfix_exporter_tick(ex, now + 19 * WR_NS_PER_S);
@@ -964,12 +1086,31 @@ static void test_udp(void)
 			CHECK_EQ(dec_msg(&d, buf, (size_t)len), 0);
 		CHECK_EQ(d.msgs[d.n_msgs - 1].template_sets, 1);
 		CHECK_EQ(d.msgs[d.n_msgs - 1].records, 0);
-		CHECK_EQ(d.msgs[d.n_msgs - 1].seq, N + 1);
+		check_seq_continuous(&d, 0, 0);
 	}
 	ipfix_exporter_tick(ex, now + 22 * WR_NS_PER_S);
 	CHECK(!udp_pending(fd));
+	get_stats(ex, &st);
 	ipfix_exporter_free(ex);
-	CHECK(!udp_pending(fd)); /* nothing was left to flush */
+	/* nothing was left to flush: the last message holds only the final statistics */
+	{
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		static uint8_t buf[2048];
+		ssize_t len;
+
+		CHECK(poll(&pfd, 1, 1000) == 1);
+		len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		CHECK(len > 0);
+		if (len > 0)
+			CHECK_EQ(dec_msg(&d, buf, (size_t)len), 0);
+	}
+	CHECK_EQ(d.msgs[d.n_msgs - 1].records, 0);
+	CHECK_EQ(d.msgs[d.n_msgs - 1].stats_records, 3);
+	CHECK_EQ(d.stats[0][1], st.messages);
+	CHECK_EQ(d.stats[0][2], N + 1);
+	CHECK_EQ(d.stats[0][3], st.bytes);
+	check_seq_continuous(&d, 0, 0);
+	CHECK(!udp_pending(fd));
 	dec_fini(&d);
 	close(fd);
 }
@@ -993,6 +1134,7 @@ static void test_udp_refused(void)
 		recs[i] = make_rec(i);
 	ipfix_exporter_params_default(&p);
 	p.udp_pace_mps = 0;
+	p.udp_max_msg = 4000; /* templates and ten records in one message */
 	snprintf(url, sizeof(url), "udp://127.0.0.1:%u", port);
 	ex = ipfix_exporter_create(url, &p, err, sizeof(err));
 	CHECK(ex != NULL);
@@ -1170,9 +1312,11 @@ static void test_tcp(void)
 		CHECK_EQ(d.msgs[0].template_sets, 1);
 		CHECK_EQ(d.msgs[0].records, 0);
 		CHECK_EQ(d.msgs[0].seq, 0);
+		CHECK_EQ(d.msgs[0].stats_records, 3);
 		CHECK_EQ(d.msgs[1].template_sets, 0);
 		CHECK_EQ(d.msgs[1].records, 3);
-		CHECK_EQ(d.msgs[1].seq, 0);
+		/* the statistics records of the first message count as data records */
+		CHECK_EQ(d.msgs[1].seq, 3);
 	}
 	for (i = 0; i < 3 && i < d.n_recs; i++)
 		check_rec(&d.recs[i], &recs[50 + i]);
@@ -1289,12 +1433,30 @@ static void test_file(void)
 		ipfix_exporter_tick(ex, now + i * WR_NS_PER_MS);
 	}
 	CHECK_EQ(ipfix_exporter_flush(ex, now + 2 * WR_NS_PER_S), 0);
+	ipfix_exporter_finish(ex, now + 2 * WR_NS_PER_S);
 	get_stats(ex, &st);
 	ipfix_exporter_free(ex);
 
 	CHECK_EQ(read_file(path, &data, &len), 0);
 	dec_init(&d);
 	CHECK_EQ(dec_stream(&d, data, len), len);
+	/* The file ends with the final statistics: what went before that last message. */
+	CHECK(d.n_msgs > 1);
+	if (d.n_msgs > 1) {
+		const struct dec_msg *last = &d.msgs[d.n_msgs - 1];
+
+		CHECK_EQ(last->records, 0);
+		CHECK_EQ(last->stats_records, 3);
+		CHECK_EQ(d.stats[0][0], 5); /* observationDomainId */
+		CHECK_EQ(d.stats[0][1], d.n_msgs - 1);
+		CHECK_EQ(d.stats[0][2], N);
+		CHECK_EQ(d.stats[0][3], len - last->len);
+		CHECK_EQ(d.stats[1][1], 0);                  /* nothing ignored */
+		CHECK_EQ(d.stats[2][0], (uint64_t)getpid()); /* exportingProcessId */
+		CHECK_EQ(d.stats[2][1], 0);                  /* nothing lost */
+		CHECK_EQ(st.stats_sent, 2);                  /* at the start, at the end */
+		CHECK_EQ(d.n_stats[0], 2);
+	}
 	CHECK_EQ(d.errors, 0);
 	CHECK_EQ(d.n_recs, N);
 	CHECK(d.n_msgs > 1 && d.msgs[0].starts_with_templates);
@@ -1320,6 +1482,197 @@ static void test_file(void)
 	CHECK_EQ(errno, ENOENT);
 	CHECK(strstr(err, "cannot open") != NULL);
 	CHECK(strstr(err, "no/such/dir") != NULL);
+	rmdir(dir);
+}
+
+/* flowStart/EndNanoseconds: NTP format, seconds from 1900 and a 2^-32 s fraction. */
+static void test_ns_timestamps(void)
+{
+	static uint8_t buf[8192];
+	struct flowcache_record recs[8];
+	struct ipfix_msg m;
+	struct decoder d;
+	size_t len;
+
+	for (unsigned i = 0; i < 8; i++)
+		recs[i] = make_rec(i);
+	recs[7].first_ns = 0;        /* 1970: NTP second 2208988800 */
+	recs[7].last_ns = 999999999; /* the largest fraction of a second */
+	ipfix_msg_begin(&m, buf, sizeof(buf), NULL, IPFIX_MSG_NS);
+	CHECK_EQ(ipfix_msg_add_templates(&m), 0);
+	for (unsigned i = 0; i < 8; i++)
+		CHECK_EQ(ipfix_msg_add_record(&m, &recs[i]), 0);
+	len = ipfix_msg_finish(&m, 1, 0, 1);
+	dec_init(&d);
+	CHECK_EQ(dec_msg(&d, buf, len), 0);
+	CHECK_EQ(d.errors, 0);
+	CHECK_EQ(d.n_recs, 8);
+	for (uint16_t tid = 256; tid <= 261; tid++) {
+		struct dec_tmpl *t = dec_find(&d, tid);
+
+		CHECK(t != NULL && t->ids[0] == 156 && t->ids[1] == 157 && t->lens[0] == 8);
+	}
+	for (unsigned i = 0; i < 8 && i < d.n_recs; i++) {
+		const struct dec_rec *r = &d.recs[i];
+		uint64_t s0 = r->start_ntp >> 32, f0 = r->start_ntp & 0xFFFFFFFFu;
+		uint64_t back_ns = (s0 - 2208988800ULL) * WR_NS_PER_S + ((f0 * WR_NS_PER_S) >> 32);
+
+		CHECK_EQ(r->start_ms, 0); /* no milliseconds elements */
+		CHECK_EQ(s0, recs[i].first_ns / WR_NS_PER_S + 2208988800ULL);
+		/* the fraction is the nanoseconds scaled down: back within 1 ns */
+		CHECK(back_ns <= recs[i].first_ns && recs[i].first_ns - back_ns <= 1);
+		CHECK_EQ(r->end_ntp >> 32, recs[i].last_ns / WR_NS_PER_S + 2208988800ULL);
+	}
+	CHECK_EQ(d.recs[7].start_ntp, 2208988800ULL << 32);
+	CHECK_EQ(d.recs[7].end_ntp, 2208988800ULL << 32 | 0xFFFFFFFBu);
+	dec_fini(&d);
+}
+
+/* The selector report shares the options template set with the statistics templates. */
+static void test_sampled_templates(void)
+{
+	static uint8_t buf[8192];
+	struct ipfix_sampling smp;
+	struct flowcache_record r = make_rec(2);
+	struct ipfix_msg m;
+	struct decoder d;
+	struct dec_tmpl *t;
+	size_t len;
+
+	memset(&smp, 0, sizeof(smp));
+	smp.n_selectors = 2;
+	smp.sel[0].algorithm = 1;
+	smp.sel[0].interval = 1;
+	smp.sel[0].space = 99;
+	smp.sel[1].algorithm = 3;
+	smp.sel[1].probability = 0.25;
+	ipfix_msg_begin(&m, buf, sizeof(buf), &smp, 0);
+	CHECK_EQ(ipfix_msg_add_templates(&m), 0);
+	CHECK_EQ(ipfix_msg_add_record(&m, &r), 0);
+	len = ipfix_msg_finish(&m, 1, 0, 1);
+	dec_init(&d);
+	CHECK_EQ(dec_msg(&d, buf, len), 0);
+	CHECK_EQ(d.errors, 0);
+	CHECK_EQ(d.n_tmpl, 10); /* six data, three statistics, the selector report */
+	check_stats_templates(&d);
+	t = dec_find(&d, IPFIX_TID_SELECTOR);
+	CHECK(t != NULL && t->scope == 1 && t->ids[0] == 302);
+	CHECK_EQ(d.msgs[0].option_records, 2);
+	CHECK_EQ(d.msgs[0].options_template_sets, 1);
+	CHECK_EQ(d.n_recs, 1);
+	CHECK_EQ(d.recs[0].tid, 262 + 1);    /* sampled IPv4, one tag */
+	CHECK_EQ(d.recs[0].selector, 2 + 1); /* the record's input (port 2) + 1 */
+	dec_fini(&d);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Rotation by size: every file is a session of its own, starting with the templates and
+ * ending with its statistics; the files hold every record once. Losses reported by the
+ * metering process reach the reliability records. */
+static void test_file_rotation(void)
+{
+	enum { N = 2000 };
+	struct ipfix_exporter_params p;
+	struct ipfix_exporter_stats st;
+	struct ipfix_metering_losses loss;
+	struct ipfix_exporter *ex;
+	static struct flowcache_record recs[N];
+	char dir[] = "/tmp/test_ipfix_rot_XXXXXX", path[128], url[160], err[256];
+	char names[64][320];
+	uint64_t now = test_now(), total_bytes = 0;
+	unsigned n_files = 0, total_recs = 0, bad_start = 0, bad_end = 0;
+	struct dirent *de;
+	DIR *dh;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/flows.ipfix", dir);
+	snprintf(url, sizeof(url), "file:%s", path);
+	for (unsigned i = 0; i < N; i++)
+		recs[i] = make_rec(i);
+	ipfix_exporter_params_default(&p);
+	p.file_rotate_bytes = 20000;
+	ex = ipfix_exporter_create(url, &p, err, sizeof(err));
+	CHECK(ex != NULL);
+	if (ex == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return;
+	}
+	memset(&loss, 0, sizeof(loss));
+	loss.ignored_packets = 7;
+	loss.ignored_octets = 700;
+	loss.ignored_first_ns = 1700000000123456789ULL;
+	loss.ignored_last_ns = 1700000001123456789ULL;
+	loss.dropped_flows = 3;
+	loss.dropped_packets = 30;
+	loss.dropped_octets = 3000;
+	loss.dropped_first_ns = 1700000002000000000ULL;
+	loss.dropped_last_ns = 1700000003000000000ULL;
+	ipfix_exporter_set_losses(ex, &loss);
+	for (unsigned i = 0; i < N; i += 100) {
+		ipfix_exporter_add(ex, &recs[i], 100, now);
+		ipfix_exporter_tick(ex, now);
+	}
+	ipfix_exporter_finish(ex, now);
+	get_stats(ex, &st);
+	ipfix_exporter_free(ex);
+	CHECK(st.files > 3);
+	CHECK(access(path, F_OK) != 0); /* the last file was renamed too */
+
+	dh = opendir(dir);
+	CHECK(dh != NULL);
+	while (dh != NULL && (de = readdir(dh)) != NULL && n_files < 64)
+		if (strncmp(de->d_name, "flows.ipfix.", 12) == 0)
+			snprintf(names[n_files++], sizeof(names[0]), "%s/%s", dir, de->d_name);
+	if (dh != NULL)
+		closedir(dh);
+	qsort(names, n_files, sizeof(names[0]), cmp_names);
+	CHECK_EQ(n_files, st.files);
+	for (unsigned f = 0; f < n_files; f++) {
+		struct decoder d;
+		uint8_t *data = NULL;
+		size_t len = 0;
+		const char *base = strrchr(names[f], '/') + 1;
+
+		/* flows.ipfix.YYYYMMDDTHHMMSSZ-NNNNNN */
+		CHECK_EQ(strlen(base), strlen("flows.ipfix.20261122T101010Z-000001"));
+		CHECK(base[20] == 'T' && base[27] == 'Z' && base[28] == '-');
+		CHECK_EQ(read_file(names[f], &data, &len), 0);
+		dec_init(&d);
+		CHECK_EQ(dec_stream(&d, data, len), len);
+		CHECK_EQ(d.errors, 0);
+		bad_start +=
+		    !(d.n_msgs > 0 && d.msgs[0].starts_with_templates && d.msgs[0].seq == 0);
+		bad_end += !(d.n_msgs > 1 && d.msgs[d.n_msgs - 1].stats_records == 3);
+		check_seq_continuous(&d, 0, 0);
+		total_recs += d.n_recs;
+		total_bytes += len;
+		/* the reliability records carry what the metering process reported */
+		CHECK_EQ(d.stats[1][1], 7);
+		CHECK_EQ(d.stats[1][2], 700);
+		CHECK_EQ(d.stats[1][3], 1700000000123ULL);
+		CHECK_EQ(d.stats[1][4], 1700000001123ULL);
+		CHECK_EQ(d.stats[2][1], 3);
+		CHECK_EQ(d.stats[2][2], 30);
+		CHECK_EQ(d.stats[2][3], 3000);
+		CHECK_EQ(d.stats[2][4], 1700000002000ULL);
+		CHECK_EQ(d.stats[2][5], 1700000003000ULL);
+		/* A file ends after the message that took it past the bound (at most one stream
+		 * buffer) and its statistics; names sort in the order the files were written. */
+		if (f + 1 < n_files)
+			CHECK(len >= 20000 && len <= 20000 + 16384 + 1024);
+		CHECK(base[34] - '0' == (int)(f + 1) % 10);
+		dec_fini(&d);
+		free(data);
+		unlink(names[f]);
+	}
+	CHECK_EQ(bad_start, 0);
+	CHECK_EQ(bad_end, 0);
+	CHECK_EQ(total_recs, N);
+	CHECK_EQ(total_bytes, st.bytes);
 	rmdir(dir);
 }
 
@@ -1434,6 +1787,9 @@ int main(void)
 	T_RUN(test_tcp);
 	T_RUN(test_tcp_down_at_create);
 	T_RUN(test_file);
+	T_RUN(test_file_rotation);
+	T_RUN(test_ns_timestamps);
+	T_RUN(test_sampled_templates);
 	T_RUN(test_bad_urls);
 	T_RUN(test_good_urls);
 	return t_done();
