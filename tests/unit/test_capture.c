@@ -116,6 +116,9 @@ static void test_ipv4_tcp(void)
 	CHECK_EQ(m.key.dport, 80);
 	CHECK_EQ(m.tcp_flags, 0x102);
 	CHECK_EQ(m.tos, 0x10);
+	CHECK_EQ(m.ttl, 64);
+	CHECK_EQ(m.icmp, 0);
+	CHECK_EQ(m.mpls_top, 0);
 	CHECK_EQ(m.l3_octets, 40);
 	CHECK_EQ(m.key.src[0], 10);
 	CHECK_EQ(m.key.dst[3], 2);
@@ -124,6 +127,36 @@ static void test_ipv4_tcp(void)
 	CHECK_EQ(m.ts_ns, 1000);
 	/* the IPv4 fast path's hash is the hash of the key, as every other path computes it */
 	CHECK_EQ(m.hash, capture_flow_hash(&m.key));
+
+	/* ICMP: type and code beside the key, whose ports stay 0; the general path's TTL */
+	p.n = 0;
+	eth(&p, 0x0800);
+	ipv4(&p, 1, 28, 1, 0);
+	put16(&p, 0x0B01); /* time exceeded, fragment reassembly */
+	put16(&p, 0);
+	put32(&p, 0);
+	CHECK_EQ(parse_eth(&p, &m), CAPTURE_OK);
+	CHECK_EQ(m.icmp, 0x0B01);
+	CHECK_EQ(m.key.sport, 0);
+	CHECK_EQ(m.key.dport, 0);
+	CHECK_EQ(m.ttl, 64);
+	/* ICMPv6 echo request, and the hop limit */
+	p.n = 0;
+	eth(&p, 0x86DD);
+	ipv6(&p, 58, 8);
+	put16(&p, 0x8000);
+	put16(&p, 0);
+	put32(&p, 0);
+	CHECK_EQ(parse_eth(&p, &m), CAPTURE_OK);
+	CHECK_EQ(m.icmp, 0x8000);
+	CHECK_EQ(m.ttl, 64);
+	/* an ICMP header cut short: no type, still a flow */
+	p.n = 0;
+	eth(&p, 0x0800);
+	ipv4(&p, 1, 21, 1, 0);
+	put(&p, "\x03", 1);
+	CHECK_EQ(parse_eth(&p, &m), CAPTURE_OK);
+	CHECK_EQ(m.icmp, 0);
 }
 
 static void test_octets_follow_header(void)
@@ -202,6 +235,7 @@ static void test_mpls_pppoe(void)
 	tcp(&p, 5001, 4614, 0x18);
 	CHECK_EQ(parse_eth(&p, &m), CAPTURE_OK);
 	CHECK_EQ(m.key.sport, 5001);
+	CHECK_EQ(m.mpls_top, 16 << 4); /* the top entry: label 16, TC 0, S 0 */
 
 	/* MPLS pseudowire (control word 0x0...) is not IP */
 	p.n = 0;

@@ -357,6 +357,39 @@ static void test_record_port_and_times(void)
 	flowcache_free(fc);
 }
 
+/* minimum/maximumTTL span the record's packets (fast path and slow path alike) and start
+ * again with each record; ICMP type/code and the MPLS top label are the first packet's. */
+static void test_record_ttl_icmp_mpls(void)
+{
+	static const uint8_t ttls[] = {64, 63, 200, 63, 1, 64};
+	struct flowcache *fc = mk(16, 15, 5);
+	struct flowcache_record out[8];
+	struct capture_meta m;
+	unsigned k;
+
+	for (k = 0; k < WR_ARRAY_SIZE(ttls); k++) {
+		m = pkt(1, 1, 1 * S + k, 100, 0);
+		m.ttl = ttls[k];
+		m.icmp = (uint16_t)(0x0800 + k);
+		m.mpls_top = 0x123450 + k;
+		flowcache_update_burst(fc, &m, 1);
+	}
+	m = pkt(1, 1, 7 * S, 100, 0); /* past the active timeout: a new record */
+	m.ttl = 99;
+	flowcache_update_burst(fc, &m, 1);
+	CHECK_EQ(flowcache_expire(fc, 7 * S, out, 8), 1);
+	CHECK_EQ(out[0].ttl_min, 1);
+	CHECK_EQ(out[0].ttl_max, 200);
+	CHECK_EQ(out[0].icmp, 0x0800);
+	CHECK_EQ(out[0].mpls_top, 0x123450);
+	CHECK_EQ(flowcache_flush(fc, out, 8), 1);
+	CHECK_EQ(out[0].ttl_min, 99);
+	CHECK_EQ(out[0].ttl_max, 99);
+	CHECK_EQ(out[0].icmp, 0);
+	CHECK_EQ(out[0].mpls_top, 0);
+	flowcache_free(fc);
+}
+
 /* Timestamps near the top of the range must not wrap a deadline into the past. */
 static void test_deadlines_saturate(void)
 {
@@ -814,6 +847,7 @@ int main(void)
 	T_RUN(test_eviction_saturated_deadlines);
 	T_RUN(test_clock_step_back);
 	T_RUN(test_record_port_and_times);
+	T_RUN(test_record_ttl_icmp_mpls);
 	T_RUN(test_quiet_link_after_reslotting);
 	T_RUN(test_tcp_end);
 	T_RUN(test_fin_then_late_packet);
