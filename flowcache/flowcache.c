@@ -678,11 +678,7 @@ static uint32_t create(struct flowcache *fc, const struct capture_meta *m, uint3
 	r->last_ns = m->ts_ns;
 	r->packets = 0;
 	r->tcp_flags = 0;
-	r->tos = m->tos;
-	r->ttl_min = m->ttl;
-	r->ttl_max = m->ttl;
-	r->icmp = m->icmp;
-	r->mpls_top = m->mpls_top;
+	/* tos, port, TTL, ICMP and MPLS: set by fold() as the record's first packet's */
 	r->flags = REC_LIVE | (m->key.ip_version == 6 ? REC_V6 : 0);
 	r->k = *k;
 	if (r->flags & REC_V6) {
@@ -690,7 +686,6 @@ static uint32_t create(struct flowcache *fc, const struct capture_meta *m, uint3
 		memcpy(r->dst6, m->key.dst, 16);
 	}
 	r->hash = h;
-	r->port = m->port;
 	r->rev_packets = 0;
 	r->rev_octets = 0;
 	r->rev_tcp_flags = 0;
@@ -737,6 +732,13 @@ static uint32_t tag_candidate(const struct flowcache *fc, uint32_t b1, uint16_t 
 	return bits ? fc->buckets[b2].idx[FIRST_SLOT(bits)] : NIL;
 }
 
+/* minimumTTL / maximumTTL: a record's range widens with each packet. */
+static inline void fold_ttl(struct rec *r, uint8_t ttl)
+{
+	r->ttl_min = ttl < r->ttl_min ? ttl : r->ttl_min;
+	r->ttl_max = ttl > r->ttl_max ? ttl : r->ttl_max;
+}
+
 /* Folds one packet into flow i (match: its direction), first ending the record if a timer
  * ran out before it. A new flow has last_ns == ts, so only a flow seen before can have gone
  * idle. */
@@ -756,8 +758,7 @@ static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m,
 		r->packets++;
 		r->octets += m->l3_octets;
 		r->tcp_flags |= m->tcp_flags;
-		r->ttl_min = m->ttl < r->ttl_min ? m->ttl : r->ttl_min;
-		r->ttl_max = m->ttl > r->ttl_max ? m->ttl : r->ttl_max;
+		fold_ttl(r, m->ttl);
 		return;
 	}
 
@@ -804,8 +805,7 @@ static void fold(struct flowcache *fc, uint32_t i, const struct capture_meta *m,
 	}
 	r->packets++;
 	r->octets += m->l3_octets;
-	r->ttl_min = m->ttl < r->ttl_min ? m->ttl : r->ttl_min;
-	r->ttl_max = m->ttl > r->ttl_max ? m->ttl : r->ttl_max;
+	fold_ttl(r, m->ttl);
 	if (WR_LIKELY(match == MATCH_FWD)) {
 		r->tcp_flags |= m->tcp_flags;
 	} else {

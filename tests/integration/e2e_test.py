@@ -119,14 +119,7 @@ def test_nfcapd(weir, tmp):
                                   "-B", "8388608", "-t", "3600"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if ("127.0.0.1:%d " % port) in subprocess.run(["ss", "-uln"], capture_output=True,
-                                                          text=True).stdout:
-                break
-            time.sleep(0.05)
-        else:
-            wt.fail("nfcapd did not start: %s" % collector.stderr.read())
+        wt.wait_udp(port, collector, "nfcapd", timeout=10)
         drops_before = wt.udp_rcvbuf_errors()
         js = os.path.join(tmp, "summary.json")
         wt.run_weir(weir, ["-i", "pcap:" + pcap, "-o", "ipfix:udp://127.0.0.1:%d" % port,

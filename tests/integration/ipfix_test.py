@@ -67,18 +67,6 @@ def input_batches(tmp, traces):
     return [[pcap]] + [files[i:i + BATCH] for i in range(0, len(files), BATCH)], truth
 
 
-def wait_udp(port, proc, what):
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        if ("127.0.0.1:%d " % port) in subprocess.run(["ss", "-uln"], capture_output=True,
-                                                      text=True).stdout:
-            return
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    wt.fail("%s did not start listening on %d" % (what, port))
-
-
 def export_both(weir, tmp, inputs, udp_port, tag, extra=()):
     """One weir run: UDP to the collector and a reference file. Returns (reference records,
     reference stats records, summary)."""
@@ -152,7 +140,7 @@ def test_nfacctd(weir, tmp, traces):
     collector = subprocess.Popen(["nfacctd", "-f", conf], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True)
     try:
-        wait_udp(port, collector, "nfacctd")
+        wt.wait_udp(port, collector, "nfacctd")
         drops = wt.udp_rcvbuf_errors()
         for n, inputs in enumerate(batches):
             recs, _, summary = export_both(weir, tmp, inputs, port, "b%d" % n)
@@ -220,7 +208,7 @@ class Capture:
         self.nfcapd = subprocess.Popen(["nfcapd", "-b", "127.0.0.1", "-p", str(self.port),
                                         "-w", self.flowdir, "-B", "8388608", "-t", "3600"],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_udp(self.port, self.nfcapd, "nfcapd")
+        wt.wait_udp(self.port, self.nfcapd, "nfcapd")
         deadline = time.time() + 10
         while not os.path.exists(self.pcap) and time.time() < deadline:
             time.sleep(0.05)

@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import time
 import traceback
 
 # IANA element ids weir exports.
@@ -168,6 +169,20 @@ def free_udp_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def wait_udp(port, proc, what, timeout=15):
+    """Waits until something listens on UDP 127.0.0.1:port; fails if proc exits first or
+    nothing listens within timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if ("127.0.0.1:%d " % port) in subprocess.run(["ss", "-uln"], capture_output=True,
+                                                      text=True).stdout:
+            return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    fail("%s did not start listening on %d" % (what, port))
 
 
 def udp_rcvbuf_errors():
