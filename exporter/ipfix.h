@@ -20,7 +20,9 @@
  * Options templates (RFC 7011 section 4), sent with every template set: Metering Process
  * Statistics, Metering Process Reliability Statistics and Exporting Process Reliability
  * Statistics, whose records go out at the start of every transport session, periodically and
- * at the end; and, with sampling, the selector report (RFC 5476).
+ * at the end; and, with sampling, the selector report (RFC 5476) and the same selectors as
+ * sampler records in the layout NetFlow v9 collectors read. Each options template has an
+ * options template set of its own.
  *
  * Threading: an exporter is used by one thread at a time (the exporter thread).
  */
@@ -43,8 +45,10 @@
 #define IPFIX_TID_MSTATS     282 /* options: Metering Process Statistics */
 #define IPFIX_TID_MREL       283 /* options: Metering Process Reliability Statistics */
 #define IPFIX_TID_EREL       284 /* options: Exporting Process Reliability Statistics */
-#define IPFIX_MSG_BIFLOW     1u  /* ipfix_msg_begin() flag: biflow records (RFC 5103) */
-#define IPFIX_MSG_NS         2u  /* ipfix_msg_begin() flag: flowStart/EndNanoseconds */
+#define IPFIX_TID_SAMPLER    285 /* options: the selectors again, as NetFlow v9 collectors read them \
+	                          */
+#define IPFIX_MSG_BIFLOW 1u      /* ipfix_msg_begin() flag: biflow records (RFC 5103) */
+#define IPFIX_MSG_NS     2u      /* ipfix_msg_begin() flag: flowStart/EndNanoseconds */
 
 #define IPFIX_MAX_SELECTORS 16
 
@@ -65,6 +69,7 @@ struct ipfix_selector {
  * counts up (RFC 5476). n_selectors == 0: no sampling, no selectorId in records. */
 struct ipfix_sampling {
 	uint32_t n_selectors; /* selectorId 1..n, one per input; a record's is its port + 1 */
+	uint32_t odid;        /* observation domain of the selectors (the exporter sets it) */
 	struct ipfix_selector sel[IPFIX_MAX_SELECTORS]; /* sel[i]: selectorId i + 1 */
 };
 

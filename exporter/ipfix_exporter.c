@@ -792,6 +792,7 @@ struct ipfix_exporter *ipfix_exporter_create(const char *url,
 	ex->fd = -1;
 	ex->transport = u.transport;
 	ex->params = *params;
+	ex->params.sampling.odid = params->odid;
 	ex->url = strdup(url);
 	ex->cap = u.transport == IPFIX_UDP ? params->udp_max_msg : IPFIX_STREAM_BUF;
 	ex->buf = malloc(ex->cap);

@@ -1,6 +1,7 @@
 /*
  * IPFIX message builder (RFC 7011): message header, one template set carrying the six
- * templates in use, an options template set (statistics, selector report), and data sets
+ * templates in use, an options template set per options template (statistics, selector
+ * report, sampler), and data sets
  * whose id is the template id. Pure: it writes into the caller's buffer and never does I/O.
  *
  * The six templates differ only in the address family and in how many VLAN tags they carry,
@@ -12,7 +13,7 @@
  *
  * Template ids: 256 + 6 * sampled + 3 * IPv6 + VLAN depth for uniflows (256..267), the same
  * from IPFIX_TID_BIFLOW for biflows (270..281); 268 is the selector report, 282..284 the
- * statistics (RFC 7011 section 4).
+ * statistics (RFC 7011 section 4), 285 the sampler records.
  */
 #include "ipfix.h"
 #include "ipfix_internal.h"
@@ -204,6 +205,19 @@ static const struct opt_field selector_fields[] = {
     {334, 8}, /* hashInitialiserValue */
 };
 
+/* The same selectors in the layout NetFlow v9 collectors read (nfdump 1.7 among them): the
+ * observation domain as scope, selectorId an ordinary field, and each selector's mean rate
+ * as packets taken (interval) and passed over (space). nfdump 1.7 reads only the first
+ * options template of a set and the first record of a data set, so this template has a set
+ * of its own and so has each record. */
+static const struct opt_field sampler_fields[] = {
+    {149, 4}, /* observationDomainId (scope) */
+    {302, 8}, /* selectorId */
+    {304, 2}, /* selectorAlgorithm */
+    {305, 4}, /* samplingPacketInterval */
+    {306, 4}, /* samplingPacketSpace */
+};
+
 /* RFC 7011 4.1: Metering Process Statistics */
 static const struct opt_field mstats_fields[] = {
     {149, 4}, /* observationDomainId (scope) */
@@ -233,6 +247,8 @@ static const struct opt_field erel_fields[] = {
 
 static const struct opt_template selector_tmpl = {IPFIX_TID_SELECTOR, selector_fields,
                                                   WR_ARRAY_SIZE(selector_fields)};
+static const struct opt_template sampler_tmpl = {IPFIX_TID_SAMPLER, sampler_fields,
+                                                 WR_ARRAY_SIZE(sampler_fields)};
 static const struct opt_template stats_tmpls[] = {
     {IPFIX_TID_MSTATS, mstats_fields, WR_ARRAY_SIZE(mstats_fields)},
     {IPFIX_TID_MREL, mrel_fields, WR_ARRAY_SIZE(mrel_fields)},
@@ -267,13 +283,18 @@ static size_t data_templates_len(int sampled, int biflow)
 	return len;
 }
 
-/* Bytes of the options template set (statistics, and the selector report's when sampled). */
+/* Bytes of the options templates (statistics, and the two selector layouts when sampled),
+ * each in a set of its own: nfdump 1.7 reads only the first template of an options template
+ * set, and pmacct 1.7 misreads the ones after the first. */
 static size_t options_templates_len(int sampled)
 {
-	size_t len = IPFIX_SET_HEADER_LEN + (sampled ? opt_tmpl_len(&selector_tmpl) : 0);
+	size_t len = 0;
 
+	if (sampled)
+		len += 2 * IPFIX_SET_HEADER_LEN + opt_tmpl_len(&selector_tmpl) +
+		       opt_tmpl_len(&sampler_tmpl);
 	for (size_t i = 0; i < WR_ARRAY_SIZE(stats_tmpls); i++)
-		len += opt_tmpl_len(&stats_tmpls[i]);
+		len += IPFIX_SET_HEADER_LEN + opt_tmpl_len(&stats_tmpls[i]);
 	return len;
 }
 
@@ -283,7 +304,8 @@ size_t ipfix_template_set_len(uint32_t n_selectors, int biflow)
 	    data_templates_len(n_selectors > 0, biflow) + options_templates_len(n_selectors > 0);
 
 	if (n_selectors)
-		len += IPFIX_SET_HEADER_LEN + (size_t)n_selectors * opt_record_len(&selector_tmpl);
+		len += IPFIX_SET_HEADER_LEN + (size_t)n_selectors * opt_record_len(&selector_tmpl) +
+		       (size_t)n_selectors * (IPFIX_SET_HEADER_LEN + opt_record_len(&sampler_tmpl));
 	return len;
 }
 
@@ -340,8 +362,12 @@ void ipfix_msg_begin(struct ipfix_msg *m, uint8_t *buf, size_t cap,
 
 static void put_uint(uint8_t *p, uint64_t v, uint16_t len);
 
+/* An options template in an options template set of its own. */
 static uint8_t *put_opt_template(uint8_t *p, const struct opt_template *t)
 {
+	wr_put_be16(p, IPFIX_SET_OPTIONS);
+	wr_put_be16(p + 2, (uint16_t)(IPFIX_SET_HEADER_LEN + opt_tmpl_len(t)));
+	p += IPFIX_SET_HEADER_LEN;
 	wr_put_be16(p, t->tid);
 	wr_put_be16(p + 2, (uint16_t)t->n);
 	wr_put_be16(p + 4, 1); /* scope field count */
@@ -390,6 +416,51 @@ static uint8_t *put_selector_records(uint8_t *p, const struct ipfix_sampling *s)
 	return p;
 }
 
+/* A selector's mean rate as packets taken and passed over: exact for count-based and
+ * n-out-of-N selection, one in round(1/p) for probabilities and hash ranges. */
+static void selector_rate(const struct ipfix_selector *d, uint32_t *interval, uint32_t *space)
+{
+	double k;
+
+	switch (d->algorithm) {
+	case 1: /* systematic count-based */
+		*interval = d->interval;
+		*space = d->space;
+		return;
+	case 3: /* random n-out-of-N */
+		*interval = d->size;
+		*space = d->population - d->size;
+		return;
+	case 4: /* uniform probabilistic */
+		k = d->probability > 0 ? 1.0 / d->probability : 1.0;
+		break;
+	default: /* hash-based: the selected share of the hash range */
+		k = 4294967296.0 / ((double)d->hash_max + 1.0);
+		break;
+	}
+	*interval = 1;
+	*space = k < 1.5 ? 0 : k >= (double)UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)(k + 0.5) - 1;
+}
+
+/* The same selectors in the NetFlow v9 collectors' layout: a data set per record. */
+static uint8_t *put_sampler_records(uint8_t *p, const struct ipfix_sampling *s)
+{
+	for (uint32_t sel = 1; sel <= s->n_selectors; sel++) {
+		const struct ipfix_selector *d = &s->sel[sel - 1];
+		uint32_t interval, space;
+
+		selector_rate(d, &interval, &space);
+		uint64_t v[WR_ARRAY_SIZE(sampler_fields)] = {s->odid, sel, d->algorithm, interval,
+		                                             space};
+
+		wr_put_be16(p, IPFIX_TID_SAMPLER);
+		wr_put_be16(p + 2,
+		            (uint16_t)(IPFIX_SET_HEADER_LEN + opt_record_len(&sampler_tmpl)));
+		p = put_opt_record(p + IPFIX_SET_HEADER_LEN, &sampler_tmpl, v);
+	}
+	return p;
+}
+
 int ipfix_msg_add_templates(struct ipfix_msg *m)
 {
 	int sampled = msg_sampled(m);
@@ -426,15 +497,14 @@ int ipfix_msg_add_templates(struct ipfix_msg *m)
 			p += elem_spec_len(e);
 		}
 	}
-	wr_put_be16(p, IPFIX_SET_OPTIONS);
-	wr_put_be16(p + 2, (uint16_t)options_templates_len(sampled));
-	p += IPFIX_SET_HEADER_LEN;
 	for (size_t i = 0; i < WR_ARRAY_SIZE(stats_tmpls); i++)
 		p = put_opt_template(p, &stats_tmpls[i]);
 	if (sampled) {
 		p = put_opt_template(p, &selector_tmpl);
-		put_selector_records(p, m->sampling);
-		m->option_records += m->sampling->n_selectors;
+		p = put_opt_template(p, &sampler_tmpl);
+		p = put_selector_records(p, m->sampling);
+		put_sampler_records(p, m->sampling);
+		m->option_records += 2 * m->sampling->n_selectors;
 	}
 	m->len += total;
 	/* A data record after the template set needs a set of its own. */

@@ -334,6 +334,15 @@ def test_gen(weir, tmp):
     return "uniform, IMIX, IPv4/IPv6, Zipf and churn exact; same SPEC same records"
 
 
+def sampler_rates(samplers):
+    """The sampler records (template 285) as {selectorId: (algorithm, interval, space)}, after
+    checking that each is scoped to weir's observation domain (1)."""
+    if any(r.get(wt.IE_ODID) != "1" for r in samplers):
+        wt.fail("sampler records not scoped to observation domain 1: %s" % samplers)
+    return {r[wt.IE_SELECTOR_ID]: (r[wt.IE_SELECTOR_ALGO], r[wt.IE_SAMPLING_INTERVAL],
+                                   r[wt.IE_SAMPLING_SPACE]) for r in samplers}
+
+
 def test_sample(weir, tmp):
     spec = "gen:flows=2000,packets=200000,seed=3"
 
@@ -372,8 +381,8 @@ def test_sample(weir, tmp):
     out = os.path.join(tmp2, "s.ipfix")
     wt.run_weir(weir, ["-i", spec, "-i", spec, "--sample", "count:10", "-q",
                        "-o", "ipfix:file:" + out])
-    opts = []
-    recs = wt.decode_ipfixdump(out, options=opts)
+    opts, smp = [], []
+    recs = wt.decode_ipfixdump(out, options=opts, samplers=smp)
     if {r.get(wt.IE_SELECTOR_ID) for r in recs} != {"1", "2"}:
         wt.fail("records do not carry selectorId 1 and 2: %s" % {
             r.get(wt.IE_SELECTOR_ID) for r in recs})
@@ -381,13 +390,17 @@ def test_sample(weir, tmp):
                                      r[wt.IE_SAMPLING_SPACE]) for r in opts}
     if report != {"1": ("1", "1", "9"), "2": ("1", "1", "9")}:
         wt.fail("selector report (algorithm, interval, space) per selector: %s" % report)
+    if sampler_rates(smp) != {"1": ("1", "1", "9"), "2": ("1", "1", "9")}:
+        wt.fail("sampler records (algorithm, interval, space) per selector: %s" % smp)
     wt.run_weir(weir, ["-i", spec, "--sample", "hash:8,seed=5", "-q", "-o", "ipfix:file:" + out])
-    opts = []
-    wt.decode_ipfixdump(out, options=opts)
+    opts, smp = [], []
+    wt.decode_ipfixdump(out, options=opts, samplers=smp)
     if len(opts) != 1 or opts[0][wt.IE_SELECTOR_ALGO] != "6" or \
             int(opts[0][wt.IE_HASH_SELECTED_MAX]) != 0xFFFFFFFF // 8 or \
             opts[0][wt.IE_HASH_INIT] != "5":
         wt.fail("hash selector report: %s" % opts)
+    if sampler_rates(smp) != {"1": ("6", "1", "7")}:
+        wt.fail("hash sampler record (one in 8): %s" % smp)
     # A selector per input: a default, one input with its own, one with none.
     three, s3 = run([spec, spec, spec], "count:10\0--sample\0" "2=prob:0.5\0--sample\0" "3=none")
     per = s3["inputs"]
@@ -403,8 +416,8 @@ def test_sample(weir, tmp):
     out3 = os.path.join(tmp3, "p.ipfix")
     wt.run_weir(weir, ["-i", spec, "-i", spec, "-i", spec, "--sample", "count:10", "--sample",
                        "2=prob:0.5", "--sample", "3=none", "-q", "-o", "ipfix:file:" + out3])
-    opts = []
-    recs = wt.decode_ipfixdump(out3, options=opts)
+    opts, smp = [], []
+    recs = wt.decode_ipfixdump(out3, options=opts, samplers=smp)
     by_sel = collections.Counter()
     for r in recs:
         by_sel[r.get(wt.IE_SELECTOR_ID)] += int(r[wt.IE_PACKETS])
@@ -414,6 +427,8 @@ def test_sample(weir, tmp):
     if report != {"1": ("1", "1", "9", 0.0), "2": ("4", "0", "0", 0.5),
                   "3": ("1", "1", "0", 0.0)}:
         wt.fail("per-input selector report: %s" % report)
+    if sampler_rates(smp) != {"1": ("1", "1", "9"), "2": ("4", "1", "1"), "3": ("1", "1", "0")}:
+        wt.fail("per-input sampler records: %s" % smp)
     if by_sel["1"] != 20000 or by_sel["3"] != 200000 or by_sel["2"] != per[1]["in_flows"]:
         wt.fail("packets per selectorId: %s" % dict(by_sel))
     # flow:4: a flow is kept whole or not at all, about a quarter of them
@@ -423,8 +438,8 @@ def test_sample(weir, tmp):
         wt.fail("flow:4: %d flows kept, %d of them partial" % (len(tbl), len(partial)))
     return ("count:10 exact, prob:0.25 %d/200000, hash:8 identical across runs and workers, "
             "flow:4 kept %d whole flows of 2000; per-input selectors (count:10, prob:0.5, none) "
-            "selected apart; selectorId and RFC 5476 selector report decoded by "
-            "ipfixDump" % (s["packets_in_flows"], len(tbl)))
+            "selected apart; selectorId, RFC 5476 selector report and sampler records "
+            "decoded by ipfixDump" % (s["packets_in_flows"], len(tbl)))
 
 
 CLI_CASES = [

@@ -19,6 +19,11 @@ that libfixbuf's ipfixDump decodes as the reference; the inputs are weir's gener
                may differ only after messages carrying them);
   options      the final statistics records in the file equal weir's own counters: messages,
                flow records and octets sent before the last message, ignored packets;
+  sampled      two sampled inputs (count:10 and count:4) exported at once to nfacctd with
+               renormalisation on and to nfcapd: nfacctd, reading the sampler options records,
+               scales each flow up by its own selector's rate, so its totals equal the
+               reference's packets and bytes times 10 or 4 by selectorId; nfcapd decodes the
+               same messages with no bad packet and totals equal to weir's (unscaled) counters;
   tcp-restart  the TCP collector closes mid-run and comes back: weir keeps reading, counts
                what it cannot send, reconnects, starts the new session with its templates, and
                received + counted-lost = exported, for records and for packets, with the
@@ -88,6 +93,15 @@ def export_both(weir, tmp, inputs, udp_port, tag, extra=()):
     return recs, stats, summary
 
 
+def stop(proc):
+    """SIGINT to a collector, and a kill if it has not gone in 20 s."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def no_kernel_drops(before, what):
     if wt.udp_rcvbuf_errors() != before:
         wt.fail("%s: the kernel dropped datagrams for a full socket buffer (RcvbufErrors); "
@@ -152,11 +166,7 @@ def test_nfacctd(weir, tmp, traces):
         time.sleep(2.5)  # two print intervals: everything received is written
         no_kernel_drops(drops, "nfacctd")
     finally:
-        collector.send_signal(signal.SIGINT)
-        try:
-            collector.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            collector.kill()
+        stop(collector)
     got = collections.Counter()
     got_bytes = collections.Counter()
     for fn in glob.glob(os.path.join(outdir, "out-*.csv")):
@@ -496,8 +506,92 @@ def test_tcp_restart(weir, tmp, traces):
                 out["packets_lost"]))
 
 
+# ---------------------------------------------------------------------------------------- #
+# sampled export: nfacctd scales up by the sampler records, nfcapd decodes them
+
+def test_sampled(weir, tmp, traces):
+    pcap, _ = generated(tmp, flows=1500, seed=5)
+    acct_port, capd_port = wt.free_udp_port(), wt.free_udp_port()
+    while capd_port == acct_port:
+        capd_port = wt.free_udp_port()
+    outdir, flowdir = os.path.join(tmp, "nfacctd"), os.path.join(tmp, "nfcapd")
+    os.mkdir(outdir)
+    os.mkdir(flowdir)
+    conf, log = os.path.join(tmp, "nfacctd.conf"), os.path.join(tmp, "nfacctd.log")
+    with open(conf, "w") as fh:
+        fh.write("daemonize: false\nnfacctd_ip: 127.0.0.1\nnfacctd_port: %d\n"
+                 "nfacctd_pipe_size: 8388608\nnfacctd_renormalize: true\nplugins: print[p]\n"
+                 "aggregate[p]: proto\nprint_output[p]: csv\n"
+                 "print_output_file[p]: %s/out-%%s.csv\nprint_refresh_time[p]: 1\n"
+                 "print_output_file_append[p]: true\nlogfile: %s\n" % (acct_port, outdir, log))
+    acct = subprocess.Popen(["nfacctd", "-f", conf], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    capd = None
+    try:
+        wt.wait_udp(acct_port, acct, "nfacctd")
+        capd = subprocess.Popen(["nfcapd", "-b", "127.0.0.1", "-p", str(capd_port), "-w",
+                                 flowdir, "-B", "8388608", "-t", "3600"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wt.wait_udp(capd_port, capd, "nfcapd", timeout=10)
+        drops = wt.udp_rcvbuf_errors()
+        ref, js = os.path.join(tmp, "ref.ipfix"), os.path.join(tmp, "sum.json")
+        wt.run_weir(weir, ["-i", "pcap:" + pcap, "-i", "pcap:" + pcap, "--sample", "count:10",
+                           "--sample", "2=count:4",
+                           "-o", "ipfix:udp://127.0.0.1:%d" % acct_port,
+                           "-o", "ipfix:udp://127.0.0.1:%d" % capd_port,
+                           "-o", "ipfix:file:" + ref, "--udp-rate", "2000",
+                           "--summary-json", js, "-q"])
+        time.sleep(2.5)  # two print intervals: everything received is written
+        no_kernel_drops(drops, "nfacctd and nfcapd")
+    finally:
+        stop(acct)
+        if capd is not None:
+            stop(capd)
+    summary = json.load(open(js))
+    wt.check_conservation(summary, "sampled")
+    samplers = []
+    recs = wt.decode_ipfixdump(ref, samplers=samplers)
+    rate = {r[wt.IE_SELECTOR_ID]: (int(r[wt.IE_SAMPLING_INTERVAL]) +
+                                   int(r[wt.IE_SAMPLING_SPACE])) // int(r[wt.IE_SAMPLING_INTERVAL])
+            for r in samplers}
+    if rate != {"1": 10, "2": 4}:
+        wt.fail("sampler records give rates %s, want 1 -> 10 and 2 -> 4" % rate)
+    want_p = sum(int(r[wt.IE_PACKETS]) * rate[r[wt.IE_SELECTOR_ID]] for r in recs)
+    want_b = sum(int(r[wt.IE_OCTETS]) * rate[r[wt.IE_SELECTOR_ID]] for r in recs)
+    plain_p = sum(int(r[wt.IE_PACKETS]) for r in recs)
+    plain_b = sum(int(r[wt.IE_OCTETS]) for r in recs)
+    if plain_p != summary["packets_in_flows"] or want_p == plain_p:
+        wt.fail("reference: %d packets in records, weir counted %d" % (
+            plain_p, summary["packets_in_flows"]))
+    got_p = got_b = 0
+    for fn in glob.glob(os.path.join(outdir, "out-*.csv")):
+        for row in csv.DictReader(open(fn, newline="")):
+            got_p += int(row["PACKETS"])
+            got_b += int(row["BYTES"])
+    if (got_p, got_b) != (want_p, want_b):
+        wt.fail("nfacctd renormalised to %d packets / %d bytes, the records times their "
+                "selectors' rates give %d / %d (unscaled %d / %d)" % (
+                    got_p, got_b, want_p, want_b, plain_p, plain_b))
+    bad = [l for l in open(log) if " ERROR " in l or " WARN " in l]
+    if bad:
+        wt.fail("nfacctd complained: %s" % bad[:3])
+    p = subprocess.run(["nfdump", "-R", flowdir, "-I"], capture_output=True, text=True)
+    stat = dict(l.split(":", 1) for l in p.stdout.splitlines() if ":" in l)
+    got = tuple(int(stat[k].strip()) for k in ("Flows", "Packets", "Bytes"))
+    if got != (len(recs), plain_p, plain_b):
+        wt.fail("nfdump: %d flows / %d packets / %d bytes, weir exported %d / %d / %d" % (
+            got + (len(recs), plain_p, plain_b)))
+    capd_err = capd.stderr.read()
+    tally = [l for l in capd_err.splitlines() if "Bad Packets:" in l]
+    if not tally or any(not l.rstrip().endswith("Bad Packets: 0") for l in tally):
+        wt.fail("nfcapd's tally on exit: %s" % (tally or capd_err.strip()[-300:]))
+    return ("%d records from two selectors (1 in 10, 1 in 4): nfacctd scaled %d packets / %d "
+            "bytes up to %d / %d as the sampler records say; nfcapd decoded all %d records "
+            "with no bad packet" % (len(recs), plain_p, plain_b, got_p, got_b, len(recs)))
+
+
 TESTS = {"nfacctd": test_nfacctd, "tshark": test_tshark, "refresh": test_refresh,
-         "options": test_options, "tcp-restart": test_tcp_restart}
+         "options": test_options, "sampled": test_sampled, "tcp-restart": test_tcp_restart}
 
 
 def main():

@@ -19,6 +19,7 @@ IE_SRC4, IE_DST4, IE_SRC6, IE_DST6 = 8, 12, 27, 28
 IE_VLAN, IE_CVLAN, IE_END_REASON = 58, 245, 136
 IE_START_MS, IE_END_MS = 152, 153
 IE_SELECTOR_ID, IE_SELECTOR_ALGO, IE_SAMPLING_INTERVAL, IE_SAMPLING_SPACE = 302, 304, 305, 306
+IE_ODID = 149  # observationDomainId
 IE_SAMPLING_PROBABILITY, IE_HASH_SELECTED_MAX, IE_HASH_INIT = 311, 332, 334
 # RFC 5103 reverse elements (enterprise 29305), keyed as ipfixDump prints them.
 IE_REV_OCTETS, IE_REV_PACKETS, IE_REV_FLAGS = "29305/1", "29305/2", "29305/6"
@@ -66,14 +67,16 @@ def weir_to_ipfix_file(weir, inputs, extra=(), tmpdir=None):
     return decode_ipfixdump(out), summary, p.stderr
 
 
+SELECTOR_TID = 268  # the RFC 5476 selector report
+SAMPLER_TID = 285  # the same selectors in the NetFlow v9 collectors' layout
 STATS_TIDS = (282, 283, 284)  # Metering Process Statistics, Metering / Exporting Reliability
 
 
-def decode_ipfixdump(path, options=None, stats=None):
+def decode_ipfixdump(path, options=None, stats=None, samplers=None):
     """Decodes an IPFIX file with libfixbuf's ipfixDump; returns the flow records as a list of
     {ie_id: value} (plus TID: template id). The selector report's options records go into the
-    list `options`, and the statistics options records (STATS_TIDS) into the list `stats`, when
-    given. Fails on any decoder complaint."""
+    list `options`, the sampler records (SAMPLER_TID) into `samplers` and the statistics
+    options records (STATS_TIDS) into `stats`, when given. Fails on any decoder complaint."""
     p = subprocess.run(["ipfixDump", "--in", path, "-d"], capture_output=True, text=True)
     if p.returncode != 0 or p.stderr.strip():
         fail("ipfixDump rejected %s (exit %d): %s" % (path, p.returncode, p.stderr.strip()))
@@ -91,8 +94,9 @@ def decode_ipfixdump(path, options=None, stats=None):
             cur[int(ie) if ie.isdigit() else ie] = line.split(" : ", 1)[1].strip()
     flows = [r for r in records if IE_PACKETS in r]
     if options is not None:
-        options.extend(r for r in records
-                       if IE_PACKETS not in r and r.get(TID) not in STATS_TIDS)
+        options.extend(r for r in records if r.get(TID) == SELECTOR_TID)
+    if samplers is not None:
+        samplers.extend(r for r in records if r.get(TID) == SAMPLER_TID)
     if stats is not None:
         stats.extend(r for r in records if r.get(TID) in STATS_TIDS)
     return flows

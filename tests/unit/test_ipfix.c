@@ -83,6 +83,9 @@ struct decoder {
 	/* the latest options record of each statistics template (282..284): values by field */
 	uint64_t stats[3][8];
 	unsigned n_stats[3];
+	/* the sampler records (template 285) in order, values by field, and their sets */
+	uint64_t sampler[2 * IPFIX_MAX_SELECTORS][5];
+	unsigned n_sampler, sampler_sets;
 };
 
 static void dec_init(struct decoder *d)
@@ -299,11 +302,20 @@ static int dec_data(struct decoder *d, struct dec_msg *dm, uint16_t set_id, cons
 	if (rec_len == 0 || len < rec_len)
 		return dec_fail(d, "data set shorter than one record", base);
 	if (t->scope) {
-		/* options records: the statistics are kept by field order, the others counted */
+		/* options records: the statistics and sampler records are kept by field order,
+		 * the others counted */
+		d->sampler_sets += set_id == IPFIX_TID_SAMPLER;
 		for (; len - off >= rec_len; off += rec_len) {
 			unsigned k = set_id - 282u, o = 0;
 
 			dm->option_records++;
+			if (set_id == IPFIX_TID_SAMPLER &&
+			    d->n_sampler < WR_ARRAY_SIZE(d->sampler)) {
+				for (unsigned i = 0; i < t->n && i < 5; o += t->lens[i], i++)
+					d->sampler[d->n_sampler][i] =
+					    get_uint(p + off + o, t->lens[i]);
+				d->n_sampler++;
+			}
 			if (set_id < 282 || set_id > 284)
 				continue;
 			dm->stats_records++;
@@ -861,17 +873,20 @@ static void test_sets(void)
 	CHECK_EQ(dec_msg(&d, buf, len), 0);
 	CHECK_EQ(d.errors, 0);
 	CHECK_EQ(d.n_recs, 6);
-	CHECK_EQ(d.msgs[0].n_sets, 8);
+	/* every options template has a set of its own */
+	CHECK_EQ(d.msgs[0].n_sets, 12);
 	CHECK_EQ(d.msgs[0].set_ids[0], 2);
 	CHECK_EQ(d.msgs[0].set_ids[1], 3);
-	CHECK_EQ(d.msgs[0].set_ids[2], ipfix_template_id(&a));
-	CHECK_EQ(d.msgs[0].set_ids[3], ipfix_template_id(&b));
+	CHECK_EQ(d.msgs[0].set_ids[2], 3);
+	CHECK_EQ(d.msgs[0].set_ids[3], 3);
 	CHECK_EQ(d.msgs[0].set_ids[4], ipfix_template_id(&a));
-	CHECK_EQ(d.msgs[0].set_ids[5], 2);
-	CHECK_EQ(d.msgs[0].set_ids[6], 3);
-	CHECK_EQ(d.msgs[0].set_ids[7], ipfix_template_id(&a));
+	CHECK_EQ(d.msgs[0].set_ids[5], ipfix_template_id(&b));
+	CHECK_EQ(d.msgs[0].set_ids[6], ipfix_template_id(&a));
+	CHECK_EQ(d.msgs[0].set_ids[7], 2);
+	CHECK_EQ(d.msgs[0].set_ids[8], 3);
+	CHECK_EQ(d.msgs[0].set_ids[11], ipfix_template_id(&a));
 	CHECK_EQ(d.msgs[0].template_sets, 2);
-	CHECK_EQ(d.msgs[0].options_template_sets, 2);
+	CHECK_EQ(d.msgs[0].options_template_sets, 6);
 	check_rec(&d.recs[1], &a2);
 	check_rec(&d.recs[2], &b);
 	dec_fini(&d);
@@ -1541,10 +1556,11 @@ static void test_sampled_templates(void)
 
 	memset(&smp, 0, sizeof(smp));
 	smp.n_selectors = 2;
+	smp.odid = 7;
 	smp.sel[0].algorithm = 1;
 	smp.sel[0].interval = 1;
 	smp.sel[0].space = 99;
-	smp.sel[1].algorithm = 3;
+	smp.sel[1].algorithm = 4;
 	smp.sel[1].probability = 0.25;
 	ipfix_msg_begin(&m, buf, sizeof(buf), &smp, 0);
 	CHECK_EQ(ipfix_msg_add_templates(&m), 0);
@@ -1553,12 +1569,27 @@ static void test_sampled_templates(void)
 	dec_init(&d);
 	CHECK_EQ(dec_msg(&d, buf, len), 0);
 	CHECK_EQ(d.errors, 0);
-	CHECK_EQ(d.n_tmpl, 10); /* six data, three statistics, the selector report */
+	CHECK_EQ(d.n_tmpl, 11); /* six data, three statistics, the two selector layouts */
 	check_stats_templates(&d);
 	t = dec_find(&d, IPFIX_TID_SELECTOR);
 	CHECK(t != NULL && t->scope == 1 && t->ids[0] == 302);
-	CHECK_EQ(d.msgs[0].option_records, 2);
-	CHECK_EQ(d.msgs[0].options_template_sets, 1);
+	/* the NetFlow v9 layout: observationDomainId scope, selectorId, algorithm, rate */
+	t = dec_find(&d, IPFIX_TID_SAMPLER);
+	CHECK(t != NULL && t->scope == 1 && t->n == 5 && t->ids[0] == 149 && t->ids[1] == 302 &&
+	      t->ids[2] == 304 && t->ids[3] == 305 && t->ids[4] == 306);
+	CHECK_EQ(d.msgs[0].option_records, 4);
+	CHECK_EQ(d.msgs[0].options_template_sets, 5);
+	CHECK_EQ(d.n_sampler, 2);
+	CHECK_EQ(d.sampler_sets, 2);   /* a set for each record */
+	CHECK_EQ(d.sampler[0][0], 7);  /* the exporter's observation domain */
+	CHECK_EQ(d.sampler[0][1], 1);  /* selectorId */
+	CHECK_EQ(d.sampler[0][2], 1);  /* count-based */
+	CHECK_EQ(d.sampler[0][3], 1);  /* 1 taken */
+	CHECK_EQ(d.sampler[0][4], 99); /* 99 passed over */
+	CHECK_EQ(d.sampler[1][1], 2);
+	CHECK_EQ(d.sampler[1][2], 4); /* probabilistic, p = 0.25: one in four */
+	CHECK_EQ(d.sampler[1][3], 1);
+	CHECK_EQ(d.sampler[1][4], 3);
 	CHECK_EQ(d.n_recs, 1);
 	CHECK_EQ(d.recs[0].tid, 262 + 1);    /* sampled IPv4, one tag */
 	CHECK_EQ(d.recs[0].selector, 2 + 1); /* the record's input (port 2) + 1 */
