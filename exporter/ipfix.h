@@ -45,10 +45,9 @@
 #define IPFIX_TID_MSTATS     282 /* options: Metering Process Statistics */
 #define IPFIX_TID_MREL       283 /* options: Metering Process Reliability Statistics */
 #define IPFIX_TID_EREL       284 /* options: Exporting Process Reliability Statistics */
-#define IPFIX_TID_SAMPLER    285 /* options: the selectors again, as NetFlow v9 collectors read them \
-	                          */
-#define IPFIX_MSG_BIFLOW 1u      /* ipfix_msg_begin() flag: biflow records (RFC 5103) */
-#define IPFIX_MSG_NS     2u      /* ipfix_msg_begin() flag: flowStart/EndNanoseconds */
+#define IPFIX_TID_SAMPLER    285 /* options: the selectors in the NetFlow v9 collectors' layout */
+#define IPFIX_MSG_BIFLOW     1u  /* ipfix_msg_begin() flag: biflow records (RFC 5103) */
+#define IPFIX_MSG_NS         2u  /* ipfix_msg_begin() flag: flowStart/EndNanoseconds */
 
 #define IPFIX_MAX_SELECTORS 16
 
