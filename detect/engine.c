@@ -1,0 +1,319 @@
+/*
+ * The detect engine: merges the workers' closed bins and feeds every series.
+ *
+ * Each worker's bins arrive in time order (a worker may skip a long silence). Bin T is
+ * evaluated once every worker still running has a bin queued at T or later; the cells of
+ * the bins at T are summed per series, and every series known so far is updated, with zero
+ * when it had no cell: that is how a drop to zero is seen. Series live in an open-addressed
+ * table keyed by series id, each with a detect_series per metric; a series is created by its
+ * first cell, up to max_series.
+ *
+ * Grouping: with a single link, an alert of another family raised while the link's packet
+ * series fires is attached to the link's alert (parent_episode). The capture health gate
+ * (detect_health) suppresses rate drops while the probe itself is losing packets.
+ */
+#include "watch.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wr.h"
+
+#define MAX_QUEUED 4096 /* bins per worker waiting for the others */
+
+struct eseries {
+	uint32_t id; /* 0xffffffff: empty slot */
+	uint32_t pad;
+	double count[DETECT_METRICS]; /* this bin */
+	struct detect_series s[DETECT_METRICS];
+};
+
+struct wqueue {
+	struct detect_bin **b;
+	unsigned head, n;
+	int finished;
+};
+
+struct detect_engine {
+	struct detect_engine_params p;
+	struct detect_params dp;
+	struct wqueue *q;
+	struct eseries *tab;
+	uint32_t mask, n_series;
+	struct detect_health health;
+	uint64_t lost, seen; /* capture losses not yet given to the health check */
+	struct detect_alert *held;
+	unsigned n_held, cap_held;
+	struct detect_engine_stats st;
+};
+
+struct detect_engine *detect_engine_create(const struct detect_engine_params *p)
+{
+	struct detect_engine *e = calloc(1, sizeof(*e));
+	uint32_t slots = 1024;
+
+	if (e == NULL || p->n_workers == 0 || p->bin_ns == 0 || p->detect == NULL)
+		goto fail;
+	e->p = *p;
+	e->dp = *p->detect;
+	if (e->p.max_series == 0)
+		e->p.max_series = 100000;
+	e->q = calloc(p->n_workers, sizeof(*e->q));
+	if (e->q == NULL)
+		goto fail;
+	for (unsigned i = 0; i < p->n_workers; i++)
+		if ((e->q[i].b = calloc(MAX_QUEUED, sizeof(*e->q[i].b))) == NULL)
+			goto fail;
+	e->tab = malloc(slots * sizeof(*e->tab));
+	if (e->tab == NULL)
+		goto fail;
+	for (uint32_t i = 0; i < slots; i++)
+		e->tab[i].id = UINT32_MAX;
+	e->mask = slots - 1;
+	return e;
+fail:
+	detect_engine_free(e);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void detect_engine_free(struct detect_engine *e)
+{
+	if (e == NULL)
+		return;
+	if (e->q) {
+		for (unsigned i = 0; i < e->p.n_workers; i++) {
+			struct wqueue *q = &e->q[i];
+
+			for (unsigned k = 0; q->b && k < q->n; k++)
+				detect_bin_free(q->b[(q->head + k) % MAX_QUEUED]);
+			free(q->b);
+		}
+		free(e->q);
+	}
+	free(e->tab);
+	free(e->held);
+	free(e);
+}
+
+static uint32_t id_hash(uint32_t id)
+{
+	return (id * 0x9e3779b1u) ^ (id >> 16);
+}
+
+static int grow(struct detect_engine *e)
+{
+	uint32_t slots = 2 * (e->mask + 1);
+	struct eseries *t = malloc(slots * sizeof(*t));
+
+	if (t == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < slots; i++)
+		t[i].id = UINT32_MAX;
+	for (uint32_t i = 0; i <= e->mask; i++) {
+		uint32_t h;
+
+		if (e->tab[i].id == UINT32_MAX)
+			continue;
+		for (h = id_hash(e->tab[i].id) & (slots - 1); t[h].id != UINT32_MAX;
+		     h = (h + 1) & (slots - 1))
+			;
+		t[h] = e->tab[i];
+	}
+	free(e->tab);
+	e->tab = t;
+	e->mask = slots - 1;
+	return 0;
+}
+
+static struct eseries *find(struct detect_engine *e, uint32_t id, int create)
+{
+	uint32_t h;
+
+	for (h = id_hash(id) & e->mask; e->tab[h].id != UINT32_MAX; h = (h + 1) & e->mask)
+		if (e->tab[h].id == id)
+			return &e->tab[h];
+	if (!create)
+		return NULL;
+	if (e->n_series >= e->p.max_series) {
+		e->st.series_refused++;
+		return NULL;
+	}
+	if (2 * (e->n_series + 1) > e->mask + 1) {
+		if (grow(e) < 0)
+			return NULL;
+		return find(e, id, 1);
+	}
+	memset(&e->tab[h], 0, sizeof(e->tab[h]));
+	e->tab[h].id = id;
+	e->n_series++;
+	return &e->tab[h];
+}
+
+void detect_engine_put(struct detect_engine *e, struct detect_bin *bin)
+{
+	struct wqueue *q;
+
+	if (bin->worker >= e->p.n_workers) {
+		detect_bin_free(bin);
+		return;
+	}
+	q = &e->q[bin->worker];
+	if (bin->start_ns == UINT64_MAX) {
+		q->finished = 1;
+		detect_bin_free(bin);
+		return;
+	}
+	if (q->n == MAX_QUEUED) {
+		/* the other workers are far behind: the oldest bin of this one is merged alone
+		 * rather than lost (its count goes into the next one's cells) */
+		struct detect_bin *old = q->b[q->head];
+
+		q->head = (q->head + 1) % MAX_QUEUED;
+		q->n--;
+		detect_bin_free(old);
+	}
+	q->b[(q->head + q->n) % MAX_QUEUED] = bin;
+	q->n++;
+}
+
+static int hold(struct detect_engine *e, const struct detect_alert *a)
+{
+	if (e->n_held == e->cap_held) {
+		unsigned cap = e->cap_held ? 2 * e->cap_held : 64;
+		struct detect_alert *h = realloc(e->held, cap * sizeof(*h));
+
+		if (h == NULL)
+			return -ENOMEM;
+		e->held = h;
+		e->cap_held = cap;
+	}
+	e->held[e->n_held++] = *a;
+	e->st.events++;
+	return 0;
+}
+
+/* The next bin every running worker has closed, or UINT64_MAX when one is still open. */
+static uint64_t ready_bin(const struct detect_engine *e)
+{
+	uint64_t t = UINT64_MAX;
+	int any = 0;
+
+	for (unsigned i = 0; i < e->p.n_workers; i++) {
+		const struct wqueue *q = &e->q[i];
+
+		if (q->n == 0) {
+			if (!q->finished)
+				return UINT64_MAX;
+			continue;
+		}
+		any = 1;
+		if (q->b[q->head]->start_ns < t)
+			t = q->b[q->head]->start_ns;
+	}
+	return any ? t : UINT64_MAX;
+}
+
+static void evaluate_bin(struct detect_engine *e, uint64_t t)
+{
+	double bin_s = (double)e->p.bin_ns / 1e9;
+	uint64_t end = t + e->p.bin_ns;
+	struct eseries *parent = NULL;
+	struct detect_event ev;
+	struct detect_alert a;
+	int gate;
+
+	/* merge the cells of bin t */
+	for (unsigned i = 0; i < e->p.n_workers; i++) {
+		struct wqueue *q = &e->q[i];
+		struct detect_bin *b;
+
+		if (q->n == 0 || q->b[q->head]->start_ns != t)
+			continue;
+		b = q->b[q->head];
+		for (unsigned k = 0; k < b->n_cells; k++) {
+			const struct detect_cell *c = &b->cells[k];
+			struct eseries *s = find(e, c->id, 1);
+
+			if (s == NULL)
+				continue;
+			s->count[DETECT_PACKETS] += (double)c->packets;
+			s->count[DETECT_BITS] += 8.0 * (double)c->bytes;
+			s->count[DETECT_FLOWS] += c->flows;
+		}
+		q->head = (q->head + 1) % MAX_QUEUED;
+		q->n--;
+		detect_bin_free(b);
+	}
+	e->st.bins++;
+
+	/* capture health first: its gate applies to this bin's drops */
+	memset(&a, 0, sizeof(a));
+	if (detect_health_update(&e->health, &e->dp, end, e->seen, e->lost, &a.ev)) {
+		a.id = UINT32_MAX;
+		a.family = DETECT_FAM_LINK;
+		hold(e, &a);
+	}
+	e->lost = e->seen = 0;
+	gate = detect_health_degraded(&e->health);
+	if (e->p.n_links == 1)
+		parent = find(e, detect_series_id(DETECT_FAM_LINK, 0), 0);
+
+	/* the link series first, so that children see the parent's state of this bin */
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t h = 0; h <= e->mask; h++) {
+			struct eseries *s = &e->tab[h];
+			int fam;
+
+			if (s->id == UINT32_MAX)
+				continue;
+			fam = (int)(s->id >> 24);
+			if ((pass == 0) != (fam == DETECT_FAM_LINK))
+				continue;
+			for (int m = 0; m < DETECT_METRICS; m++) {
+				if (m == DETECT_FLOWS && fam != DETECT_FAM_LINK)
+					continue;
+				if (!detect_series_update(&s->s[m], &e->dp, end, bin_s, s->count[m],
+				                          gate, &ev))
+					continue;
+				memset(&a, 0, sizeof(a));
+				a.ev = ev;
+				a.id = s->id;
+				a.metric = (uint8_t)m;
+				a.family = (uint8_t)fam;
+				a.link = fam == DETECT_FAM_LINK ? (s->id & 0xffffffu) : 0;
+				a.degraded = gate;
+				if (fam != DETECT_FAM_LINK && parent != NULL &&
+				    detect_series_firing(&parent->s[DETECT_PACKETS]))
+					a.parent_episode = parent->s[DETECT_PACKETS].episode;
+				hold(e, &a);
+			}
+			memset(s->count, 0, sizeof(s->count));
+		}
+	}
+}
+
+unsigned detect_engine_run(struct detect_engine *e, uint64_t lost_packets, uint64_t seen_packets,
+                           struct detect_alert *out, unsigned max)
+{
+	uint64_t t;
+	unsigned n;
+
+	e->lost += lost_packets;
+	e->seen += seen_packets;
+	while (e->n_held < max && (t = ready_bin(e)) != UINT64_MAX)
+		evaluate_bin(e, t);
+	n = e->n_held < max ? e->n_held : max;
+	memcpy(out, e->held, n * sizeof(*out));
+	memmove(e->held, e->held + n, (e->n_held - n) * sizeof(*out));
+	e->n_held -= n;
+	e->st.series = e->n_series;
+	return n;
+}
+
+void detect_engine_get_stats(const struct detect_engine *e, struct detect_engine_stats *ret)
+{
+	*ret = e->st;
+	ret->series = e->n_series;
+}

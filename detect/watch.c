@@ -1,0 +1,671 @@
+/*
+ * The watch list, the workers' in-line counters and the engine that merges their bins.
+ *
+ * Prefix tables (prefixes:FILE, asn:FILE) are one open-addressed hash of (IP version, length,
+ * masked address) with the distinct lengths of each version kept longest first: a lookup
+ * masks the address once per length until a hit. The counters are flat arrays per family
+ * (256 protocols, 4096 VLANs, 65536 ports, one cell per prefix or AS), so a packet costs a
+ * few increments; closing a bin scans them for non-zero cells.
+ *
+ * The engine keeps each worker's closed bins in order and evaluates bin T once every worker
+ * still running has closed it; every known series is then fed its count for T, zero when it
+ * had none.
+ */
+#include "watch.h"
+
+#include "capture.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wr.h"
+
+#define MAX_LINKS   256
+#define N_PROTO     256
+#define N_VLAN      4096
+#define N_DPORT     65536
+#define MAX_PFX     (1u << 22)
+#define ENGINE_KEEP 4096 /* events held between two detect_engine_run() calls */
+
+/* ---------------------------------------------------------------------------------------- */
+/* Prefix tables                                                                              */
+
+struct pfx {
+	uint8_t addr[16];
+	uint8_t version, len;
+	uint32_t value; /* prefix index (prefixes) or AS index (asn) */
+};
+
+struct lpm {
+	struct pfx *v; /* entries */
+	uint32_t n, cap;
+	uint32_t *slot;       /* hash slots: entry index + 1, 0 empty */
+	uint32_t mask;        /* slots - 1 */
+	uint8_t lens[2][129]; /* distinct lengths per version, longest first */
+	unsigned n_lens[2];
+};
+
+static void mask_addr(uint8_t *a, unsigned bytes, unsigned len)
+{
+	for (unsigned i = 0; i < bytes; i++) {
+		unsigned keep = len >= 8 * (i + 1) ? 8 : len > 8 * i ? len - 8 * i : 0;
+
+		a[i] &= (uint8_t)(0xff00u >> keep);
+	}
+}
+
+static uint32_t pfx_hash(const uint8_t *a, unsigned version, unsigned len)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ (version << 8 | len);
+
+	for (unsigned i = 0; i < (version == 4 ? 4u : 16u); i++)
+		h = (h ^ a[i]) * 0x100000001b3ull;
+	return (uint32_t)(h ^ h >> 32);
+}
+
+static int lpm_rehash(struct lpm *t, uint32_t slots)
+{
+	uint32_t *s = calloc(slots, sizeof(*s));
+
+	if (s == NULL)
+		return -ENOMEM;
+	free(t->slot);
+	t->slot = s;
+	t->mask = slots - 1;
+	for (uint32_t i = 0; i < t->n; i++) {
+		uint32_t h = pfx_hash(t->v[i].addr, t->v[i].version, t->v[i].len) & t->mask;
+
+		while (t->slot[h])
+			h = (h + 1) & t->mask;
+		t->slot[h] = i + 1;
+	}
+	return 0;
+}
+
+static const struct pfx *lpm_find_exact(const struct lpm *t, const uint8_t *a, unsigned version,
+                                        unsigned len)
+{
+	uint32_t h;
+
+	if (t->slot == NULL)
+		return NULL;
+	for (h = pfx_hash(a, version, len) & t->mask; t->slot[h]; h = (h + 1) & t->mask) {
+		const struct pfx *p = &t->v[t->slot[h] - 1];
+
+		if (p->version == version && p->len == len &&
+		    memcmp(p->addr, a, version == 4 ? 4 : 16) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+/* Adds a prefix (already masked); a duplicate keeps the first value. */
+static int lpm_add(struct lpm *t, const uint8_t *a, unsigned version, unsigned len, uint32_t value)
+{
+	unsigned vi = version == 6;
+	struct pfx *p;
+
+	if (lpm_find_exact(t, a, version, len))
+		return 0;
+	if (t->n == t->cap) {
+		uint32_t cap = t->cap ? 2 * t->cap : 64;
+		struct pfx *v = realloc(t->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		t->v = v;
+		t->cap = cap;
+	}
+	p = &t->v[t->n++];
+	memset(p, 0, sizeof(*p));
+	memcpy(p->addr, a, version == 4 ? 4 : 16);
+	p->version = (uint8_t)version;
+	p->len = (uint8_t)len;
+	p->value = value;
+	if (2 * t->n > t->mask || t->slot == NULL) {
+		if (lpm_rehash(t, t->slot ? 2 * (t->mask + 1) : 256) < 0)
+			return -ENOMEM;
+	} else {
+		uint32_t h = pfx_hash(p->addr, version, len) & t->mask;
+
+		while (t->slot[h])
+			h = (h + 1) & t->mask;
+		t->slot[h] = t->n;
+	}
+	{
+		unsigned i, n = t->n_lens[vi];
+
+		for (i = 0; i < n && t->lens[vi][i] != len; i++)
+			;
+		if (i == n) {
+			/* insert keeping longest first */
+			for (i = n; i > 0 && t->lens[vi][i - 1] < len; i--)
+				t->lens[vi][i] = t->lens[vi][i - 1];
+			t->lens[vi][i] = (uint8_t)len;
+			t->n_lens[vi]++;
+		}
+	}
+	return 0;
+}
+
+static const struct pfx *lpm_lookup(const struct lpm *t, const uint8_t *addr, unsigned version)
+{
+	unsigned vi = version == 6;
+	uint8_t a[16];
+
+	for (unsigned i = 0; i < t->n_lens[vi]; i++) {
+		const struct pfx *p;
+
+		memcpy(a, addr, 16);
+		mask_addr(a, vi ? 16 : 4, t->lens[vi][i]);
+		p = lpm_find_exact(t, a, version, t->lens[vi][i]);
+		if (p)
+			return p;
+	}
+	return NULL;
+}
+
+static void lpm_fini(struct lpm *t)
+{
+	free(t->v);
+	free(t->slot);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Watch list                                                                                 */
+
+struct detect_watch {
+	unsigned families; /* bit per enum detect_family */
+	struct lpm prefixes;
+	uint32_t n_prefixes;
+	struct lpm asn; /* value: index into as_nums */
+	uint32_t *as_nums;
+	uint32_t n_as, cap_as;
+};
+
+struct detect_watch *detect_watch_create(void)
+{
+	struct detect_watch *w = calloc(1, sizeof(*w));
+
+	if (w)
+		w->families = 1u << DETECT_FAM_LINK;
+	return w;
+}
+
+void detect_watch_free(struct detect_watch *w)
+{
+	if (w == NULL)
+		return;
+	lpm_fini(&w->prefixes);
+	lpm_fini(&w->asn);
+	free(w->as_nums);
+	free(w);
+}
+
+int detect_watch_has(const struct detect_watch *w, int family)
+{
+	return (w->families >> family) & 1;
+}
+
+/* "ADDR/LEN" or "ADDR LEN" (tabs or spaces) into a masked prefix. */
+static int parse_prefix(char *addr, const char *lenstr, uint8_t *ret, unsigned *ret_version,
+                        unsigned *ret_len)
+{
+	char *end;
+	long len;
+	unsigned version = strchr(addr, ':') ? 6 : 4;
+
+	memset(ret, 0, 16);
+	if (inet_pton(version == 4 ? AF_INET : AF_INET6, addr, ret) != 1)
+		return -1;
+	len = strtol(lenstr, &end, 10);
+	if (end == lenstr || *end != '\0' || len < 0 || len > (version == 4 ? 32 : 128))
+		return -2;
+	mask_addr(ret, version == 4 ? 4 : 16, (unsigned)len);
+	*ret_version = version;
+	*ret_len = (unsigned)len;
+	return 0;
+}
+
+static uint32_t as_index(struct detect_watch *w, uint32_t asn)
+{
+	/* files are usually sorted by prefix, not AS: a linear search over the distinct ASes
+	 * would be quadratic, so keep them in a small hash inside the asn table's values */
+	for (uint32_t i = w->n_as; i > 0 && i + 64 > w->n_as; i--)
+		if (w->as_nums[i - 1] == asn)
+			return i - 1;
+	for (uint32_t i = 0; i < w->n_as; i++)
+		if (w->as_nums[i] == asn)
+			return i;
+	if (w->n_as == w->cap_as) {
+		uint32_t cap = w->cap_as ? 2 * w->cap_as : 64;
+		uint32_t *v = realloc(w->as_nums, cap * sizeof(*v));
+
+		if (v == NULL)
+			return UINT32_MAX;
+		w->as_nums = v;
+		w->cap_as = cap;
+	}
+	w->as_nums[w->n_as] = asn;
+	return w->n_as++;
+}
+
+static int load_table(struct detect_watch *w, const char *spec, const char *path, int asn,
+                      char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+	unsigned lineno = 0, added = 0;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "--watch %s: cannot open '%s': %s", spec, path,
+		         strerror(errno));
+		return -ENOENT;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *tok[3] = {NULL, NULL, NULL}, *save = NULL, *s = line, *slash;
+		uint8_t a[16];
+		unsigned version, len, nt = 0;
+		int r;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s:%u: line longer than %zu bytes", path, lineno,
+			         sizeof(line) - 2);
+			fclose(f);
+			return -EINVAL;
+		}
+		if ((slash = strchr(line, '#')) != NULL)
+			*slash = '\0';
+		while (nt < 3 && (tok[nt] = strtok_r(s, " \t\r\n", &save)) != NULL) {
+			s = NULL;
+			nt++;
+		}
+		if (nt == 0)
+			continue;
+		if (!asn && nt == 1 && (slash = strchr(tok[0], '/')) != NULL) {
+			*slash = '\0';
+			tok[1] = slash + 1;
+			nt = 2;
+		}
+		if (nt != (asn ? 3u : 2u) || strtok_r(NULL, " \t\r\n", &save) != NULL) {
+			snprintf(err, errlen, "%s:%u: expected %s", path, lineno,
+			         asn ? "'prefix<TAB>length<TAB>asn'" : "'prefix/length'");
+			fclose(f);
+			return -EINVAL;
+		}
+		r = parse_prefix(tok[0], tok[1], a, &version, &len);
+		if (r < 0) {
+			snprintf(err, errlen, "%s:%u: bad %s '%s'", path, lineno,
+			         r == -1 ? "address" : "prefix length", r == -1 ? tok[0] : tok[1]);
+			fclose(f);
+			return -EINVAL;
+		}
+		if (asn) {
+			char *end;
+			/* multi-origin entries ("64500_64501") and AS sets take the first AS */
+			unsigned long n = strtoul(tok[2], &end, 10);
+			uint32_t idx;
+
+			if (end == tok[2] || (*end != '\0' && *end != '_' && *end != ',') ||
+			    n > UINT32_MAX) {
+				snprintf(err, errlen, "%s:%u: bad AS number '%s'", path, lineno,
+				         tok[2]);
+				fclose(f);
+				return -EINVAL;
+			}
+			idx = as_index(w, (uint32_t)n);
+			if (idx == UINT32_MAX || lpm_add(&w->asn, a, version, len, idx) < 0)
+				goto nomem;
+		} else {
+			if (w->n_prefixes >= MAX_PFX) {
+				snprintf(err, errlen, "%s:%u: more than %u prefixes", path, lineno,
+				         MAX_PFX);
+				fclose(f);
+				return -EINVAL;
+			}
+			if (lpm_add(&w->prefixes, a, version, len, w->prefixes.n) < 0)
+				goto nomem;
+			w->n_prefixes = w->prefixes.n;
+		}
+		added++;
+	}
+	fclose(f);
+	if (added == 0) {
+		snprintf(err, errlen, "--watch %s: '%s' holds no prefix", spec, path);
+		return -EINVAL;
+	}
+	return 0;
+nomem:
+	fclose(f);
+	snprintf(err, errlen, "%s:%u: out of memory", path, lineno);
+	return -ENOMEM;
+}
+
+int detect_watch_add(struct detect_watch *w, const char *spec, char *err, size_t errlen)
+{
+	static const char *const plain[] = {"link", "proto", "vlan", "dport"};
+	const char *colon = strchr(spec, ':');
+	size_t name_len = colon ? (size_t)(colon - spec) : strlen(spec);
+
+	for (unsigned i = 0; i < WR_ARRAY_SIZE(plain); i++)
+		if (strlen(plain[i]) == name_len && strncmp(spec, plain[i], name_len) == 0) {
+			if (colon) {
+				snprintf(err, errlen, "--watch %s: '%s' takes no argument", spec,
+				         plain[i]);
+				return -EINVAL;
+			}
+			w->families |= 1u << i;
+			return 0;
+		}
+	if (colon && colon[1] != '\0' && name_len == 8 && strncmp(spec, "prefixes", 8) == 0) {
+		int r = load_table(w, spec, colon + 1, 0, err, errlen);
+
+		if (r == 0)
+			w->families |= 1u << DETECT_FAM_PREFIX;
+		return r;
+	}
+	if (colon && colon[1] != '\0' && name_len == 3 && strncmp(spec, "asn", 3) == 0) {
+		int r = load_table(w, spec, colon + 1, 1, err, errlen);
+
+		if (r == 0)
+			w->families |= 1u << DETECT_FAM_ASN;
+		return r;
+	}
+	snprintf(err, errlen,
+	         "--watch '%s': expected link, proto, vlan, dport, prefixes:FILE or asn:FILE",
+	         spec);
+	return -EINVAL;
+}
+
+const char *detect_family_name(int family)
+{
+	static const char *const n[] = {"link", "proto", "vlan", "dport", "prefix", "asn"};
+	return family >= 0 && family < DETECT_FAM_COUNT ? n[family] : "?";
+}
+
+const char *detect_metric_name(int metric)
+{
+	static const char *const n[] = {"packets", "bits", "flows"};
+	return metric >= 0 && metric < DETECT_METRICS ? n[metric] : "?";
+}
+
+void detect_watch_key_name(const struct detect_watch *w, uint32_t id, char *buf, size_t len)
+{
+	uint32_t idx = id & 0xffffffu;
+
+	switch (id >> 24) {
+	case DETECT_FAM_PROTO: {
+		static const struct {
+			uint8_t n;
+			const char *s;
+		} names[] = {{1, "icmp"}, {6, "tcp"},        {17, "udp"},  {47, "gre"},
+		             {50, "esp"}, {58, "ipv6-icmp"}, {132, "sctp"}};
+		for (unsigned i = 0; i < WR_ARRAY_SIZE(names); i++)
+			if (names[i].n == idx) {
+				snprintf(buf, len, "%s", names[i].s);
+				return;
+			}
+		snprintf(buf, len, "%u", idx);
+		return;
+	}
+	case DETECT_FAM_PREFIX:
+		if (idx < w->prefixes.n) {
+			const struct pfx *p = &w->prefixes.v[idx];
+			char a[INET6_ADDRSTRLEN];
+
+			inet_ntop(p->version == 4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
+			snprintf(buf, len, "%s/%u", a, p->len);
+			return;
+		}
+		break;
+	case DETECT_FAM_ASN:
+		if (idx < w->n_as) {
+			snprintf(buf, len, "AS%u", w->as_nums[idx]);
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	snprintf(buf, len, "%u", idx);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Counters                                                                                   */
+
+struct cnt {
+	uint64_t packets, bytes;
+};
+
+struct detect_counter {
+	const struct detect_watch *w;
+	unsigned worker;
+	uint64_t bin_ns;
+	uint64_t start_ns; /* the open bin's start; 0 before the first packet */
+	int finished;
+	struct cnt link[MAX_LINKS];
+	uint32_t link_flows[MAX_LINKS];
+	struct cnt *proto, *vlan, *dport, *prefix, *as;
+};
+
+struct detect_counter *detect_counter_create(const struct detect_watch *w, unsigned worker,
+                                             uint64_t bin_ns)
+{
+	struct detect_counter *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || bin_ns == 0)
+		goto fail;
+	c->w = w;
+	c->worker = worker;
+	c->bin_ns = bin_ns;
+	if ((detect_watch_has(w, DETECT_FAM_PROTO) &&
+	     !(c->proto = calloc(N_PROTO, sizeof(struct cnt)))) ||
+	    (detect_watch_has(w, DETECT_FAM_VLAN) &&
+	     !(c->vlan = calloc(N_VLAN, sizeof(struct cnt)))) ||
+	    (detect_watch_has(w, DETECT_FAM_DPORT) &&
+	     !(c->dport = calloc(N_DPORT, sizeof(struct cnt)))) ||
+	    (w->n_prefixes && !(c->prefix = calloc(w->n_prefixes, sizeof(struct cnt)))) ||
+	    (w->n_as && !(c->as = calloc(w->n_as, sizeof(struct cnt)))))
+		goto fail;
+	return c;
+fail:
+	detect_counter_free(c);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void detect_counter_free(struct detect_counter *c)
+{
+	if (c == NULL)
+		return;
+	free(c->proto);
+	free(c->vlan);
+	free(c->dport);
+	free(c->prefix);
+	free(c->as);
+	free(c);
+}
+
+void detect_bin_free(struct detect_bin *b)
+{
+	if (b == NULL)
+		return;
+	free(b->cells);
+	free(b);
+}
+
+static unsigned collect(struct cnt *a, uint32_t n, int family, struct detect_cell *out)
+{
+	unsigned k = 0;
+
+	if (a == NULL)
+		return 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (a[i].packets) {
+			if (out) {
+				out[k].id = detect_series_id(family, i);
+				out[k].packets = a[i].packets;
+				out[k].bytes = a[i].bytes;
+				out[k].flows = 0;
+				a[i].packets = a[i].bytes = 0;
+			}
+			k++;
+		}
+	return k;
+}
+
+/* Hands the open bin to `emit` and opens the next one. */
+static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
+{
+	struct detect_bin *b = calloc(1, sizeof(*b));
+	unsigned n = 0, k = 0;
+
+	for (unsigned i = 0; i < MAX_LINKS; i++)
+		n += c->link[i].packets || c->link_flows[i];
+	n += collect(c->proto, N_PROTO, DETECT_FAM_PROTO, NULL) +
+	     collect(c->vlan, N_VLAN, DETECT_FAM_VLAN, NULL) +
+	     collect(c->dport, N_DPORT, DETECT_FAM_DPORT, NULL) +
+	     collect(c->prefix, c->w->n_prefixes, DETECT_FAM_PREFIX, NULL) +
+	     collect(c->as, c->w->n_as, DETECT_FAM_ASN, NULL);
+	if (b != NULL && n > 0 && (b->cells = calloc(n, sizeof(*b->cells))) == NULL) {
+		free(b);
+		b = NULL;
+	}
+	if (b != NULL) {
+		for (unsigned i = 0; i < MAX_LINKS; i++)
+			if (c->link[i].packets || c->link_flows[i]) {
+				b->cells[k].id = detect_series_id(DETECT_FAM_LINK, i);
+				b->cells[k].packets = c->link[i].packets;
+				b->cells[k].bytes = c->link[i].bytes;
+				b->cells[k].flows = c->link_flows[i];
+				k++;
+			}
+		k += collect(c->proto, N_PROTO, DETECT_FAM_PROTO, b->cells + k);
+		k += collect(c->vlan, N_VLAN, DETECT_FAM_VLAN, b->cells + k);
+		k += collect(c->dport, N_DPORT, DETECT_FAM_DPORT, b->cells + k);
+		k += collect(c->prefix, c->w->n_prefixes, DETECT_FAM_PREFIX, b->cells + k);
+		k += collect(c->as, c->w->n_as, DETECT_FAM_ASN, b->cells + k);
+		b->n_cells = k;
+		b->start_ns = c->start_ns;
+		b->worker = c->worker;
+	}
+	/* out of memory: the bin's counts are lost, but the next one must start clean */
+	memset(c->link, 0, sizeof(c->link));
+	memset(c->link_flows, 0, sizeof(c->link_flows));
+	if (b == NULL) {
+		if (c->proto)
+			memset(c->proto, 0, N_PROTO * sizeof(struct cnt));
+		if (c->vlan)
+			memset(c->vlan, 0, N_VLAN * sizeof(struct cnt));
+		if (c->dport)
+			memset(c->dport, 0, N_DPORT * sizeof(struct cnt));
+		if (c->prefix)
+			memset(c->prefix, 0, c->w->n_prefixes * sizeof(struct cnt));
+		if (c->as)
+			memset(c->as, 0, c->w->n_as * sizeof(struct cnt));
+		b = calloc(1, sizeof(*b)); /* an empty bin still moves the engine on */
+		if (b) {
+			b->start_ns = c->start_ns;
+			b->worker = c->worker;
+		}
+	}
+	if (b)
+		emit(arg, b);
+	c->start_ns += c->bin_ns;
+}
+
+/* Closes bins until `now` is inside the open one. A jump longer than a few minutes emits
+ * one empty bin and skips the rest: the series see the silence as a gap. */
+static void advance(struct detect_counter *c, uint64_t now, detect_bin_fn emit, void *arg)
+{
+	unsigned empties = 0;
+
+	while (now >= c->start_ns + c->bin_ns) {
+		close_bin(c, emit, arg);
+		if (++empties >= 600 && now >= c->start_ns + c->bin_ns) {
+			c->start_ns = now - now % c->bin_ns;
+			break;
+		}
+	}
+}
+
+void detect_counter_add_burst(struct detect_counter *c, const struct capture_meta *metas,
+                              unsigned n, detect_bin_fn emit, void *arg)
+{
+	const struct detect_watch *w = c->w;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct capture_meta *m = &metas[i];
+		uint64_t bytes = m->l3_octets;
+
+		if (WR_UNLIKELY(c->start_ns == 0))
+			c->start_ns = m->ts_ns - m->ts_ns % c->bin_ns;
+		else if (m->ts_ns >= c->start_ns + c->bin_ns)
+			advance(c, m->ts_ns, emit, arg);
+		c->link[m->port % MAX_LINKS].packets++;
+		c->link[m->port % MAX_LINKS].bytes += bytes;
+		if (c->proto) {
+			c->proto[m->key.proto].packets++;
+			c->proto[m->key.proto].bytes += bytes;
+		}
+		if (c->vlan && m->key.vlan_depth) {
+			c->vlan[m->key.vlan[0] & (N_VLAN - 1)].packets++;
+			c->vlan[m->key.vlan[0] & (N_VLAN - 1)].bytes += bytes;
+		}
+		if (c->dport && (m->key.proto == 6 || m->key.proto == 17 || m->key.proto == 132)) {
+			c->dport[m->key.dport].packets++;
+			c->dport[m->key.dport].bytes += bytes;
+		}
+		if (c->prefix) {
+			const struct pfx *p =
+			    lpm_lookup(&w->prefixes, m->key.dst, m->key.ip_version);
+
+			if (p) {
+				c->prefix[p->value].packets++;
+				c->prefix[p->value].bytes += bytes;
+			}
+		}
+		if (c->as) {
+			const struct pfx *p = lpm_lookup(&w->asn, m->key.dst, m->key.ip_version);
+
+			if (p) {
+				c->as[p->value].packets++;
+				c->as[p->value].bytes += bytes;
+			}
+		}
+	}
+}
+
+void detect_counter_add_flows(struct detect_counter *c, unsigned link, uint64_t flows)
+{
+	c->link_flows[link % MAX_LINKS] += (uint32_t)flows;
+}
+
+void detect_counter_tick(struct detect_counter *c, uint64_t now_ns, int final, detect_bin_fn emit,
+                         void *arg)
+{
+	if (c->finished)
+		return;
+	if (c->start_ns != 0 && now_ns != 0)
+		advance(c, now_ns, emit, arg);
+	if (final) {
+		if (c->start_ns != 0)
+			close_bin(c, emit, arg);
+		c->finished = 1;
+		{
+			/* a bin starting at UINT64_MAX tells the engine this worker is done */
+			struct detect_bin *b = calloc(1, sizeof(*b));
+
+			if (b) {
+				b->worker = c->worker;
+				b->start_ns = UINT64_MAX;
+				emit(arg, b);
+			}
+		}
+	}
+}
