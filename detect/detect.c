@@ -19,7 +19,8 @@ _Static_assert(sizeof(struct detect_series) <= 64, "a series fits one cache line
 
 enum { ST_NORMAL = 0, ST_PENDING, ST_FIRING, ST_FLAPPING };
 
-#define SUB 16.0 /* acc_s units per second */
+#define SUB       16.0 /* acc_16 units per second */
+#define TOLERANCE 2.0  /* standard deviations of Poisson noise allowed at a threshold */
 
 void detect_params_default(struct detect_params *p)
 {
@@ -123,6 +124,16 @@ static double poisson_significant(const struct detect_params *p, double rate, do
 	return fabs(rate - base) * w >= p->sig_z * sqrt(base * w);
 }
 
+/* The weight of a new window in the baseline: the EWMA's, or, while the series is young, the
+ * running mean's (a baseline begun on one noisy second must not take a half-life to heal). */
+static double learn_weight(const struct detect_series *s, const struct detect_params *p, double w)
+{
+	double a = 1.0 - exp2(-w / p->baseline_half_life_s);
+	double mean = w / ((double)s->hist_s + w);
+
+	return mean > a ? mean : a;
+}
+
 /* Updates the log-rate statistics and the CUSUM sums; returns 1 when a sum crosses h. */
 static int cusum_step(struct detect_series *s, const struct detect_params *p, double rate, double w,
                       int learn)
@@ -136,13 +147,13 @@ static int cusum_step(struct detect_series *s, const struct detect_params *p, do
 	s->cpos = (float)fmax(0.0, s->cpos + z - p->cusum_k);
 	s->cneg = (float)fmax(0.0, s->cneg - z - p->cusum_k);
 	if (learn) {
-		double a = 1.0 - exp2(-w / p->baseline_half_life_s);
+		double a = learn_weight(s, p, w);
 		double d = x - s->lmean;
 
 		/* clamp the input as the baseline does: a shift must not teach itself */
-		if (d > M_LN2)
+		if (s->hist_s >= p->warmup_s && d > M_LN2)
 			d = M_LN2;
-		else if (d < -M_LN2)
+		else if (s->hist_s >= p->warmup_s && d < -M_LN2)
 			d = -M_LN2;
 		s->lmean += (float)(a * d);
 		s->lvar = (float)((1.0 - a) * (s->lvar + a * d * d));
@@ -162,13 +173,18 @@ static struct verdict judge(struct detect_series *s, const struct detect_params 
 	v.rate = rate;
 	v.ratio = r;
 	v.window_s = w;
+	/* The thresholds are levels of the true rate: a rate sitting at a threshold shows on
+	 * either side of it half of the time, so the observed ratio is given TOLERANCE standard
+	 * deviations of Poisson noise (it is already significant against the baseline). */
+	double tol = base > 0 ? TOLERANCE * sqrt(rate * w > 1 ? rate * w : 1) / (base * w) : 0;
+
 	v.in_band = r >= p->clear_low && r <= p->clear_high;
-	if (sig && r < p->drop_warning) {
+	if (sig && r < p->drop_warning + tol) {
 		v.kind = DETECT_RATE_DROP;
-		v.critical = r < p->drop_critical;
-	} else if (sig && r > p->surge_warning && rate >= p->surge_floor) {
+		v.critical = r < p->drop_critical + tol;
+	} else if (sig && r > p->surge_warning - tol && rate >= p->surge_floor) {
 		v.kind = DETECT_RATE_SURGE;
-		v.critical = r > p->surge_critical;
+		v.critical = r > p->surge_critical - tol;
 	} else if (shift && sig && fabs(r - 1.0) >= p->level_shift_min) {
 		v.kind = DETECT_LEVEL_SHIFT;
 	}
@@ -178,13 +194,16 @@ static struct verdict judge(struct detect_series *s, const struct detect_params 
 static void learn_baseline(struct detect_series *s, const struct detect_params *p, double rate,
                            double w)
 {
-	double a = 1.0 - exp2(-w / p->baseline_half_life_s);
+	double a = learn_weight(s, p, w);
 	double x = rate;
 
-	if (x < 0.5 * s->base)
-		x = 0.5 * s->base;
-	else if (x > 2.0 * s->base)
-		x = 2.0 * s->base;
+	/* once warm, inputs are clamped so that an anomaly cannot teach itself */
+	if (s->hist_s >= p->warmup_s) {
+		if (x < 0.5 * s->base)
+			x = 0.5 * s->base;
+		else if (x > 2.0 * s->base)
+			x = 2.0 * s->base;
+	}
 	s->base = (float)(s->base + a * (x - s->base));
 }
 
@@ -386,7 +405,7 @@ static int evaluate(struct detect_series *s, const struct detect_params *p, uint
 				s->flags |= HOLD_CRIT;
 				s->crit = stamp(now - (uint32_t)w);
 			}
-			if (age(now, s->crit) >= raise_hold(p, v.kind, 1)) {
+			if (age(now, s->crit) > raise_hold(p, v.kind, 1)) {
 				s->severity = DETECT_CRITICAL;
 				s->upd = stamp(now);
 				emit(s, p, ev, DETECT_UPDATE, now, t_ns, &v);
@@ -427,9 +446,9 @@ static int evaluate(struct detect_series *s, const struct detect_params *p, uint
 		return 0;
 	}
 	/* pending: raise once the condition has held long enough */
-	if ((s->flags & HOLD_CRIT) && age(now, s->crit) >= raise_hold(p, v.kind, 1))
+	if ((s->flags & HOLD_CRIT) && age(now, s->crit) > raise_hold(p, v.kind, 1))
 		return raise_alert(s, p, now, t_ns, v.kind, 1, &v, ev);
-	if (age(now, s->since) >= raise_hold(p, v.kind, 0))
+	if (age(now, s->since) > raise_hold(p, v.kind, 0))
 		return raise_alert(s, p, now, t_ns, v.kind, 0, &v, ev);
 	return 0;
 }

@@ -11,7 +11,9 @@
  *  - ratio (D1): short rate S over an evaluation window against a baseline B (an EWMA with a
  *    half-life of baseline_half_life_s, learnt only while the series is normal, inputs clamped
  *    to [B/2, 2B]); r = S/B must cross a threshold (drop < 0.5 warning, < 0.1 critical; surge
- *    > 3 warning, > 10 critical) and be significant under Poisson noise:
+ *    > 3 warning, > 10 critical; each with two standard deviations of Poisson noise of
+ *    tolerance, so a rate sitting at a threshold is caught) and be significant under Poisson
+ *    noise:
  *    |S - B| * W >= sig_z * sqrt(B * W). The window W is one bin, or as many bins as it takes
  *    for B * W to reach min_window_count (at most max_window_s), so quiet series are judged
  *    on longer windows;
@@ -19,8 +21,9 @@
  *    a level_shift warning, never critical, and only for shifts of at least level_shift_min
  *    that are also Poisson-significant.
  *
- * State machine: NORMAL -> PENDING while a condition holds -> FIRING once it has held for the
- * raise hold (critical drop 3 s, warning 15 s, surge 10 s) -> NORMAL after the ratio is back in
+ * State machine: NORMAL -> PENDING while a condition holds -> FIRING once it has held for
+ * longer than the raise hold (critical drop 3 s, warning 15 s, surge 10 s: a 3 s blip raises
+ * nothing, a longer outage is raised 4 s in) -> NORMAL after the ratio is back in
  * [clear_low, clear_high] for the clear hold (30 s drops, 60 s surges). While firing the
  * baseline is frozen, an update goes out every update_s and when the severity escalates; after
  * rebaseline_s the alert clears with reason rebaselined and the baseline takes the current rate.

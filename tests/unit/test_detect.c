@@ -114,7 +114,7 @@ static void test_params(void)
 	CHECK_STR(detect_reason_name(DETECT_REASON_REBASELINED), "rebaselined");
 }
 
-/* 1 kpps falls to zero for 25 s after warm-up: critical drop raised 3 s in, cleared after
+/* 1 kpps falls to zero for 25 s after warm-up: critical drop raised 4 s in, cleared after
  * 30 s back in the band, with the times of the outage. */
 static void test_drop_to_zero(void)
 {
@@ -133,7 +133,7 @@ static void test_drop_to_zero(void)
 	CHECK_EQ(r.ev[0].episode, 1);
 	CHECK_EQ(r.ev[0].seq, 0);
 	CHECK_EQ(r.ev[0].started_at_ns, (T0 + 1200) * NS);
-	CHECK_EQ(r.ev[0].detected_at_ns, (T0 + 1203) * NS);
+	CHECK_EQ(r.ev[0].detected_at_ns, (T0 + 1204) * NS); /* held for more than 3 s */
 	CHECK(r.ev[0].ratio == 0 && r.ev[0].observed == 0);
 	CHECK(fabs(r.ev[0].baseline - 1000) < 20);
 	CHECK(r.ev[0].score == 100);
@@ -143,7 +143,20 @@ static void test_drop_to_zero(void)
 	CHECK_EQ(r.ev[1].cleared_at_ns, (T0 + 1225) * NS);
 	CHECK_EQ(r.first_s[1], 1255); /* 30 s in the band */
 	CHECK_EQ(r.ev[1].started_at_ns, (T0 + 1200) * NS);
-	CHECK_EQ(r.ev[1].detected_at_ns, (T0 + 1203) * NS);
+	CHECK_EQ(r.ev[1].detected_at_ns, (T0 + 1204) * NS);
+}
+
+/* A 3 s blip to zero raises nothing (the hold is "longer than 3 s"). */
+static void test_blip(void)
+{
+	struct detect_params p;
+	struct detect_series s = {0};
+	struct step st = {1000, 0.0, 1200, 1203};
+	struct run r = {0};
+
+	detect_params_default(&p);
+	drive(&s, &p, 0, 1300, step_rate, &st, 0, &r);
+	CHECK_EQ(r.n_ev, 0);
 }
 
 /* The same drop during warm-up raises nothing. */
@@ -172,10 +185,10 @@ static void test_half_then_critical(void)
 	CHECK_EQ(r.n_ev, 2); /* raise at 15 s, update at 75 s */
 	CHECK_EQ(r.ev[0].type, DETECT_RAISE);
 	CHECK_EQ(r.ev[0].severity, DETECT_WARNING);
-	CHECK_EQ(r.first_s[0], 1015);
+	CHECK_EQ(r.first_s[0], 1016);
 	CHECK(fabs(r.ev[0].ratio - 0.4) < 0.05);
 	CHECK_EQ(r.ev[1].type, DETECT_UPDATE);
-	CHECK_EQ(r.first_s[1], 1075);
+	CHECK_EQ(r.first_s[1], 1076);
 	CHECK_EQ(r.ev[1].escalated, 0);
 	/* now 5 %: critical after the 3 s critical hold, as an escalating update */
 	st.level = 0.05;
@@ -187,7 +200,7 @@ static void test_half_then_critical(void)
 	CHECK_EQ(r.ev[0].type, DETECT_UPDATE);
 	CHECK_EQ(r.ev[0].escalated, 1);
 	CHECK_EQ(r.ev[0].severity, DETECT_CRITICAL);
-	CHECK_EQ(r.first_s[0], 1103);
+	CHECK_EQ(r.first_s[0], 1104);
 	CHECK_EQ(r.ev[r.n_ev - 1].type, DETECT_CLEAR);
 	CHECK_EQ(r.ev[r.n_ev - 1].cleared_at_ns, (T0 + 1150) * NS);
 }
@@ -204,9 +217,9 @@ static void test_surge(void)
 	CHECK_EQ(r.n_ev, 3); /* raise, the update a minute later, clear */
 	CHECK_EQ(r.ev[0].kind, DETECT_RATE_SURGE);
 	CHECK_EQ(r.ev[0].severity, DETECT_WARNING);
-	CHECK_EQ(r.first_s[0], 1010);
+	CHECK_EQ(r.first_s[0], 1011);
 	CHECK_EQ(r.ev[1].type, DETECT_UPDATE);
-	CHECK_EQ(r.first_s[1], 1070);
+	CHECK_EQ(r.first_s[1], 1071);
 	CHECK_EQ(r.ev[2].type, DETECT_CLEAR);
 	CHECK_EQ(r.first_s[2], 1100); /* 60 s in the band after a surge */
 	/* x20: critical */
@@ -256,10 +269,10 @@ static void test_updates_and_rebaseline(void)
 	CHECK_EQ(count_kind(&r, DETECT_RAISE, 0), 1);
 	CHECK_EQ(count_kind(&r, DETECT_UPDATE, 0), 59);
 	CHECK_EQ(count_kind(&r, DETECT_CLEAR, 0), 1);
-	CHECK_EQ(r.first_s[1], 1003 + 60);
+	CHECK_EQ(r.first_s[1], 1004 + 60);
 	CHECK_EQ(r.ev[r.n_ev - 1].type, DETECT_CLEAR);
 	CHECK_EQ(r.ev[r.n_ev - 1].reason, DETECT_REASON_REBASELINED);
-	CHECK_EQ(r.first_s[r.n_ev - 1], 1003 + 3600);
+	CHECK_EQ(r.first_s[r.n_ev - 1], 1004 + 3600);
 }
 
 /* Repeated outages: the sixth raise inside ten minutes becomes one flapping alert, cleared
@@ -418,6 +431,7 @@ int main(void)
 {
 	T_RUN(test_params);
 	T_RUN(test_drop_to_zero);
+	T_RUN(test_blip);
 	T_RUN(test_warmup);
 	T_RUN(test_half_then_critical);
 	T_RUN(test_surge);
