@@ -79,6 +79,17 @@ static const char usage_text[] =
     "      --mbufs N              DPDK: packet buffers per port [driver default]\n"
     "      --mtu BYTES            DPDK: port MTU (jumbo frames) [unchanged]\n"
     "      --duration SEC         stop capturing after SEC seconds (as on SIGTERM)\n"
+    "Rate anomaly alerts (drops and surges of packets, bits and new flows per second):\n"
+    "      --watch FAMILY[:ARG]   count and check an aggregate besides the link (repeatable):\n"
+    "                             proto, vlan, dport, prefixes:FILE (one PREFIX/LEN per\n"
+    "                             line), asn:FILE (prefix<TAB>length<TAB>asn per line)\n"
+    "      --bin-ms MS            counting bin [1000]\n"
+    "      --detect KEY=VALUE     a detector parameter (repeatable; see docs/DETECTION.md),\n"
+    "                             e.g. drop_warning=0.5, raise_critical_s=3, warmup_s=600\n"
+    "      --redis URL            publish alerts to redis://[:PASSWORD@]HOST:PORT[/DB]\n"
+    "      --redis-prefix P       key prefix: P:alerts, P:active, P:alerts:live [weir]\n"
+    "      --alerts-file FILE     also write every alert message as a JSON line to FILE\n"
+    "      --probe-id NAME        this probe's name in alerts [the host name]\n"
     "      --summary-json FILE    write the final counters as JSON to FILE\n"
     "  -q, --quiet                no summary on stderr\n"
     "  -h, --help                 this text\n"
@@ -112,6 +123,13 @@ enum {
 	OPT_STATS_REFRESH,
 	OPT_ROTATE_SIZE,
 	OPT_ROTATE_INTERVAL,
+	OPT_WATCH,
+	OPT_BIN_MS,
+	OPT_DETECT,
+	OPT_REDIS,
+	OPT_REDIS_PREFIX,
+	OPT_ALERTS_FILE,
+	OPT_PROBE_ID,
 };
 
 static const struct option long_opts[] = {
@@ -127,6 +145,13 @@ static const struct option long_opts[] = {
     {"stats-refresh", required_argument, NULL, OPT_STATS_REFRESH},
     {"rotate-size", required_argument, NULL, OPT_ROTATE_SIZE},
     {"rotate-interval", required_argument, NULL, OPT_ROTATE_INTERVAL},
+    {"watch", required_argument, NULL, OPT_WATCH},
+    {"bin-ms", required_argument, NULL, OPT_BIN_MS},
+    {"detect", required_argument, NULL, OPT_DETECT},
+    {"redis", required_argument, NULL, OPT_REDIS},
+    {"redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX},
+    {"alerts-file", required_argument, NULL, OPT_ALERTS_FILE},
+    {"probe-id", required_argument, NULL, OPT_PROBE_ID},
     {"udp-rate", required_argument, NULL, OPT_UDP_RATE},
     {"udp-mtu", required_argument, NULL, OPT_UDP_MTU},
     {"snaplen", required_argument, NULL, OPT_SNAPLEN},
@@ -170,6 +195,7 @@ static const struct num_opt num_opts[] = {
     {OPT_STATS_REFRESH, "--stats-refresh", 1, 86400, NUM_FIELD(ipfix.stats_refresh_s)},
     {OPT_ROTATE_SIZE, "--rotate-size", 0, UINT64_MAX, NUM_FIELD(ipfix.file_rotate_bytes)},
     {OPT_ROTATE_INTERVAL, "--rotate-interval", 0, 366 * 86400, NUM_FIELD(ipfix.file_rotate_s)},
+    {OPT_BIN_MS, "--bin-ms", 100, 60000, NUM_FIELD(bin_ms)},
     {OPT_UDP_RATE, "--udp-rate", 0, 10000000, NUM_FIELD(ipfix.udp_pace_mps)},
     {OPT_UDP_MTU, "--udp-mtu", 512, 65000, NUM_FIELD(ipfix.udp_max_msg)},
     {OPT_SNAPLEN, "--snaplen", 64, 262144, NUM_FIELD(capture.snaplen)},
@@ -197,6 +223,42 @@ static void set_num(struct probe_config *c, const struct num_opt *o, uint64_t v)
 		memcpy(field, &v, sizeof(v));
 	}
 }
+
+/* Detector parameters by name (--detect KEY=VALUE): every field of struct detect_params. */
+#define DETECT_KEY(f)                                                                         \
+	{                                                                                     \
+#f, offsetof(struct detect_params, f), sizeof(((struct detect_params *)0)->f) \
+	}
+static const struct {
+	const char *key;
+	size_t off, size;
+} detect_keys[] = {
+    DETECT_KEY(baseline_half_life_s),
+    DETECT_KEY(warmup_s),
+    DETECT_KEY(gap_s),
+    DETECT_KEY(min_window_count),
+    DETECT_KEY(max_window_s),
+    DETECT_KEY(sig_z),
+    DETECT_KEY(drop_warning),
+    DETECT_KEY(drop_critical),
+    DETECT_KEY(surge_warning),
+    DETECT_KEY(surge_critical),
+    DETECT_KEY(surge_floor),
+    DETECT_KEY(cusum_k),
+    DETECT_KEY(cusum_h),
+    DETECT_KEY(level_shift_min),
+    DETECT_KEY(raise_critical_s),
+    DETECT_KEY(raise_warning_s),
+    DETECT_KEY(raise_surge_s),
+    DETECT_KEY(clear_low),
+    DETECT_KEY(clear_high),
+    DETECT_KEY(clear_drop_s),
+    DETECT_KEY(clear_surge_s),
+    DETECT_KEY(update_s),
+    DETECT_KEY(rebaseline_s),
+    DETECT_KEY(flap_raises),
+    DETECT_KEY(flap_window_s),
+};
 
 /* Reports a command-line error; returns the exit status for it. */
 static WR_PRINTF(1, 2) int usage_error(const char *fmt, ...)
@@ -244,6 +306,41 @@ static int parse_sample(const char *arg, struct probe_config *c,
 	return -1;
 }
 
+/* A --detect KEY=VALUE argument. Returns -1 to go on, or an exit status. */
+static int parse_detect(const char *arg, struct probe_config *c)
+{
+	const char *eq = strchr(arg, '=');
+	char *end;
+	double v;
+
+	if (eq == NULL || eq == arg)
+		return usage_error("--detect '%s': expected KEY=VALUE", arg);
+	for (size_t k = 0; k < WR_ARRAY_SIZE(detect_keys); k++) {
+		uint8_t *field = (uint8_t *)&c->detect + detect_keys[k].off;
+
+		if (strlen(detect_keys[k].key) != (size_t)(eq - arg) ||
+		    strncmp(arg, detect_keys[k].key, (size_t)(eq - arg)) != 0)
+			continue;
+		errno = 0;
+		v = strtod(eq + 1, &end);
+		if (end == eq + 1 || *end != '\0' || errno != 0 || !(v == v))
+			return usage_error("--detect %s: '%s' is not a number", arg, eq + 1);
+		if (detect_keys[k].size == sizeof(double)) {
+			memcpy(field, &v, sizeof(v));
+		} else {
+			unsigned u = (unsigned)v;
+
+			if (v < 0 || v > 1000000 || (double)u != v)
+				return usage_error("--detect %s: '%s' is not a whole number", arg,
+				                   eq + 1);
+			memcpy(field, &u, sizeof(u));
+		}
+		return -1;
+	}
+	return usage_error("--detect '%s': unknown key '%.*s' (see docs/DETECTION.md)", arg,
+	                   (int)(eq - arg), arg);
+}
+
 /* Parses argv into c. Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, struct probe_config *c)
 {
@@ -259,6 +356,9 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 	c->max_flows = 1u << 20;
 	c->workers = 1;
 	ipfix_exporter_params_default(&c->ipfix);
+	detect_params_default(&c->detect);
+	c->bin_ms = 1000;
+	c->max_series = 100000;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":i:o:qhV", long_opts, NULL)) != -1) {
@@ -301,6 +401,29 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 		case OPT_NO_PIN:
 			c->no_pin = 1;
 			continue;
+		case OPT_WATCH:
+			if (c->n_watch == PROBE_MAX_WATCH)
+				return usage_error("too many --watch (at most %d)",
+				                   PROBE_MAX_WATCH);
+			c->watch[c->n_watch++] = optarg;
+			continue;
+		case OPT_DETECT:
+			rc = parse_detect(optarg, c);
+			if (rc >= 0)
+				return rc;
+			continue;
+		case OPT_REDIS:
+			c->redis_url = optarg;
+			continue;
+		case OPT_REDIS_PREFIX:
+			c->redis_prefix = optarg;
+			continue;
+		case OPT_ALERTS_FILE:
+			c->alerts_file = optarg;
+			continue;
+		case OPT_PROBE_ID:
+			c->probe_id = optarg;
+			continue;
 		case 'q':
 			c->quiet = 1;
 			continue;
@@ -337,9 +460,10 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 		                   argv[optind]);
 	if (c->n_inputs == 0)
 		return usage_error("no input: give one with -i pcap:FILE or -i pcap:IFACE");
-	if (c->n_outputs == 0)
+	if (c->n_outputs == 0 && c->redis_url == NULL && c->alerts_file == NULL)
 		return usage_error("no output: give one with -o ipfix:udp://HOST:PORT, "
-		                   "ipfix:tcp://HOST:PORT or ipfix:file:PATH");
+		                   "ipfix:tcp://HOST:PORT or ipfix:file:PATH (or alerts only, with "
+		                   "--redis URL or --alerts-file FILE)");
 	for (i = c->n_inputs; i < PROBE_MAX_INPUTS; i++)
 		if (c->sample_own[i])
 			return usage_error("--sample %u=...: there %s only %u input%s", i + 1,
@@ -495,6 +619,34 @@ static void print_input(const struct probe_input *in)
 	}
 }
 
+/* The detector's part of the summary: series, alerts by kind, and where they went. */
+static void print_alerts(const struct probe *pr)
+{
+	const struct probe_alerts *al = &pr->alerts;
+
+	fprintf(stderr,
+	        "  alerts: %" PRIu64 " series checked over %" PRIu64 " bins; %" PRIu64
+	        " raised (%" PRIu64 " drops, %" PRIu64 " surges, %" PRIu64 " level shifts, %" PRIu64
+	        " flapping, %" PRIu64 " probe degraded), %" PRIu64 " updates, %" PRIu64
+	        " cleared\n",
+	        al->engine_stats.series, al->engine_stats.bins, al->events[0],
+	        al->raised[DETECT_RATE_DROP], al->raised[DETECT_RATE_SURGE],
+	        al->raised[DETECT_LEVEL_SHIFT], al->raised[DETECT_FLAPPING],
+	        al->raised[DETECT_PROBE_DEGRADED], al->events[1], al->events[2]);
+	if (al->engine_stats.series_refused)
+		fprintf(stderr,
+		        "  alerts: %" PRIu64 " series refused past the cap of %" PRIu64 "\n",
+		        al->engine_stats.series_refused, pr->cfg.max_series);
+	if (pr->cfg.redis_url)
+		fprintf(stderr,
+		        "  redis %s: %" PRIu64 " messages published, %" PRIu64
+		        " still spooled, %" PRIu64 " updates dropped, %" PRIu64 " lost, %" PRIu64
+		        " reconnects\n",
+		        pr->cfg.redis_url, al->redis_stats.published, al->redis_stats.spooled_now,
+		        al->redis_stats.updates_dropped, al->redis_stats.lost,
+		        al->redis_stats.reconnects);
+}
+
 static void print_summary(const struct probe *pr, const struct totals *t, int balanced)
 {
 	unsigned i, v;
@@ -563,6 +715,7 @@ static void print_summary(const struct probe *pr, const struct totals *t, int ba
 	if (t->ring_full)
 		fprintf(stderr, "  packets lost to a full worker queue: %" PRIu64 "\n",
 		        t->ring_full);
+	print_alerts(pr);
 	fprintf(stderr, "  accounting: %s (read = in flows + non-IP + malformed%s%s%s)\n",
 	        balanced ? "balanced" : "MISMATCH", t->not_sampled ? " + not sampled" : "",
 	        t->no_slot ? " + no slot" : "", t->ring_full ? " + worker queue full" : "");
@@ -620,6 +773,27 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 	fprintf(f, ",\n");
 	fprintf(f, "  \"clock_steps_back\": %" PRIu64 ",\n  \"clock_outliers\": %" PRIu64 ",\n",
 	        t->clock_steps_back, t->clock_outliers);
+	{
+		const struct probe_alerts *al = &pr->alerts;
+
+		fprintf(
+		    f,
+		    "  \"alerts\": {\"series\": %" PRIu64 ", \"bins\": %" PRIu64
+		    ", \"series_refused\": %" PRIu64 ", \"raised\": %" PRIu64
+		    ", \"updates\": %" PRIu64 ", \"cleared\": %" PRIu64 ", \"raised_by_kind\": {",
+		    al->engine_stats.series, al->engine_stats.bins, al->engine_stats.series_refused,
+		    al->events[0], al->events[1], al->events[2]);
+		for (int k = DETECT_RATE_DROP; k <= DETECT_PROBE_DEGRADED; k++)
+			fprintf(f, "%s\"%s\": %" PRIu64, k > 1 ? ", " : "", detect_kind_name(k),
+			        al->raised[k]);
+		fprintf(f,
+		        "},\n    \"redis\": {\"published\": %" PRIu64 ", \"spooled\": %" PRIu64
+		        ", \"updates_dropped\": %" PRIu64 ", \"lost\": %" PRIu64
+		        ", \"reconnects\": %" PRIu64 ", \"submitted\": %" PRIu64 "}},\n",
+		        al->redis_stats.published, al->redis_stats.spooled_now,
+		        al->redis_stats.updates_dropped, al->redis_stats.lost,
+		        al->redis_stats.reconnects, al->redis_stats.submitted);
+	}
 	fprintf(f, "  \"biflow\": %s,\n  \"inputs\": [", pr->cfg.biflow ? "true" : "false");
 	for (i = 0; i < pr->n_inputs; i++) {
 		const struct probe_input *in = &pr->inputs[i];

@@ -272,7 +272,7 @@ int probe_pipeline_open(struct probe *pr, char *err, size_t errlen)
 		}
 		pr->exporters[pr->n_exporters++] = ex;
 	}
-	return 0;
+	return probe_alerts_open(pr, err, errlen);
 }
 
 static int offline(const struct probe_input *in)
@@ -443,6 +443,7 @@ static void *reader_main(void *arg)
 			for (unsigned j = put; j < cnt[k]; j++)
 				octets += items[j].l3_octets;
 			r->ring_full += cnt[k] - put;
+			atomic_fetch_add_explicit(&r->lost_pub, cnt[k] - put, memory_order_relaxed);
 			loss_add(&r->ignored, cnt[k] - put, cnt[k] - put, octets, items[put].ts_ns);
 		}
 		atomic_store_explicit(&r->clock_pub, r->clock_ns, memory_order_release);
@@ -514,6 +515,28 @@ static uint64_t oldest_clock(const struct feed *f, unsigned n)
 	return min != UINT64_MAX ? min : max;
 }
 
+/* Rate counting: hands the counter the flows created so far once per bin, then lets it close
+ * the bins that end before `clock`. */
+static void count_tick(struct probe_worker *w, uint64_t clock, int final)
+{
+	uint64_t bin = w->pr->cfg.bin_ms * WR_NS_PER_MS;
+
+	if (final || clock >= w->next_bin_ns) {
+		struct flowcache_stats st;
+
+		flowcache_get_stats(w->fc, &st);
+		detect_counter_add_flows(w->dc, w->in->index, st.flows_created - w->flows_counted);
+		w->flows_counted = st.flows_created;
+		w->next_bin_ns = clock - clock % bin + bin;
+	}
+	detect_counter_tick(w->dc, clock, final, probe_alerts_emit_bin, w->pr);
+}
+
+static inline void count_burst(struct probe_worker *w, const struct capture_meta *metas, unsigned n)
+{
+	detect_counter_add_burst(w->dc, metas, n, probe_alerts_emit_bin, w->pr);
+}
+
 /* Direct layout: the worker reads its own queues, run to completion. */
 static void worker_direct(struct probe_worker *w)
 {
@@ -540,10 +563,12 @@ static void worker_direct(struct probe_worker *w)
 			}
 			active++;
 			flowcache_update_burst(w->fc, metas, (unsigned)n);
+			count_burst(w, metas, (unsigned)n);
 		}
 		if (active == 0)
 			break;
 		drain_cache(w, oldest_clock(feeds, w->n_direct), 0);
+		count_tick(w, oldest_clock(feeds, w->n_direct), 0);
 	}
 }
 
@@ -578,6 +603,7 @@ static void worker_steered(struct probe_worker *w)
 					if (metas[i].ts_ns > newest[q])
 						newest[q] = metas[i].ts_ns;
 				flowcache_update_burst(w->fc, metas, n);
+				count_burst(w, metas, n);
 				got += n;
 			} while (n == PROBE_BURST && ++bursts < DRAIN_BURSTS);
 			if (n == PROBE_BURST) {
@@ -590,6 +616,7 @@ static void worker_steered(struct probe_worker *w)
 				feeds[q].ended = fin;
 			}
 			drain_cache(w, oldest_clock(feeds, in->n_queues), 0);
+			count_tick(w, oldest_clock(feeds, in->n_queues), 0);
 		}
 		if (ended == in->n_queues)
 			break;
@@ -611,6 +638,7 @@ static void *worker_main(void *arg)
 	else
 		worker_direct(w);
 	drain_cache(w, 0, 1);
+	count_tick(w, 0, 1);
 	flowcache_get_stats(w->fc, &w->fcstats);
 	atomic_store_explicit(&w->done, 1, memory_order_release);
 	return NULL;
@@ -832,6 +860,16 @@ int probe_pipeline_start(struct probe *pr, char *err, size_t errlen)
 	pthread_setname_np(pr->export_thread, "weir-export");
 	if (st.pin)
 		pin(pr->export_thread, st.cpus[st.n_cpus - 1]);
+	rc = pthread_create(&pr->alerts.thread, NULL, probe_alerts_main, pr);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the detector thread: %s", strerror(rc));
+		rc = -rc;
+		goto fail;
+	}
+	pr->alerts.started = 1;
+	pthread_setname_np(pr->alerts.thread, "weir-detect");
+	if (st.pin)
+		pin(pr->alerts.thread, st.cpus[st.n_cpus - 1]);
 	for (i = 0; i < pr->n_inputs; i++) {
 		struct probe_input *in = &pr->inputs[i];
 
@@ -862,6 +900,9 @@ fail:
 	for (i = 0; i < pr->n_workers; i++)
 		atomic_store(&pr->workers[i].done, 1);
 	pthread_join(pr->export_thread, NULL);
+	if (pr->alerts.started)
+		pthread_join(pr->alerts.thread, NULL);
+	pr->alerts.started = 0;
 	return rc;
 }
 
@@ -892,6 +933,10 @@ void probe_pipeline_join(struct probe *pr)
 	for (i = 0; i < pr->n_workers; i++)
 		pthread_join(pr->workers[i].thread, NULL);
 	pthread_join(pr->export_thread, NULL);
+	if (pr->alerts.started)
+		pthread_join(pr->alerts.thread, NULL);
+	pr->alerts.started = 0;
+	probe_alerts_finish(pr);
 	/* Every thread has ended: the counters are final. */
 	for (i = 0; i < pr->n_inputs; i++) {
 		struct probe_input *in = &pr->inputs[i];
@@ -911,6 +956,7 @@ void probe_pipeline_close(struct probe *pr)
 {
 	unsigned i, q, k;
 
+	probe_alerts_close(pr);
 	for (i = 0; i < pr->n_exporters; i++)
 		ipfix_exporter_free(pr->exporters[i]);
 	for (i = 0; i < pr->n_workers; i++) {

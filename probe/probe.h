@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "alerts.h"
 #include "capture.h"
 #include "flowcache.h"
 #include "ipfix.h"
@@ -29,6 +30,7 @@
 #define PROBE_MAX_WORKERS 16 /* per input */
 #define PROBE_MAX_QUEUES  16 /* per input */
 #define PROBE_BURST       32
+#define PROBE_MAX_WATCH   16
 
 struct probe_config {
 	const char *inputs[PROBE_MAX_INPUTS];
@@ -51,7 +53,17 @@ struct probe_config {
 	uint8_t sample_own[PROBE_MAX_INPUTS]; /* set by --sample N=... (else the default) */
 	int biflow;                           /* one record per bidirectional flow (RFC 5103) */
 	const char *summary_json;             /* write the final counters here as JSON, or NULL */
-	int quiet;                            /* no summary on stderr */
+	/* rate anomaly checks (detect/) and their alerts */
+	const char *watch[PROBE_MAX_WATCH]; /* --watch specs; the link is always watched */
+	unsigned n_watch;
+	uint64_t bin_ms;             /* counting bin [1000] */
+	uint64_t max_series;         /* series the detector keeps at most [100000] */
+	struct detect_params detect; /* thresholds and holds (detect_params_default()) */
+	const char *redis_url;       /* --redis, or NULL */
+	const char *redis_prefix;    /* --redis-prefix [weir] */
+	const char *alerts_file;     /* --alerts-file: JSON lines, or NULL */
+	const char *probe_id;        /* --probe-id [the host name] */
+	int quiet;                   /* no summary on stderr */
 };
 
 struct probe_input;
@@ -94,6 +106,8 @@ struct probe_reader {
 	/* IP packets observed but in no flow (malformed, ring full), for the exporter's
 	 * Metering Process Reliability record: written by the reader, read by the exporter */
 	struct probe_loss ignored;
+	/* capture losses (ring_full) for the detector's health gate: relaxed, any reader */
+	_Atomic uint64_t lost_pub;
 };
 
 /* A flow cache and the thread that owns it. */
@@ -112,6 +126,10 @@ struct probe_worker {
 	uint64_t records_dropped;  /* records lost because the ring was full (live inputs) */
 	struct probe_loss dropped; /* the same, with packets and octets, for the exporter */
 	struct flowcache_stats fcstats;
+	/* in-line rate counting for the detector */
+	struct detect_counter *dc;
+	uint64_t flows_counted; /* flow-cache creations already given to dc */
+	uint64_t next_bin_ns;   /* when to hand dc the next creations */
 };
 
 /* One -i INPUT. */
@@ -140,11 +158,12 @@ struct probe {
 	struct ipfix_exporter *exporters[PROBE_MAX_OUTPUTS];
 	unsigned n_exporters;
 	pthread_t export_thread;
-	uint64_t records_exported; /* records handed to the exporters (exporter thread) */
-	uint64_t elapsed_ns;       /* from the start of the threads to their end */
-	char cpu_plan[128];        /* how threads were placed on CPUs ("" if not pinned) */
-	atomic_int stop;           /* set on a signal: stop reading, flush, exit */
-	atomic_int export_done;    /* set by the exporter thread when everything is sent */
+	uint64_t records_exported;  /* records handed to the exporters (exporter thread) */
+	uint64_t elapsed_ns;        /* from the start of the threads to their end */
+	char cpu_plan[128];         /* how threads were placed on CPUs ("" if not pinned) */
+	atomic_int stop;            /* set on a signal: stop reading, flush, exit */
+	atomic_int export_done;     /* set by the exporter thread when everything is sent */
+	struct probe_alerts alerts; /* the detector thread and its outputs */
 };
 
 /* Opens every input and output and allocates every table; nothing runs yet. On error returns

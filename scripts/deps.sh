@@ -9,9 +9,11 @@ build_pkgs=(build-essential meson ninja-build pkg-config clang-format
 # run and test: the real IPFIX collectors and decoders the tests start, and the tools the
 # scripts call (tcpdump for the benchmark's reference, iproute2 for ss and network namespaces,
 # libtrace-tools for the traceconvert the libtrace driver's tests use; pmacct (nfacctd) and
-# tshark, two more independent IPFIX decoders for the conformance tests)
+# tshark, two more independent IPFIX decoders for the conformance tests; redis-server, which
+# the Redis publisher's tests start on their own loopback ports, and python3-jsonschema, which
+# checks every alert message against docs/alert.schema.json)
 test_pkgs=(nfdump libfixbuf-tools tcpdump tcpreplay python3 iproute2 libtrace-tools
-	pmacct tshark)
+	pmacct tshark redis-server python3-jsonschema)
 
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || want+=("${test_pkgs[@]}")

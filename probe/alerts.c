@@ -1,0 +1,263 @@
+/*
+ * The detector thread: takes the workers' closed bins, runs the detect engine on them and
+ * sends every event on as a weir.alert.v1 message: to the Redis publisher (--redis), to a
+ * file of JSON lines (--alerts-file), and into the summary's counts.
+ *
+ * Workers hand bins over under one mutex, once per bin each: not on the per-packet path.
+ * Capture losses for the health gate are read from the readers' published counters.
+ */
+#include "alerts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "probe.h"
+
+#define RUN_EVERY_US 50000 /* the detector looks for closed bins this often */
+#define EVENTS_MAX   256
+
+int probe_alerts_open(struct probe *pr, char *err, size_t errlen)
+{
+	struct probe_config *c = &pr->cfg;
+	struct probe_alerts *al = &pr->alerts;
+	struct detect_engine_params ep;
+	const char *key = NULL;
+
+	memset(al, 0, sizeof(*al));
+	if (detect_params_check(&c->detect, &key) < 0) {
+		snprintf(err, errlen, "detector parameter '%s' out of range", key);
+		return -EINVAL;
+	}
+	al->watch = detect_watch_create();
+	if (al->watch == NULL)
+		goto nomem;
+	for (unsigned i = 0; i < c->n_watch; i++) {
+		int r = detect_watch_add(al->watch, c->watch[i], err, errlen);
+
+		if (r < 0)
+			return r;
+	}
+	memset(&ep, 0, sizeof(ep));
+	ep.detect = &c->detect;
+	ep.watch = al->watch;
+	ep.n_workers = pr->n_workers;
+	ep.n_links = pr->n_inputs;
+	ep.bin_ns = c->bin_ms * WR_NS_PER_MS;
+	ep.max_series = c->max_series;
+	al->engine = detect_engine_create(&ep);
+	if (al->engine == NULL)
+		goto nomem;
+	for (unsigned w = 0; w < pr->n_workers; w++) {
+		pr->workers[w].dc = detect_counter_create(al->watch, w, ep.bin_ns);
+		if (pr->workers[w].dc == NULL)
+			goto nomem;
+	}
+	if (pthread_mutex_init(&al->mu, NULL) != 0)
+		goto nomem;
+	al->mu_ok = 1;
+	if (c->alerts_file) {
+		al->file = fopen(c->alerts_file, "w");
+		if (al->file == NULL) {
+			snprintf(err, errlen, "--alerts-file '%s': %s", c->alerts_file,
+			         strerror(errno));
+			return -errno;
+		}
+	}
+	if (c->probe_id == NULL) {
+		if (gethostname(al->probe_id, sizeof(al->probe_id) - 1) != 0)
+			snprintf(al->probe_id, sizeof(al->probe_id), "weir");
+	} else {
+		snprintf(al->probe_id, sizeof(al->probe_id), "%s", c->probe_id);
+	}
+#if WEIR_HAVE_HIREDIS
+	if (c->redis_url) {
+		struct redispub_params rp;
+
+		redispub_params_default(&rp);
+		rp.url = c->redis_url;
+		if (c->redis_prefix)
+			rp.prefix = c->redis_prefix;
+		rp.probe_id = al->probe_id;
+		rp.detect = &c->detect;
+		al->redis = redispub_create(&rp, err, errlen);
+		if (al->redis == NULL)
+			return -EINVAL;
+	}
+#else
+	if (c->redis_url) {
+		snprintf(err, errlen, "--redis: this weir was built without hiredis");
+		return -ENOTSUP;
+	}
+#endif
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory for the detector");
+	return -ENOMEM;
+}
+
+void probe_alerts_emit_bin(void *arg, struct detect_bin *bin)
+{
+	struct probe *pr = arg;
+
+	pthread_mutex_lock(&pr->alerts.mu);
+	detect_engine_put(pr->alerts.engine, bin);
+	pthread_mutex_unlock(&pr->alerts.mu);
+}
+
+/* Capture losses so far, over every reader: packets lost to full worker rings. */
+static uint64_t capture_lost(struct probe *pr)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < pr->n_inputs; i++)
+		for (unsigned q = 0; q < pr->inputs[i].n_queues; q++)
+			n += atomic_load_explicit(&pr->inputs[i].readers[q].lost_pub,
+			                          memory_order_relaxed);
+	return n;
+}
+
+static void describe(struct probe *pr, const struct detect_alert *a, struct redispub_alert *m)
+{
+	struct probe_alerts *al = &pr->alerts;
+
+	memset(m, 0, sizeof(*m));
+	m->ev = a->ev;
+	if (a->id == UINT32_MAX) {
+		snprintf(m->link, sizeof(m->link), "probe");
+		snprintf(m->family, sizeof(m->family), "probe");
+		snprintf(m->key, sizeof(m->key), "capture");
+		snprintf(m->metric, sizeof(m->metric), "packets");
+	} else {
+		const char *link =
+		    a->family == DETECT_FAM_LINK ? pr->inputs[a->link].name : pr->inputs[0].name;
+
+		snprintf(m->link, sizeof(m->link), "%s",
+		         pr->n_inputs == 1 || a->family == DETECT_FAM_LINK ? link : "all");
+		snprintf(m->family, sizeof(m->family), "%s", detect_family_name(a->family));
+		if (a->family == DETECT_FAM_LINK)
+			snprintf(m->key, sizeof(m->key), "%s", pr->inputs[a->link].name);
+		else
+			detect_watch_key_name(al->watch, a->id, m->key, sizeof(m->key));
+		snprintf(m->metric, sizeof(m->metric), "%s", detect_metric_name(a->metric));
+	}
+	if (a->parent_episode) {
+		struct redispub_alert parent;
+
+		memset(&parent, 0, sizeof(parent));
+		parent.ev.episode = a->parent_episode;
+		snprintf(parent.link, sizeof(parent.link), "%s", pr->inputs[0].name);
+		snprintf(parent.family, sizeof(parent.family), "link");
+		snprintf(parent.key, sizeof(parent.key), "%s", pr->inputs[0].name);
+		snprintf(parent.metric, sizeof(parent.metric), "packets");
+		redispub_alert_id(&parent, al->probe_id, m->parent_alert_id,
+		                  sizeof(m->parent_alert_id));
+	}
+	m->capture_degraded = a->degraded;
+}
+
+static void deliver(struct probe *pr, const struct detect_alert *a)
+{
+	struct probe_alerts *al = &pr->alerts;
+	struct redispub_alert m;
+	char json[REDISPUB_JSON_MAX];
+	int len;
+
+	describe(pr, a, &m);
+	if (a->ev.type >= 1 && a->ev.type <= 3)
+		al->events[a->ev.type - 1]++;
+	if (a->ev.type == DETECT_RAISE && a->ev.kind < WR_ARRAY_SIZE(al->raised))
+		al->raised[a->ev.kind]++;
+	if (al->file) {
+		len = redispub_format_with(&m, al->probe_id, &pr->cfg.detect, json, sizeof(json));
+		if (len > 0) {
+			fwrite(json, 1, (size_t)len, al->file);
+			fputc('\n', al->file);
+		}
+	}
+#if WEIR_HAVE_HIREDIS
+	if (al->redis)
+		redispub_submit(al->redis, &m);
+#endif
+}
+
+static unsigned run_once(struct probe *pr)
+{
+	struct probe_alerts *al = &pr->alerts;
+	struct detect_alert ev[EVENTS_MAX];
+	uint64_t lost = capture_lost(pr), seen = 0;
+	unsigned n, total = 0;
+
+	do {
+		pthread_mutex_lock(&al->mu);
+		n = detect_engine_run(al->engine, lost - al->lost_seen, seen, ev, EVENTS_MAX);
+		pthread_mutex_unlock(&al->mu);
+		al->lost_seen = lost;
+		for (unsigned i = 0; i < n; i++)
+			deliver(pr, &ev[i]);
+		total += n;
+	} while (n == EVENTS_MAX);
+	if (al->file && total)
+		fflush(al->file);
+	return total;
+}
+
+void *probe_alerts_main(void *arg)
+{
+	struct probe *pr = arg;
+
+	for (;;) {
+		int done = 1;
+
+		for (unsigned w = 0; w < pr->n_workers; w++)
+			if (!atomic_load_explicit(&pr->workers[w].done, memory_order_acquire))
+				done = 0;
+		run_once(pr);
+		if (done)
+			break;
+		usleep(RUN_EVERY_US);
+	}
+	run_once(pr); /* the workers' last bins */
+	return NULL;
+}
+
+void probe_alerts_finish(struct probe *pr)
+{
+	struct probe_alerts *al = &pr->alerts;
+
+	if (al->engine)
+		detect_engine_get_stats(al->engine, &al->engine_stats);
+#if WEIR_HAVE_HIREDIS
+	if (al->redis) {
+		redispub_flush(al->redis, 3000);
+		redispub_stats(al->redis, &al->redis_stats);
+	}
+#endif
+}
+
+void probe_alerts_close(struct probe *pr)
+{
+	struct probe_alerts *al = &pr->alerts;
+
+#if WEIR_HAVE_HIREDIS
+	redispub_free(al->redis);
+	al->redis = NULL;
+#endif
+	if (al->file)
+		fclose(al->file);
+	al->file = NULL;
+	for (unsigned w = 0; w < pr->n_workers; w++) {
+		detect_counter_free(pr->workers[w].dc);
+		pr->workers[w].dc = NULL;
+	}
+	detect_engine_free(al->engine);
+	al->engine = NULL;
+	detect_watch_free(al->watch);
+	al->watch = NULL;
+	if (al->mu_ok)
+		pthread_mutex_destroy(&al->mu);
+	al->mu_ok = 0;
+}

@@ -1,0 +1,400 @@
+#!/usr/bin/env python3
+"""End-to-end tests of weir's rate anomaly alerts, with a real redis-server on loopback.
+
+The trace (written by the test): UDP to four /24 prefixes at 300 packets/s each for six
+minutes of packet time. Prefix A (10.1.0.0/24) drops to zero in [200 s, 260 s), prefix B
+(10.2.0.0/24) falls to 40 % in [200 s, 300 s), prefix C (10.3.0.0/24) surges eight-fold in
+[220 s, 260 s); prefix D (10.4.0.0/24) is left alone. Warm-up and baseline half-life are set
+to 60 s so that the trace can be short.
+
+  expected   weir reads the file with --watch prefixes:FILE and --redis: the stream holds,
+             for the packet series of A, B and C, exactly one raise (A critical rate_drop,
+             B warning rate_drop, C rate_surge) and one clear, with started_at at the
+             injected start, detected_at within the bars (A: 5 s, B: 30 s, C: 15 s) and
+             cleared_at at the injected end; no alert for D; every message valid against
+             docs/alert.schema.json; the stream equals the --alerts-file lines; the live
+             channel got the same messages; the active hash is empty at the end; the same
+             run again gives the same alerts (packet time);
+  restart    the trace fed through a pipe at 20x speed while redis-server is killed and
+             started again: every raise and clear still arrives, in order;
+  noredis    Redis never reachable: capture and IPFIX export go on (the flows are all
+             exported), weir exits, and the summary counts the alerts as spooled or lost.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import weirtest as wt  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCHEMA = os.path.join(HERE, "..", "..", "docs", "alert.schema.json")
+DURATION = 360
+BASE_PPS = 300
+PREFIXES = {"A": "10.1.0.0/24", "B": "10.2.0.0/24", "C": "10.3.0.0/24", "D": "10.4.0.0/24"}
+T0 = 1_700_000_000
+DETECT = ["--detect", "warmup_s=60", "--detect", "baseline_half_life_s=60"]
+
+
+def level(name, t):
+    if name == "A" and 200 <= t < 260:
+        return 0.0
+    if name == "B" and 200 <= t < 300:
+        return 0.4
+    if name == "C" and 220 <= t < 260:
+        return 8.0
+    return 1.0
+
+
+def write_trace(path):
+    """Evenly spaced UDP packets per prefix; the rate follows level(). Flows of ten packets
+    each (by source port), so new flows keep coming at a steady rate."""
+    eth = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
+    pkts = []
+    for i, name in enumerate("ABCD"):
+        for t in range(DURATION):
+            n = int(round(BASE_PPS * level(name, t)))
+            for k in range(n):
+                pkts.append((t * 1_000_000 + (k * 1_000_000) // max(n, 1) + i, i,
+                             t * BASE_PPS + k))
+    pkts.sort()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+        for us, i, k in pkts:
+            src = bytes([192, 168, 0, 1 + k % 50])
+            dst = bytes([10, 1 + i, 0, 1 + k % 200])
+            udp = struct.pack("!HHHH", 1024 + (k // 10) % 60000, 53, 8 + 18, 0) + b"\0" * 18
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                             src, dst)
+            frame = eth + ip + udp
+            sec = T0 + us // 1_000_000
+            f.write(struct.pack("<IIII", sec, us % 1_000_000, len(frame), len(frame)))
+            f.write(frame)
+    return len(pkts)
+
+
+# ---------------------------------------------------------------------------------------- #
+# redis-server and a minimal RESP client (no Python Redis library on the machine)
+
+def free_tcp_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Redis:
+    def __init__(self, tmp, port=None):
+        self.port = port or free_tcp_port()
+        self.tmp = tmp
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.tmp],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                if self.cmd("PING") == "PONG":
+                    return
+            except OSError:
+                time.sleep(0.05)
+        wt.fail("redis-server did not start on port %d" % self.port)
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def cmd(self, *args):
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(encode(args))
+            return read_reply(s.makefile("rb"))
+
+
+def encode(args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def read_reply(f):
+    line = f.readline()
+    if not line:
+        raise OSError("connection closed")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise RuntimeError(rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)[:-2]
+        return data.decode()
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [read_reply(f) for _ in range(n)]
+    raise OSError("bad reply %r" % line)
+
+
+class Subscriber(threading.Thread):
+    """SUBSCRIBE to the live channel; collects the messages."""
+
+    def __init__(self, port, channel):
+        super().__init__(daemon=True)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=None)
+        self.sock.sendall(encode(["SUBSCRIBE", channel]))
+        self.f = self.sock.makefile("rb")
+        read_reply(self.f)  # the subscribe confirmation
+        self.messages = []
+        self.start()
+
+    def run(self):
+        try:
+            while True:
+                r = read_reply(self.f)
+                if isinstance(r, list) and r and r[0] == "message":
+                    self.messages.append(r[2])
+        except (OSError, ValueError):
+            pass
+
+
+def stream(redis, key="weir:alerts"):
+    out = []
+    for _id, fields in redis.cmd("XRANGE", key, "-", "+"):
+        d = dict(zip(fields[::2], fields[1::2]))
+        out.append(json.loads(d["event"]))
+    return out
+
+
+def validate(messages):
+    import jsonschema
+    schema = json.load(open(SCHEMA))
+    v = jsonschema.Draft202012Validator(schema) if "2020-12" in schema.get("$schema", "") \
+        else jsonschema.Draft7Validator(schema)
+    for m in messages:
+        errs = sorted(v.iter_errors(m), key=str)
+        if errs:
+            wt.fail("message not valid against %s: %s\n%s" % (SCHEMA, errs[0].message, m))
+
+
+def ts(rfc3339):
+    import datetime
+    return datetime.datetime.strptime(rfc3339, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp() - T0
+
+
+def check_expected(msgs):
+    """The alerts of the packet series of each prefix, checked against the injection."""
+    byname = {v: k for k, v in PREFIXES.items()}
+    got = {}
+    for m in msgs:
+        if m["family"] == "prefix" and m["metric"] == "packets":
+            got.setdefault(byname.get(m["key"], m["key"]), []).append(m)
+    if "D" in got:
+        wt.fail("an alert for the untouched prefix D: %s" % got["D"][0])
+    want = {"A": ("rate_drop", "critical", 200, 260, 5),
+            "B": ("rate_drop", "warning", 200, 300, 30),
+            "C": ("rate_surge", None, 220, 260, 15)}
+    for name, (kind, severity, start, end, bar) in want.items():
+        ev = [m for m in got.get(name, []) if m["event"] in ("raise", "clear")]
+        if [m["event"] for m in ev] != ["raise", "clear"]:
+            wt.fail("prefix %s: want one raise and one clear, got %s" % (
+                name, [(m["event"], m["kind"]) for m in got.get(name, [])]))
+        raise_, clear = ev
+        if raise_["kind"] != kind or (severity and raise_["severity"] != severity):
+            wt.fail("prefix %s raised %s/%s, want %s/%s" % (
+                name, raise_["kind"], raise_["severity"], kind, severity))
+        if abs(ts(raise_["started_at"]) - start) > 1:
+            wt.fail("prefix %s: started_at %s, the injection began at +%d s" % (
+                name, raise_["started_at"], start))
+        delay = ts(raise_["detected_at"]) - start
+        if not 0 <= delay <= bar:
+            wt.fail("prefix %s detected %.1f s after the start (bar %d s)" % (name, delay, bar))
+        if abs(ts(clear["cleared_at"]) - end) > 2 or clear["alert_id"] != raise_["alert_id"]:
+            wt.fail("prefix %s: cleared_at %s (injection ended at +%d s), alert ids %s %s" % (
+                name, clear["cleared_at"], end, raise_["alert_id"], clear["alert_id"]))
+    return {n: ts(got[n][0]["detected_at"]) - want[n][2] for n in want}
+
+
+def setup(tmp):
+    pcap = os.path.join(tmp, "alerts.pcap")
+    n = write_trace(pcap)
+    pfx = os.path.join(tmp, "prefixes.txt")
+    with open(pfx, "w") as f:
+        f.write("# the four prefixes of the trace\n")
+        for v in PREFIXES.values():
+            f.write(v + "\n")
+    return pcap, pfx, n
+
+
+def test_expected(weir, tmp):
+    pcap, pfx, n = setup(tmp)
+    redis = Redis(tmp)
+    try:
+        sub = Subscriber(redis.port, "weir:alerts:live")
+        runs = []
+        for k in range(2):
+            redis.cmd("DEL", "weir:alerts", "weir:active")
+            af, js = os.path.join(tmp, "a%d.jsonl" % k), os.path.join(tmp, "s%d.json" % k)
+            wt.run_weir(weir, ["-i", "pcap:" + pcap, "--watch", "prefixes:" + pfx,
+                               "--redis", "redis://127.0.0.1:%d" % redis.port,
+                               "--alerts-file", af, "--probe-id", "test", "--summary-json",
+                               js, "-q"] + DETECT)
+            msgs = stream(redis)
+            lines = [json.loads(l) for l in open(af)]
+            if msgs != lines:
+                wt.fail("the Redis stream (%d) differs from the alerts file (%d)" % (
+                    len(msgs), len(lines)))
+            if redis.cmd("HLEN", "weir:active") != 0:
+                wt.fail("alerts still active at the end: %s" % redis.cmd("HKEYS", "weir:active"))
+            summary = json.load(open(js))
+            if summary["packets_read"] != n or summary["alerts"]["redis"]["lost"] != 0:
+                wt.fail("summary: %s" % summary["alerts"])
+            runs.append(msgs)
+        validate(runs[0])
+        delays = check_expected(runs[0])
+        strip = lambda ms: [{k: v for k, v in m.items() if k != "event_id"} for m in ms]
+        if strip(runs[0]) != strip(runs[1]):
+            wt.fail("a second run of the same file gave different alerts")
+        time.sleep(0.3)
+        live = [json.loads(m) for m in sub.messages]
+        if live != runs[0] + runs[1]:
+            wt.fail("the live channel got %d messages, the stream %d" % (
+                len(live), len(runs[0]) + len(runs[1])))
+    finally:
+        redis.stop()
+    return ("%d packets, %d messages, schema-valid, stream = file = live channel, same twice; "
+            "detected after %s s" % (n, len(runs[0]),
+                                     ", ".join("%s %.0f" % kv for kv in sorted(delays.items()))))
+
+
+def feed(proc_stdin, pcap, speed):
+    """Writes the pcap to weir's stdin at `speed` times packet time."""
+    with open(pcap, "rb") as f:
+        proc_stdin.write(f.read(24))
+        start, first = time.time(), None
+        while True:
+            hdr = f.read(16)
+            if len(hdr) < 16:
+                break
+            sec, usec, caplen, _ = struct.unpack("<IIII", hdr)
+            t = sec + usec / 1e6
+            first = first or t
+            delay = (t - first) / speed - (time.time() - start)
+            if delay > 0.005:
+                proc_stdin.flush()
+                time.sleep(delay)
+            proc_stdin.write(hdr + f.read(caplen))
+    proc_stdin.close()
+
+
+def test_restart(weir, tmp):
+    pcap, pfx, _ = setup(tmp)
+    redis = Redis(tmp)
+    try:
+        proc = subprocess.Popen([weir, "-i", "pcap:-", "--watch", "prefixes:" + pfx, "--redis",
+                                 "redis://127.0.0.1:%d" % redis.port, "--alerts-file",
+                                 os.path.join(tmp, "a.jsonl"), "-q"] + DETECT,
+                                stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        feeder = threading.Thread(target=feed, args=(proc.stdin, pcap, 20.0))
+        feeder.start()
+        time.sleep(10.5)  # packet time ~210 s: A has been raised, B is pending
+        redis.kill()
+        time.sleep(2.0)   # ~250 s: C raised while Redis is down
+        redis.start()
+        feeder.join()
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
+        if proc.returncode != 0:
+            wt.fail("weir exited %d: %s" % (proc.returncode, err.decode()[-500:]))
+        msgs = stream(redis)
+        lines = [json.loads(l) for l in open(os.path.join(tmp, "a.jsonl"))]
+    finally:
+        redis.stop()
+    # the stream was lost with the killed server: what is in it now must be, in order,
+    # what was published after the restart; every raise and clear weir made must have
+    # reached Redis at least once in order (the spool resends what was not confirmed)
+    want = [m["event_id"] for m in lines if m["event"] in ("raise", "clear")]
+    got = [m["event_id"] for m in msgs if m["event"] in ("raise", "clear")]
+    after = [e for e in want if e in set(got)]
+    if after != [e for e in got if e in set(want)]:
+        wt.fail("raises and clears out of order after the restart")
+    post = want[want.index(after[0]):] if after else []
+    if post != after:
+        wt.fail("raises and clears made after the restart are missing: %s" % (
+            sorted(set(post) - set(after))[:3]))
+    check_expected(lines)
+    return ("Redis killed at ~210 s and restarted at ~250 s of packet time: %d raises and "
+            "clears in the file, the %d after the restart all in the new stream in order" % (
+                len(want), len(after)))
+
+
+def test_noredis(weir, tmp):
+    pcap, pfx, n = setup(tmp)
+    port = free_tcp_port()  # nothing listens there
+    js, out = os.path.join(tmp, "s.json"), os.path.join(tmp, "f.ipfix")
+    t = time.time()
+    wt.run_weir(weir, ["-i", "pcap:" + pcap, "--watch", "prefixes:" + pfx, "--redis",
+                       "redis://127.0.0.1:%d" % port, "-o", "ipfix:file:" + out,
+                       "--summary-json", js, "-q"] + DETECT, timeout=60)
+    took = time.time() - t
+    summary = json.load(open(js))
+    wt.check_conservation(summary, "noredis")
+    recs = wt.decode_ipfixdump(out)
+    if sum(int(r[wt.IE_PACKETS]) for r in recs) != n:
+        wt.fail("IPFIX export lost packets with Redis down")
+    a = summary["alerts"]
+    events = a["raised"] + a["updates"] + a["cleared"]
+    if events == 0 or a["redis"]["published"] != 0 or \
+            a["redis"]["spooled"] + a["redis"]["lost"] + a["redis"]["updates_dropped"] != events:
+        wt.fail("with Redis down, %d events: %s" % (events, a["redis"]))
+    return ("%d packets exported, %d alert events counted as spooled (%d) or lost (%d); exit "
+            "after %.1f s" % (n, events, a["redis"]["spooled"], a["redis"]["lost"], took))
+
+
+TESTS = {"expected": test_expected, "restart": test_restart, "noredis": test_noredis}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--weir", required=True)
+    ap.add_argument("test", choices=sorted(TESTS))
+    a = ap.parse_args()
+    if shutil.which("redis-server") is None:
+        print("FAIL redis-server not installed (scripts/deps.sh installs it)")
+        return 1
+    with tempfile.TemporaryDirectory(prefix="weir-alerts-") as tmp:
+        try:
+            print("ok   %s: %s" % (a.test, TESTS[a.test](a.weir, tmp)))
+        except AssertionError as e:
+            print("FAIL %s: %s" % (a.test, e))
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
