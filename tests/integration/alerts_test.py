@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end tests of weir's rate anomaly alerts, with a real redis-server on loopback.
 
-The trace (written by the test): UDP to four /24 prefixes at 300 packets/s each for six
+The trace (scripts/genoutage.py): UDP to four /24 prefixes at 300 packets/s each for six
 minutes of packet time. Prefix A (10.1.0.0/24) drops to zero in [200 s, 260 s), prefix B
 (10.2.0.0/24) falls to 40 % in [200 s, 300 s), prefix C (10.3.0.0/24) surges eight-fold in
 [220 s, 260 s); prefix D (10.4.0.0/24) is left alone. Warm-up and baseline half-life are set
@@ -34,52 +34,16 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "scripts"))
+import genoutage  # noqa: E402
 import weirtest as wt  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCHEMA = os.path.join(HERE, "..", "..", "docs", "alert.schema.json")
-DURATION = 360
-BASE_PPS = 300
-PREFIXES = {"A": "10.1.0.0/24", "B": "10.2.0.0/24", "C": "10.3.0.0/24", "D": "10.4.0.0/24"}
-T0 = 1_700_000_000
 DETECT = ["--detect", "warmup_s=60", "--detect", "baseline_half_life_s=60"]
-
-
-def level(name, t):
-    if name == "A" and 200 <= t < 260:
-        return 0.0
-    if name == "B" and 200 <= t < 300:
-        return 0.4
-    if name == "C" and 220 <= t < 260:
-        return 8.0
-    return 1.0
-
-
-def write_trace(path):
-    """Evenly spaced UDP packets per prefix; the rate follows level(). Flows of ten packets
-    each (by source port), so new flows keep coming at a steady rate."""
-    eth = b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00"
-    pkts = []
-    for i, name in enumerate("ABCD"):
-        for t in range(DURATION):
-            n = int(round(BASE_PPS * level(name, t)))
-            for k in range(n):
-                pkts.append((t * 1_000_000 + (k * 1_000_000) // max(n, 1) + i, i,
-                             t * BASE_PPS + k))
-    pkts.sort()
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
-        for us, i, k in pkts:
-            src = bytes([192, 168, 0, 1 + k % 50])
-            dst = bytes([10, 1 + i, 0, 1 + k % 200])
-            udp = struct.pack("!HHHH", 1024 + (k // 10) % 60000, 53, 8 + 18, 0) + b"\0" * 18
-            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
-                             src, dst)
-            frame = eth + ip + udp
-            sec = T0 + us // 1_000_000
-            f.write(struct.pack("<IIII", sec, us % 1_000_000, len(frame), len(frame)))
-            f.write(frame)
-    return len(pkts)
+T0, PREFIXES = genoutage.T0, genoutage.PREFIXES
+write_trace = genoutage.write_trace
 
 
 # ---------------------------------------------------------------------------------------- #
@@ -216,10 +180,10 @@ def check_expected(msgs):
             got.setdefault(byname.get(m["key"], m["key"]), []).append(m)
     if "D" in got:
         wt.fail("an alert for the untouched prefix D: %s" % got["D"][0])
-    want = {"A": ("rate_drop", "critical", 200, 260, 5),
-            "B": ("rate_drop", "warning", 200, 300, 30),
-            "C": ("rate_surge", None, 220, 260, 15)}
-    for name, (kind, severity, start, end, bar) in want.items():
+    bars = {"A": 5, "B": 30, "C": 15}
+    want = genoutage.EVENTS
+    for name, (kind, severity, start, end) in want.items():
+        bar = bars[name]
         ev = [m for m in got.get(name, []) if m["event"] in ("raise", "clear")]
         if [m["event"] for m in ev] != ["raise", "clear"]:
             wt.fail("prefix %s: want one raise and one clear, got %s" % (
@@ -244,10 +208,7 @@ def setup(tmp):
     pcap = os.path.join(tmp, "alerts.pcap")
     n = write_trace(pcap)
     pfx = os.path.join(tmp, "prefixes.txt")
-    with open(pfx, "w") as f:
-        f.write("# the four prefixes of the trace\n")
-        for v in PREFIXES.values():
-            f.write(v + "\n")
+    genoutage.write_prefixes(pfx)
     return pcap, pfx, n
 
 
