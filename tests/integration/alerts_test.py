@@ -18,7 +18,11 @@ to 60 s so that the trace can be short.
   restart    the trace fed through a pipe at 20x speed while redis-server is killed and
              started again: every raise and clear still arrives, in order;
   noredis    Redis never reachable: capture and IPFIX export go on (the flows are all
-             exported), weir exits, and the summary counts the alerts as spooled or lost.
+             exported), weir exits, and the summary counts the alerts as spooled or lost;
+  silent     live capture on a veth pair in namespaces the test creates: 400 datagrams per
+             second, then the sender stops. With no packet arriving, the link's bins still
+             close by the capture clock: a critical rate_drop of the link is raised with
+             started_at at the stop (within 2 s) and before weir is stopped.
 """
 import argparse
 import json
@@ -337,7 +341,50 @@ def test_noredis(weir, tmp):
             "after %.1f s" % (n, events, a["redis"]["spooled"], a["redis"]["lost"], took))
 
 
-TESTS = {"expected": test_expected, "restart": test_restart, "noredis": test_noredis}
+def test_silent(weir, tmp):
+    af = os.path.join(tmp, "a.jsonl")
+    sender = ("import socket, sys, time\n"
+              "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+              "end = time.time() + float(sys.argv[1]); k = 0; t0 = time.time()\n"
+              "while time.time() < end:\n"
+              "    s.sendto(b'x' * 64, ('192.0.2.2', 9000 + k % 50)); k += 1\n"
+              "    d = t0 + k / 400.0 - time.time()\n"
+              "    if d > 0: time.sleep(d)\n"
+              "print(time.time())\n")
+    with wt.veth_pair(addrs=("192.0.2.1/24", "192.0.2.2/24"), ipv6=False) as (ns_tx, _, ns_rx,
+                                                                              rx):
+        probe = subprocess.Popen(
+            ["ip", "netns", "exec", ns_rx, weir, "-i", "pcap:" + rx, "--filter",
+             "udp and dst host 192.0.2.2", "--alerts-file", af, "-q", "--detect",
+             "warmup_s=10", "--detect", "baseline_half_life_s=10"],
+            stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        out = subprocess.run(["ip", "netns", "exec", ns_tx, sys.executable, "-c", sender,
+                              "20"], capture_output=True, text=True, check=True)
+        stopped = float(out.stdout.strip())
+        raised = None
+        deadline = time.time() + 30  # a guard against a hang, not a measurement
+        while raised is None and time.time() < deadline:
+            time.sleep(0.5)
+            for line in open(af):
+                m = json.loads(line)
+                if m["family"] == "link" and m["metric"] == "packets" and \
+                        m["event"] == "raise" and m["kind"] == "rate_drop":
+                    raised = m
+        wt.stop_weir(probe, signal.SIGTERM, 30, "SIGTERM")
+    if raised is None:
+        wt.fail("no link rate_drop raised while the link stayed silent")
+    began = ts(raised["started_at"]) + T0
+    if raised["severity"] != "critical" or abs(began - stopped) > 2:
+        wt.fail("link drop %s began at %.1f, the sender stopped at %.1f" % (
+            raised["severity"], began, stopped))
+    return ("the sender stopped; with no packet since, the link's critical rate_drop began "
+            "%.1f s from the stop and was raised %.1f s after it" % (
+                began - stopped, ts(raised["detected_at"]) + T0 - stopped))
+
+
+TESTS = {"expected": test_expected, "restart": test_restart, "noredis": test_noredis,
+         "silent": test_silent}
 
 
 def main():
