@@ -936,7 +936,8 @@ static void test_spool_down(void)
 		mk_alert(&a, steps[i].type, steps[i].key, steps[i].seq);
 		fmt(&a, "p-down", buf);
 		CHECK(strlen(buf) < sizeof(jsons[i]));
-		snprintf(jsons[i], sizeof(jsons[i]), "%s", buf);
+		memcpy(jsons[i], buf, sizeof(jsons[i]) - 1);
+		jsons[i][sizeof(jsons[i]) - 1] = '\0';
 		CHECK_EQ(redispub_submit(r, &a), steps[i].rc);
 	}
 	for (size_t i = 0; i < WR_ARRAY_SIZE(kept); i++)
