@@ -305,9 +305,11 @@ unsigned detect_engine_run(struct detect_engine *e, uint64_t lost_packets, uint6
 	while (e->n_held < max && (t = ready_bin(e)) != UINT64_MAX)
 		evaluate_bin(e, t);
 	n = e->n_held < max ? e->n_held : max;
-	memcpy(out, e->held, n * sizeof(*out));
-	memmove(e->held, e->held + n, (e->n_held - n) * sizeof(*out));
-	e->n_held -= n;
+	if (n > 0) {
+		memcpy(out, e->held, n * sizeof(*out));
+		memmove(e->held, e->held + n, (e->n_held - n) * sizeof(*out));
+		e->n_held -= n;
+	}
 	e->st.series = e->n_series;
 	return n;
 }
