@@ -104,8 +104,6 @@ struct detect_engine_params {
 	unsigned n_workers; /* bins come from workers 0..n-1 */
 	unsigned n_links;   /* link indexes 0..n-1 */
 	uint64_t bin_ns;
-	double min_rate;     /* a series is judged once its baseline reaches this
-	                        rate per second (new series: its first bin) */
 	unsigned max_series; /* hard cap on series (new ones beyond are counted) */
 };
 
