@@ -36,6 +36,7 @@
 struct pfx {
 	uint8_t addr[16];
 	uint8_t version, len;
+	uint32_t a4;    /* IPv4: the masked address, host order (a compare without memcmp) */
 	uint32_t value; /* prefix index (prefixes) or AS index (asn) */
 };
 
@@ -57,13 +58,23 @@ static void mask_addr(uint8_t *a, unsigned bytes, unsigned len)
 	}
 }
 
+/* IPv4 prefixes hash as one 64-bit multiply: the lookup runs once per packet and length. */
+static inline uint32_t hash4(uint32_t a, unsigned len)
+{
+	return (uint32_t)((((uint64_t)len << 32) | a) * 0x9e3779b97f4a7c15ull >> 32);
+}
+
 static uint32_t pfx_hash(const uint8_t *a, unsigned version, unsigned len)
 {
-	uint64_t h = 0xcbf29ce484222325ull ^ (version << 8 | len);
+	if (version == 4)
+		return hash4(wr_be32(a), len);
+	{
+		uint64_t h = 0xcbf29ce484222325ull ^ (version << 8 | len);
 
-	for (unsigned i = 0; i < (version == 4 ? 4u : 16u); i++)
-		h = (h ^ a[i]) * 0x100000001b3ull;
-	return (uint32_t)(h ^ h >> 32);
+		for (unsigned i = 0; i < 16; i++)
+			h = (h ^ a[i]) * 0x100000001b3ull;
+		return (uint32_t)(h ^ h >> 32);
+	}
 }
 
 static int lpm_rehash(struct lpm *t, uint32_t slots)
@@ -124,6 +135,7 @@ static int lpm_add(struct lpm *t, const uint8_t *a, unsigned version, unsigned l
 	memcpy(p->addr, a, version == 4 ? 4 : 16);
 	p->version = (uint8_t)version;
 	p->len = (uint8_t)len;
+	p->a4 = version == 4 ? wr_be32(p->addr) : 0;
 	p->value = value;
 	if (2 * t->n > t->mask || t->slot == NULL) {
 		if (lpm_rehash(t, t->slot ? 2 * (t->mask + 1) : 256) < 0)
@@ -156,11 +168,30 @@ static const struct pfx *lpm_lookup(const struct lpm *t, const uint8_t *addr, un
 	unsigned vi = version == 6;
 	uint8_t a[16];
 
+	if (t->slot == NULL)
+		return NULL;
+	if (version == 4) {
+		uint32_t a4 = wr_be32(addr);
+
+		for (unsigned i = 0; i < t->n_lens[0]; i++) {
+			unsigned len = t->lens[0][i];
+			uint32_t m = len ? a4 & (0xffffffffu << (32 - len)) : 0;
+
+			for (uint32_t h = hash4(m, len) & t->mask; t->slot[h];
+			     h = (h + 1) & t->mask) {
+				const struct pfx *p = &t->v[t->slot[h] - 1];
+
+				if (p->a4 == m && p->len == len && p->version == 4)
+					return p;
+			}
+		}
+		return NULL;
+	}
 	for (unsigned i = 0; i < t->n_lens[vi]; i++) {
 		const struct pfx *p;
 
 		memcpy(a, addr, 16);
-		mask_addr(a, vi ? 16 : 4, t->lens[vi][i]);
+		mask_addr(a, 16, t->lens[vi][i]);
 		p = lpm_find_exact(t, a, version, t->lens[vi][i]);
 		if (p)
 			return p;

@@ -1,14 +1,21 @@
 /*
  * Unit tests of detect/: each detector and the state machine on synthetic Poisson series
- * with a seeded generator, so every run sees the same numbers.
+ * with a seeded generator, so every run sees the same numbers; the prefix tables, the
+ * workers' counters and the engine that merges their bins.
  */
 #include "t.h"
+#include "capture.h"
 #include "detect.h"
+#include "watch.h"
+#include "wr.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define T0 1700000000ull /* series start, s since the epoch */
 #define NS 1000000000ull
@@ -427,8 +434,267 @@ static void test_health(void)
 	CHECK_EQ(clears, 1);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* watch: the prefix tables, the counters and the engine                                       */
+
+static char tmpdir[] = "/tmp/weir-detect-XXXXXX";
+
+static const char *write_file(const char *name, const char *text)
+{
+	static char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static struct capture_meta pkt(const char *dst, uint8_t proto, uint16_t dport, uint64_t ts_ns)
+{
+	struct capture_meta m;
+
+	memset(&m, 0, sizeof(m));
+	if (strchr(dst, ':')) {
+		m.key.ip_version = 6;
+		inet_pton(AF_INET6, dst, m.key.dst);
+	} else {
+		m.key.ip_version = 4;
+		inet_pton(AF_INET, dst, m.key.dst);
+	}
+	m.key.proto = proto;
+	m.key.dport = dport;
+	m.ts_ns = ts_ns;
+	m.l3_octets = 100;
+	return m;
+}
+
+struct bins {
+	struct detect_bin *b[64];
+	unsigned n;
+};
+
+static void keep_bin(void *arg, struct detect_bin *b)
+{
+	struct bins *bs = arg;
+
+	if (bs->n < 64)
+		bs->b[bs->n++] = b;
+	else
+		detect_bin_free(b);
+}
+
+static const struct detect_cell *cell_of(const struct detect_bin *b, uint32_t id)
+{
+	for (unsigned i = 0; i < b->n_cells; i++)
+		if (b->cells[i].id == id)
+			return &b->cells[i];
+	return NULL;
+}
+
+/* Nested prefixes: the longest match wins, for IPv4 and IPv6; unmatched addresses count
+ * nowhere; the names come back as written. */
+static void test_prefix_lpm(void)
+{
+	const char *f = write_file("p.txt", "# nested\n10.0.0.0/8\n10.1.0.0/16\n10.1.2.0/24\n"
+	                                    "2001:db8::/32\n2001:db8:1::/48\n0.0.0.0/0\n");
+	struct detect_watch *w = detect_watch_create();
+	char err[256], spec[300], name[64];
+	struct detect_counter *c;
+	struct bins bs = {.n = 0};
+	static const struct {
+		const char *dst;
+		const char *want;
+	} cases[] = {{"10.1.2.3", "10.1.2.0/24"},
+	             {"10.1.3.3", "10.1.0.0/16"},
+	             {"10.9.9.9", "10.0.0.0/8"},
+	             {"192.0.2.1", "0.0.0.0/0"},
+	             {"2001:db8:1::5", "2001:db8:1::/48"},
+	             {"2001:db8:2::5", "2001:db8::/32"},
+	             {"2001:dead::1", NULL}};
+
+	snprintf(spec, sizeof(spec), "prefixes:%s", f);
+	CHECK_EQ(detect_watch_add(w, spec, err, sizeof(err)), 0);
+	CHECK(detect_watch_has(w, DETECT_FAM_PREFIX));
+	c = detect_counter_create(w, 0, NS);
+	for (unsigned i = 0; i < WR_ARRAY_SIZE(cases); i++) {
+		struct capture_meta m = pkt(cases[i].dst, 17, 53, T0 * NS + i);
+
+		detect_counter_add_burst(c, &m, 1, keep_bin, &bs);
+	}
+	detect_counter_tick(c, 0, 1, keep_bin, &bs);
+	CHECK_EQ(bs.n, 2); /* the bin, then the end-of-worker mark */
+	CHECK(bs.n == 2 && bs.b[1]->start_ns == UINT64_MAX && bs.b[0]->start_ns == T0 * NS);
+	if (bs.n == 2) {
+		unsigned matched = 0;
+
+		for (unsigned k = 0; k < bs.b[0]->n_cells; k++) {
+			const struct detect_cell *x = &bs.b[0]->cells[k];
+
+			if (x->id >> 24 != DETECT_FAM_PREFIX)
+				continue;
+			detect_watch_key_name(w, x->id, name, sizeof(name));
+			matched += (unsigned)x->packets;
+			CHECK_EQ(x->packets, 1); /* each case hits a prefix of its own */
+			CHECK_EQ(x->bytes, 100);
+			{
+				int found = 0;
+
+				for (unsigned i = 0; i < WR_ARRAY_SIZE(cases); i++)
+					found |= cases[i].want && strcmp(cases[i].want, name) == 0;
+				CHECK(found);
+			}
+		}
+		CHECK_EQ(matched, 6); /* 2001:dead::1 is in no prefix */
+		CHECK_EQ(cell_of(bs.b[0], detect_series_id(DETECT_FAM_LINK, 0))->packets, 7);
+	}
+	for (unsigned i = 0; i < bs.n; i++)
+		detect_bin_free(bs.b[i]);
+	detect_counter_free(c);
+	detect_watch_free(w);
+}
+
+static void test_watch_files(void)
+{
+	struct detect_watch *w = detect_watch_create();
+	char err[256], spec[300];
+	const char *f;
+
+	f = write_file("bad.txt", "10.0.0.0/8\n\n10.1.0.0/40\n");
+	snprintf(spec, sizeof(spec), "prefixes:%s", f);
+	CHECK_EQ(detect_watch_add(w, spec, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "bad.txt:3") && strstr(err, "'40'"));
+	f = write_file("bad2.txt", "10.0.0.300/8\n");
+	snprintf(spec, sizeof(spec), "prefixes:%s", f);
+	CHECK_EQ(detect_watch_add(w, spec, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "bad2.txt:1") && strstr(err, "10.0.0.300"));
+	f = write_file("as.txt", "10.0.0.0\t8\t64500\n10.1.0.0\t16\t64501_64502\n");
+	snprintf(spec, sizeof(spec), "asn:%s", f);
+	CHECK_EQ(detect_watch_add(w, spec, err, sizeof(err)), 0);
+	f = write_file("as2.txt", "10.0.0.0\t8\tAS1\n");
+	snprintf(spec, sizeof(spec), "asn:%s", f);
+	CHECK_EQ(detect_watch_add(w, spec, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "as2.txt:1") && strstr(err, "AS1"));
+	CHECK_EQ(detect_watch_add(w, "prefixes:/nonexistent/x", err, sizeof(err)), -ENOENT);
+	CHECK(strstr(err, "/nonexistent/x") != NULL);
+	CHECK_EQ(detect_watch_add(w, "proto:x", err, sizeof(err)), -EINVAL);
+	CHECK_EQ(detect_watch_add(w, "colour", err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "colour") != NULL);
+	CHECK_EQ(detect_watch_add(w, "dport", err, sizeof(err)), 0);
+	{
+		/* the AS of a destination: the longest match, the first AS of a multi-origin */
+		struct detect_counter *c = detect_counter_create(w, 0, NS);
+		struct bins bs = {.n = 0};
+		struct capture_meta m[3] = {pkt("10.1.2.3", 6, 443, T0 * NS),
+		                            pkt("10.2.2.3", 6, 443, T0 * NS + 1),
+		                            pkt("10.2.2.4", 17, 53, T0 * NS + 2)};
+		char name[32];
+
+		detect_counter_add_burst(c, m, 3, keep_bin, &bs);
+		detect_counter_tick(c, 0, 1, keep_bin, &bs);
+		CHECK_EQ(bs.n, 2);
+		if (bs.n == 2) {
+			for (unsigned k = 0; k < bs.b[0]->n_cells; k++) {
+				const struct detect_cell *x = &bs.b[0]->cells[k];
+
+				if (x->id >> 24 != DETECT_FAM_ASN)
+					continue;
+				detect_watch_key_name(w, x->id, name, sizeof(name));
+				CHECK((strcmp(name, "AS64501") == 0 && x->packets == 1) ||
+				      (strcmp(name, "AS64500") == 0 && x->packets == 2));
+			}
+			CHECK_EQ(cell_of(bs.b[0], detect_series_id(DETECT_FAM_DPORT, 443))->packets,
+			         2);
+			CHECK_EQ(cell_of(bs.b[0], detect_series_id(DETECT_FAM_DPORT, 53))->packets,
+			         1);
+			CHECK(cell_of(bs.b[0], detect_series_id(DETECT_FAM_PROTO, 6)) == NULL);
+		}
+		for (unsigned i = 0; i < bs.n; i++)
+			detect_bin_free(bs.b[i]);
+		detect_counter_free(c);
+	}
+	detect_watch_free(w);
+}
+
+/* Two workers: a bin is evaluated only when both have closed it; a series silent in a bin is
+ * fed zero (a drop to zero of a prefix only one worker saw); the workers' counts add up. */
+static void test_engine_merge(void)
+{
+	struct detect_watch *w = detect_watch_create();
+	struct detect_params p;
+	struct detect_engine_params ep;
+	struct detect_engine *e;
+	struct detect_counter *c[2];
+	struct bins bs[2] = {{.n = 0}, {.n = 0}};
+	struct detect_alert out[64];
+	struct detect_engine_stats st;
+	char err[256];
+	unsigned raised = 0, n;
+
+	CHECK_EQ(detect_watch_add(w, "proto", err, sizeof(err)), 0);
+	detect_params_default(&p);
+	p.warmup_s = 20;
+	p.baseline_half_life_s = 20;
+	memset(&ep, 0, sizeof(ep));
+	ep.detect = &p;
+	ep.watch = w;
+	ep.n_workers = 2;
+	ep.n_links = 1;
+	ep.bin_ns = NS;
+	e = detect_engine_create(&ep);
+	c[0] = detect_counter_create(w, 0, NS);
+	c[1] = detect_counter_create(w, 1, NS);
+	for (unsigned t = 0; t < 60; t++)
+		for (unsigned k = 0; k < 500; k++) {
+			/* UDP on worker 0 until it stops at 40 s; TCP on worker 1 all along */
+			struct capture_meta m1 =
+			    pkt("10.0.0.1", 6, 80, (T0 + t) * NS + k * 1000000);
+
+			detect_counter_add_burst(c[1], &m1, 1, keep_bin, &bs[1]);
+			if (t < 40) {
+				struct capture_meta m0 =
+				    pkt("10.0.0.2", 17, 53, (T0 + t) * NS + k * 1000000);
+
+				detect_counter_add_burst(c[0], &m0, 1, keep_bin, &bs[0]);
+			}
+		}
+	/* worker 0 is quiet from 40 s but its clock runs on (a live link's capture clock) */
+	detect_counter_tick(c[0], (T0 + 60) * NS, 0, keep_bin, &bs[0]);
+	CHECK_EQ(bs[0].n, 60);
+	CHECK_EQ(bs[1].n, 59); /* its bin 59 is still open */
+	for (unsigned i = 0; i < bs[0].n; i++)
+		detect_engine_put(e, bs[0].b[i]);
+	/* nothing is evaluated before worker 1's bins are in */
+	CHECK_EQ(detect_engine_run(e, 0, 0, out, 64), 0);
+	detect_engine_get_stats(e, &st);
+	CHECK_EQ(st.bins, 0);
+	for (unsigned i = 0; i < bs[1].n; i++)
+		detect_engine_put(e, bs[1].b[i]);
+	while ((n = detect_engine_run(e, 0, 0, out, 64)) > 0)
+		for (unsigned i = 0; i < n; i++)
+			if (out[i].ev.type == DETECT_RAISE && out[i].family == DETECT_FAM_PROTO &&
+			    out[i].id == detect_series_id(DETECT_FAM_PROTO, 17) &&
+			    out[i].metric == DETECT_PACKETS) {
+				raised++;
+				CHECK_EQ(out[i].ev.kind, DETECT_RATE_DROP);
+				CHECK_EQ(out[i].ev.started_at_ns, (T0 + 40) * NS);
+				/* the link fell to half: a child of its alert, if it fires */
+			}
+	detect_engine_get_stats(e, &st);
+	CHECK_EQ(st.bins, 59);
+	CHECK_EQ(raised, 1);
+	CHECK_EQ(st.series, 3); /* the link, UDP, TCP */
+	detect_counter_free(c[0]);
+	detect_counter_free(c[1]);
+	detect_engine_free(e);
+	detect_watch_free(w);
+}
+
 int main(void)
 {
+	if (mkdtemp(tmpdir) == NULL)
+		return 1;
 	T_RUN(test_params);
 	T_RUN(test_drop_to_zero);
 	T_RUN(test_blip);
@@ -443,5 +709,15 @@ int main(void)
 	T_RUN(test_gap);
 	T_RUN(test_no_false_alerts);
 	T_RUN(test_health);
+	T_RUN(test_prefix_lpm);
+	T_RUN(test_watch_files);
+	T_RUN(test_engine_merge);
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", tmpdir);
+	}
 	return t_done();
 }
