@@ -31,6 +31,7 @@ void detect_params_default(struct detect_params *p)
 	    .min_window_count = 200,
 	    .max_window_s = 60,
 	    .sig_z = 5,
+	    .noise_z = 3,
 	    .drop_warning = 0.5,
 	    .drop_critical = 0.1,
 	    .surge_warning = 3,
@@ -69,6 +70,8 @@ int detect_params_check(const struct detect_params *p, const char **ret_key)
 		bad = "max_window_s";
 	else if (!(p->sig_z >= 0))
 		bad = "sig_z";
+	else if (!(p->noise_z >= 0))
+		bad = "noise_z";
 	else if (!(p->drop_critical > 0 && p->drop_critical < p->drop_warning &&
 	           p->drop_warning < 1))
 		bad = !(p->drop_warning < 1) ? "drop_warning" : "drop_critical";
@@ -167,7 +170,11 @@ static struct verdict judge(struct detect_series *s, const struct detect_params 
 	struct verdict v = {0};
 	double base = s->base;
 	double r = base > 0 ? rate / base : (rate > 0 ? INFINITY : 1.0);
-	int sig = poisson_significant(p, rate, base, w);
+	/* significant twice over: against Poisson noise, and against the spread the series has
+	 * shown (real traffic is burstier than Poisson; measured before this window is learnt) */
+	double spread = sqrt(s->lvar);
+	double lr = log((rate + 0.5 / w) / (base + 0.5 / w));
+	int sig = poisson_significant(p, rate, base, w) && fabs(lr) >= p->noise_z * spread;
 	int shift = cusum_step(s, p, rate, w, learn);
 
 	v.rate = rate;

@@ -14,9 +14,10 @@
  *    > 3 warning, > 10 critical; each with two standard deviations of Poisson noise of
  *    tolerance, so a rate sitting at a threshold is caught) and be significant under Poisson
  *    noise:
- *    |S - B| * W >= sig_z * sqrt(B * W). The window W is one bin, or as many bins as it takes
- *    for B * W to reach min_window_count (at most max_window_s), so quiet series are judged
- *    on longer windows;
+ *    |S - B| * W >= sig_z * sqrt(B * W), and against the spread the series has shown:
+ *    |ln(S/B)| >= noise_z * its log-rate deviation. The window W is one bin, or as many bins as it
+ * takes for B * W to reach min_window_count (at most max_window_s), so quiet series are judged on
+ * longer windows;
  *  - CUSUM (D2): two-sided, on the log-rate standardised by its learnt spread (k, h); raises
  *    a level_shift warning, never critical, and only for shifts of at least level_shift_min
  *    that are also Poisson-significant.
@@ -41,23 +42,24 @@
 
 /* Parameters, each a config key; detect_params_default() gives the brief's defaults. */
 struct detect_params {
-	double baseline_half_life_s;  /* EWMA half-life of the baseline (600) */
-	double warmup_s;              /* history before any alert (600) */
-	double gap_s;                 /* a longer silence between bins resets the series (300) */
-	double min_window_count;      /* evaluation window: at least B * W counts (200) */
-	double max_window_s;          /* ... but at most this long (60) */
-	double sig_z;                 /* Poisson significance, in standard deviations (5) */
-	double drop_warning;          /* r below: drop warning (0.5) */
-	double drop_critical;         /* r below: drop critical (0.1) */
-	double surge_warning;         /* r above: surge warning (3) */
-	double surge_critical;        /* r above: surge critical (10) */
-	double surge_floor;           /* a surge needs at least this rate, per second (10) */
-	double cusum_k;               /* CUSUM allowance, in standard deviations (0.5) */
-	double cusum_h;               /* CUSUM decision threshold (5) */
-	double level_shift_min;       /* a level shift must move the rate by this share (0.2) */
-	double raise_critical_s;      /* hold before raising a critical drop (3) */
-	double raise_warning_s;       /* hold before raising a warning (15) */
-	double raise_surge_s;         /* hold before raising a surge (10) */
+	double baseline_half_life_s; /* EWMA half-life of the baseline (600) */
+	double warmup_s;             /* history before any alert (600) */
+	double gap_s;                /* a longer silence between bins resets the series (300) */
+	double min_window_count;     /* evaluation window: at least B * W counts (200) */
+	double max_window_s;         /* ... but at most this long (60) */
+	double sig_z;                /* Poisson significance, in standard deviations (5) */
+	double noise_z;          /* ... and against the log-rate spread the series has shown (3) */
+	double drop_warning;     /* r below: drop warning (0.5) */
+	double drop_critical;    /* r below: drop critical (0.1) */
+	double surge_warning;    /* r above: surge warning (3) */
+	double surge_critical;   /* r above: surge critical (10) */
+	double surge_floor;      /* a surge needs at least this rate, per second (10) */
+	double cusum_k;          /* CUSUM allowance, in standard deviations (0.5) */
+	double cusum_h;          /* CUSUM decision threshold (5) */
+	double level_shift_min;  /* a level shift must move the rate by this share (0.2) */
+	double raise_critical_s; /* hold before raising a critical drop (3) */
+	double raise_warning_s;  /* hold before raising a warning (15) */
+	double raise_surge_s;    /* hold before raising a surge (10) */
 	double clear_low, clear_high; /* ratio band that counts as recovered (0.8, 1.25) */
 	double clear_drop_s;          /* hold in the band before clearing a drop (30) */
 	double clear_surge_s;         /* ... a surge or level shift (60) */

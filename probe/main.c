@@ -239,6 +239,7 @@ static const struct {
     DETECT_KEY(min_window_count),
     DETECT_KEY(max_window_s),
     DETECT_KEY(sig_z),
+    DETECT_KEY(noise_z),
     DETECT_KEY(drop_warning),
     DETECT_KEY(drop_critical),
     DETECT_KEY(surge_warning),
