@@ -32,14 +32,19 @@ int probe_alerts_open(struct probe *pr, char *err, size_t errlen)
 		snprintf(err, errlen, "detector parameter '%s' out of range", key);
 		return -EINVAL;
 	}
-	al->watch = detect_watch_create();
-	if (al->watch == NULL)
-		goto nomem;
-	for (unsigned i = 0; i < c->n_watch; i++) {
-		int r = detect_watch_add(al->watch, c->watch[i], err, errlen);
+	if (c->watch_built) {
+		al->watch = c->watch_built; /* ours from now on */
+		c->watch_built = NULL;
+	} else {
+		al->watch = detect_watch_create();
+		if (al->watch == NULL)
+			goto nomem;
+		for (unsigned i = 0; i < c->n_watch; i++) {
+			int r = detect_watch_add(al->watch, c->watch[i], err, errlen);
 
-		if (r < 0)
-			return r;
+			if (r < 0)
+				return r;
+		}
 	}
 	memset(&ep, 0, sizeof(ep));
 	ep.detect = &c->detect;
@@ -257,6 +262,8 @@ void probe_alerts_close(struct probe *pr)
 	al->engine = NULL;
 	detect_watch_free(al->watch);
 	al->watch = NULL;
+	detect_watch_free(pr->cfg.watch_built); /* never taken over: the open failed first */
+	pr->cfg.watch_built = NULL;
 	if (al->mu_ok)
 		pthread_mutex_destroy(&al->mu);
 	al->mu_ok = 0;

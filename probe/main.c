@@ -476,6 +476,35 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 			c->sample_spec[i] = every_spec;
 		}
 	}
+	{
+		/* the detector's settings are command-line errors too: checked before anything
+		 * opens (the watch files are loaded here, once) */
+		const char *key = NULL;
+		char err[512];
+
+#if WEIR_HAVE_HIREDIS
+		if (c->redis_url) {
+			char host[256], pw[256];
+			int port, db;
+
+			if (redispub_parse_url(c->redis_url, host, sizeof(host), &port, pw,
+			                       sizeof(pw), &db, err, sizeof(err)) < 0)
+				return usage_error("--redis: %s", err);
+		}
+#endif
+		if (detect_params_check(&c->detect, &key) < 0)
+			return usage_error("--detect %s: out of range (see docs/DETECTION.md)",
+			                   key);
+		c->watch_built = detect_watch_create();
+		if (c->watch_built == NULL)
+			return usage_error("out of memory");
+		for (i = 0; i < c->n_watch; i++)
+			if (detect_watch_add(c->watch_built, c->watch[i], err, sizeof(err)) < 0) {
+				detect_watch_free(c->watch_built);
+				c->watch_built = NULL;
+				return usage_error("%s", err);
+			}
+	}
 	return -1;
 }
 

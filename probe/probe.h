@@ -55,6 +55,8 @@ struct probe_config {
 	const char *summary_json;             /* write the final counters here as JSON, or NULL */
 	/* rate anomaly checks (detect/) and their alerts */
 	const char *watch[PROBE_MAX_WATCH]; /* --watch specs; the link is always watched */
+	struct detect_watch *watch_built;   /* the specs, loaded by the command line; the probe
+	                                       takes it over (NULL: build it from the specs) */
 	unsigned n_watch;
 	uint64_t bin_ms;             /* counting bin [1000] */
 	uint64_t max_series;         /* series the detector keeps at most [100000] */

@@ -444,6 +444,20 @@ def test_sample(weir, tmp):
 
 CLI_CASES = [
     # (arguments, exit status, words the message must contain)
+    (["-i", "pcap:@GOOD@", "--alerts-file", "/tmp/x", "--watch", "prefixes:@BADPFX@"], 2,
+     ["badpfx.txt:2", "prefix length", "'40'"]),
+    (["-i", "pcap:@GOOD@", "--alerts-file", "/tmp/x", "--watch", "colour"], 2,
+     ["--watch 'colour'", "prefixes:FILE"]),
+    (["-i", "pcap:@GOOD@", "--alerts-file", "/tmp/x", "--watch", "asn:/nonexistent/pfx2as"], 2,
+     ["/nonexistent/pfx2as"]),
+    (["-i", "pcap:@GOOD@", "--alerts-file", "/tmp/x", "--detect", "drop_warning=2"], 2,
+     ["--detect drop_warning", "out of range"]),
+    (["-i", "pcap:@GOOD@", "--alerts-file", "/tmp/x", "--detect", "drop_warnin=0.4"], 2,
+     ["unknown key", "drop_warnin"]),
+    (["-i", "pcap:@GOOD@", "--alerts-file", "/tmp/x", "--detect", "sig_z=lots"], 2,
+     ["sig_z=lots", "not a number"]),
+    (["-i", "pcap:@GOOD@", "--redis", "http://127.0.0.1:6379"], 2, ["--redis", "redis://"]),
+    (["-i", "pcap:@GOOD@", "--redis", "redis://127.0.0.1:99999"], 2, ["--redis", "99999"]),
     (["--bogus"], 2, ["unknown option", "--bogus"]),
     (["-o", "ipfix:file:/tmp/x"], 2, ["no input"]),
     (["-i", "pcap:/nonexistent/x.pcap"], 2, ["no output"]),
@@ -484,8 +498,11 @@ def test_cli(weir, tmp):
     os.rename(gen_pcap, good)
     notpcap = os.path.join(tmp, "notes.txt")
     open(notpcap, "w").write("<html>this is not a capture file</html>\n" * 4)
+    badpfx = os.path.join(tmp, "badpfx.txt")
+    open(badpfx, "w").write("10.0.0.0/8\n10.1.0.0/40\n")
     for args, status, words in CLI_CASES:
-        args = [a.replace("@GOOD@", good).replace("@NOTPCAP@", notpcap) for a in args]
+        args = [a.replace("@GOOD@", good).replace("@NOTPCAP@", notpcap)
+                .replace("@BADPFX@", badpfx) for a in args]
         p = wt.run_weir(weir, args, check=False)
         if p.returncode != status:
             wt.fail("weir %s: exit %d, expected %d (%s)" % (" ".join(args), p.returncode,
