@@ -457,7 +457,7 @@ struct engine_result {
 	unsigned events;
 };
 
-static void run_engine(const struct detect_params *dp, const struct detect_watch *w,
+static void run_engine(const struct detect_params *dp, struct detect_watch *w,
                        const float *mean, const float *sd, struct engine_result *ret)
 {
 	struct detect_engine_params ep = {.detect = dp,

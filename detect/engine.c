@@ -35,6 +35,10 @@ struct wqueue {
 	int finished;
 };
 
+struct cand_sum {
+	uint64_t key, packets;
+};
+
 struct detect_engine {
 	struct detect_engine_params p;
 	struct detect_params dp;
@@ -46,7 +50,55 @@ struct detect_engine {
 	struct detect_alert *held;
 	unsigned n_held, cap_held;
 	struct detect_engine_stats st;
+	struct cand_sum *cand; /* this bin's heavy-hitter candidates, from every worker */
+	unsigned n_cand, cap_cand;
 };
+
+static void add_candidate(struct detect_engine *e, const struct detect_cell *c)
+{
+	if (e->n_cand == e->cap_cand) {
+		unsigned cap = e->cap_cand ? 2 * e->cap_cand : 256;
+		struct cand_sum *v = realloc(e->cand, cap * sizeof(*v));
+
+		if (v == NULL)
+			return;
+		e->cand = v;
+		e->cap_cand = cap;
+	}
+	e->cand[e->n_cand].key = c->key;
+	e->cand[e->n_cand].packets = c->packets;
+	e->n_cand++;
+}
+
+static int cmp_cand(const void *a, const void *b)
+{
+	uint64_t x = ((const struct cand_sum *)a)->key, y = ((const struct cand_sum *)b)->key;
+	return (x > y) - (x < y);
+}
+
+/* A prefix the workers together saw DETECT_HH_ADMIT times in the bin becomes a series: the
+ * workers count it exactly from now on, and its first full bin creates it. */
+static void admit_candidates(struct detect_engine *e)
+{
+	unsigned i = 0;
+
+	qsort(e->cand, e->n_cand, sizeof(*e->cand), cmp_cand);
+	while (i < e->n_cand) {
+		uint64_t key = e->cand[i].key, sum = 0;
+		int r;
+
+		for (; i < e->n_cand && e->cand[i].key == key; i++)
+			sum += e->cand[i].packets;
+		if (sum < DETECT_HH_ADMIT)
+			continue;
+		r = detect_watch_hh_admit(e->p.watch, key);
+		if (r >= 0)
+			e->st.admitted++;
+		else if (r == -ENOSPC)
+			e->st.series_refused++;
+	}
+	e->n_cand = 0;
+}
 
 struct detect_engine *detect_engine_create(const struct detect_engine_params *p)
 {
@@ -94,6 +146,7 @@ void detect_engine_free(struct detect_engine *e)
 	}
 	free(e->tab);
 	free(e->held);
+	free(e->cand);
 	free(e);
 }
 
@@ -224,7 +277,8 @@ static void evaluate_bin(struct detect_engine *e, uint64_t t)
 	struct detect_alert a;
 	int gate;
 
-	/* merge the cells of bin t */
+	/* merge the cells of bin t; heavy-hitter candidates are summed apart */
+	e->n_cand = 0;
 	for (unsigned i = 0; i < e->p.n_workers; i++) {
 		struct wqueue *q = &e->q[i];
 		struct detect_bin *b;
@@ -234,8 +288,13 @@ static void evaluate_bin(struct detect_engine *e, uint64_t t)
 		b = q->b[q->head];
 		for (unsigned k = 0; k < b->n_cells; k++) {
 			const struct detect_cell *c = &b->cells[k];
-			struct eseries *s = find(e, c->id, 1);
+			struct eseries *s;
 
+			if (c->id == DETECT_CANDIDATE) {
+				add_candidate(e, c);
+				continue;
+			}
+			s = find(e, c->id, 1);
 			if (s == NULL)
 				continue;
 			s->count[DETECT_PACKETS] += (double)c->packets;
@@ -247,6 +306,7 @@ static void evaluate_bin(struct detect_engine *e, uint64_t t)
 		detect_bin_free(b);
 	}
 	e->st.bins++;
+	admit_candidates(e);
 
 	/* capture health first: its gate applies to this bin's drops */
 	memset(&a, 0, sizeof(a));

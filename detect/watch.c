@@ -216,7 +216,58 @@ struct detect_watch {
 	struct lpm asn; /* value: index into as_nums */
 	uint32_t *as_nums;
 	uint32_t n_as, cap_as;
+	/* dst-prefix: the admitted prefixes, slot = series index. The one mutable part of the
+	 * watch: the engine inserts (release), the workers look up (acquire); never removed,
+	 * so a reader never sees a slot change under it. */
+	_Atomic uint64_t *hh_keys; /* DETECT_HH_SLOTS, 0 = empty */
+	uint32_t hh_n;             /* admitted so far (engine thread) */
 };
+
+/* A destination's automatic prefix: IPv4 /24 or IPv6 /48, tagged with the version. */
+static inline uint64_t hh_key(const uint8_t *dst, unsigned version)
+{
+	if (version == 4)
+		return 4ull << 56 | (uint64_t)wr_be32(dst) >> 8;
+	return 6ull << 56 | (uint64_t)wr_be32(dst) << 16 | wr_be16(dst + 4);
+}
+
+static inline uint32_t hh_hash(uint64_t key)
+{
+	return (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 40);
+}
+
+/* The slot of an admitted prefix, or -1. */
+static inline int32_t hh_find(const struct detect_watch *w, uint64_t key)
+{
+	for (uint32_t h = hh_hash(key) & (DETECT_HH_SLOTS - 1);;
+	     h = (h + 1) & (DETECT_HH_SLOTS - 1)) {
+		uint64_t k = atomic_load_explicit(&w->hh_keys[h], memory_order_acquire);
+
+		if (k == key)
+			return (int32_t)h;
+		if (k == 0)
+			return -1;
+	}
+}
+
+int detect_watch_hh_admit(struct detect_watch *w, uint64_t key)
+{
+	uint32_t h;
+
+	if (w->hh_keys == NULL || key == 0)
+		return -EINVAL;
+	if (hh_find(w, key) >= 0)
+		return -EEXIST;
+	if (w->hh_n >= DETECT_HH_SLOTS / 2)
+		return -ENOSPC; /* keep probes short */
+	for (h = hh_hash(key) & (DETECT_HH_SLOTS - 1);
+	     atomic_load_explicit(&w->hh_keys[h], memory_order_relaxed) != 0;
+	     h = (h + 1) & (DETECT_HH_SLOTS - 1))
+		;
+	atomic_store_explicit(&w->hh_keys[h], key, memory_order_release);
+	w->hh_n++;
+	return (int)h;
+}
 
 struct detect_watch *detect_watch_create(void)
 {
@@ -234,6 +285,7 @@ void detect_watch_free(struct detect_watch *w)
 	lpm_fini(&w->prefixes);
 	lpm_fini(&w->asn);
 	free(w->as_nums);
+	free((void *)w->hh_keys);
 	free(w);
 }
 
@@ -400,6 +452,15 @@ int detect_watch_add(struct detect_watch *w, const char *spec, char *err, size_t
 			w->families |= 1u << DETECT_FAM_PREFIX;
 		return r;
 	}
+	if (!colon && strcmp(spec, "dst-prefix") == 0) {
+		if (w->hh_keys == NULL &&
+		    (w->hh_keys = calloc(DETECT_HH_SLOTS, sizeof(*w->hh_keys))) == NULL) {
+			snprintf(err, errlen, "--watch %s: out of memory", spec);
+			return -ENOMEM;
+		}
+		w->families |= 1u << DETECT_FAM_DSTPFX;
+		return 0;
+	}
 	if (colon && colon[1] != '\0' && name_len == 3 && strncmp(spec, "asn", 3) == 0) {
 		int r = load_table(w, spec, colon + 1, 1, err, errlen);
 
@@ -415,7 +476,8 @@ int detect_watch_add(struct detect_watch *w, const char *spec, char *err, size_t
 
 const char *detect_family_name(int family)
 {
-	static const char *const n[] = {"link", "proto", "vlan", "dport", "prefix", "asn"};
+	static const char *const n[] = {"link",   "proto", "vlan",      "dport",
+	                                "prefix", "asn",   "dst-prefix"};
 	return family >= 0 && family < DETECT_FAM_COUNT ? n[family] : "?";
 }
 
@@ -460,6 +522,27 @@ void detect_watch_key_name(const struct detect_watch *w, uint32_t id, char *buf,
 			return;
 		}
 		break;
+	case DETECT_FAM_DSTPFX:
+		if (w->hh_keys && idx < DETECT_HH_SLOTS) {
+			uint64_t k = atomic_load_explicit(&w->hh_keys[idx], memory_order_acquire);
+			uint8_t a[16] = {0};
+			char t[INET6_ADDRSTRLEN];
+
+			if (k >> 56 == 4) {
+				wr_put_be32(a, (uint32_t)(k << 8));
+				inet_ntop(AF_INET, a, t, sizeof(t));
+				snprintf(buf, len, "%s/24", t);
+				return;
+			}
+			if (k >> 56 == 6) {
+				wr_put_be32(a, (uint32_t)(k >> 16));
+				wr_put_be16(a + 4, (uint16_t)k);
+				inet_ntop(AF_INET6, a, t, sizeof(t));
+				snprintf(buf, len, "%s/48", t);
+				return;
+			}
+		}
+		break;
 	default:
 		break;
 	}
@@ -473,6 +556,17 @@ struct cnt {
 	uint64_t packets, bytes;
 };
 
+/* The sketch: Misra-Gries in a direct-mapped table. A packet of the bucket's prefix counts
+ * up; of another prefix, it takes an empty bucket or wears the holder down by one, so only
+ * prefixes heavier than their bucket's competition stay. */
+#define HH_CANDS     4096
+#define HH_CAND_EMIT (DETECT_HH_ADMIT / 4) /* proposed to the engine from this many */
+
+struct cand {
+	uint64_t key;
+	uint64_t packets, bytes;
+};
+
 struct detect_counter {
 	const struct detect_watch *w;
 	unsigned worker;
@@ -482,6 +576,8 @@ struct detect_counter {
 	struct cnt link[MAX_LINKS];
 	uint32_t link_flows[MAX_LINKS];
 	struct cnt *proto, *vlan, *dport, *prefix, *as;
+	struct cnt *hh;     /* admitted dst-prefix series, by slot */
+	struct cand *cands; /* the heavy-hitter sketch of this bin (HH_CANDS) */
 };
 
 struct detect_counter *detect_counter_create(const struct detect_watch *w, unsigned worker,
@@ -501,7 +597,9 @@ struct detect_counter *detect_counter_create(const struct detect_watch *w, unsig
 	    (detect_watch_has(w, DETECT_FAM_DPORT) &&
 	     !(c->dport = calloc(N_DPORT, sizeof(struct cnt)))) ||
 	    (w->n_prefixes && !(c->prefix = calloc(w->n_prefixes, sizeof(struct cnt)))) ||
-	    (w->n_as && !(c->as = calloc(w->n_as, sizeof(struct cnt)))))
+	    (w->n_as && !(c->as = calloc(w->n_as, sizeof(struct cnt)))) ||
+	    (w->hh_keys && !(c->hh = calloc(DETECT_HH_SLOTS, sizeof(struct cnt)))) ||
+	    (w->hh_keys && !(c->cands = calloc(HH_CANDS, sizeof(struct cand)))))
 		goto fail;
 	return c;
 fail:
@@ -519,6 +617,8 @@ void detect_counter_free(struct detect_counter *c)
 	free(c->dport);
 	free(c->prefix);
 	free(c->as);
+	free(c->hh);
+	free(c->cands);
 	free(c);
 }
 
@@ -562,7 +662,10 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 	     collect(c->vlan, N_VLAN, DETECT_FAM_VLAN, NULL) +
 	     collect(c->dport, N_DPORT, DETECT_FAM_DPORT, NULL) +
 	     collect(c->prefix, c->w->n_prefixes, DETECT_FAM_PREFIX, NULL) +
-	     collect(c->as, c->w->n_as, DETECT_FAM_ASN, NULL);
+	     collect(c->as, c->w->n_as, DETECT_FAM_ASN, NULL) +
+	     collect(c->hh, c->hh ? DETECT_HH_SLOTS : 0, DETECT_FAM_DSTPFX, NULL);
+	for (unsigned i = 0; c->cands && i < HH_CANDS; i++)
+		n += c->cands[i].packets >= HH_CAND_EMIT;
 	if (b != NULL && n > 0 && (b->cells = calloc(n, sizeof(*b->cells))) == NULL) {
 		free(b);
 		b = NULL;
@@ -581,6 +684,15 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 		k += collect(c->dport, N_DPORT, DETECT_FAM_DPORT, b->cells + k);
 		k += collect(c->prefix, c->w->n_prefixes, DETECT_FAM_PREFIX, b->cells + k);
 		k += collect(c->as, c->w->n_as, DETECT_FAM_ASN, b->cells + k);
+		k += collect(c->hh, c->hh ? DETECT_HH_SLOTS : 0, DETECT_FAM_DSTPFX, b->cells + k);
+		for (unsigned i = 0; c->cands && i < HH_CANDS; i++)
+			if (c->cands[i].packets >= HH_CAND_EMIT) {
+				b->cells[k].id = DETECT_CANDIDATE;
+				b->cells[k].key = c->cands[i].key;
+				b->cells[k].packets = c->cands[i].packets;
+				b->cells[k].bytes = c->cands[i].bytes;
+				k++;
+			}
 		b->n_cells = k;
 		b->start_ns = c->start_ns;
 		b->worker = c->worker;
@@ -588,7 +700,11 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 	/* out of memory: the bin's counts are lost, but the next one must start clean */
 	memset(c->link, 0, sizeof(c->link));
 	memset(c->link_flows, 0, sizeof(c->link_flows));
+	if (c->cands)
+		memset(c->cands, 0, HH_CANDS * sizeof(struct cand));
 	if (b == NULL) {
+		if (c->hh)
+			memset(c->hh, 0, DETECT_HH_SLOTS * sizeof(struct cnt));
 		if (c->proto)
 			memset(c->proto, 0, N_PROTO * sizeof(struct cnt));
 		if (c->vlan)
@@ -622,6 +738,31 @@ static void advance(struct detect_counter *c, uint64_t now, detect_bin_fn emit, 
 			c->start_ns = now - now % c->bin_ns;
 			break;
 		}
+	}
+}
+
+/* dst-prefix: an admitted prefix counts exactly; any other feeds the sketch. */
+static void count_hh(struct detect_counter *c, const struct capture_meta *m, uint64_t bytes)
+{
+	uint64_t key = hh_key(m->key.dst, m->key.ip_version);
+	int32_t slot = hh_find(c->w, key);
+	struct cand *b;
+
+	if (slot >= 0) {
+		c->hh[slot].packets++;
+		c->hh[slot].bytes += bytes;
+		return;
+	}
+	b = &c->cands[hh_hash(key) & (HH_CANDS - 1)];
+	if (b->key == key) {
+		b->packets++;
+		b->bytes += bytes;
+	} else if (b->packets == 0) {
+		b->key = key;
+		b->packets = 1;
+		b->bytes = bytes;
+	} else {
+		b->packets--;
 	}
 }
 
@@ -669,6 +810,8 @@ void detect_counter_add_burst(struct detect_counter *c, const struct capture_met
 				c->as[p->value].bytes += bytes;
 			}
 		}
+		if (c->hh)
+			count_hh(c, m, bytes);
 	}
 }
 

@@ -5,7 +5,10 @@
  * Families (`--watch FAMILY[:ARG]`): link (per input, the default), proto, vlan (outer tag),
  * dport (destination port of TCP, UDP and SCTP), prefixes:FILE (destination address, longest
  * prefix match over the file's IPv4 and IPv6 prefixes) and asn:FILE (destination's origin AS,
- * from a prefix-to-AS file: "prefix<TAB>length<TAB>asn" per line, as CAIDA's pfx2as).
+ * from a prefix-to-AS file: "prefix<TAB>length<TAB>asn" per line, as CAIDA's pfx2as) and
+ * dst-prefix (automatic series for the busy destination /24s and /48s: a heavy-hitter sketch
+ * in each worker proposes candidates, the engine admits those with at least
+ * DETECT_HH_ADMIT packets in a bin, and from the next bin on the workers count them exactly).
  * Metrics: packets and bits per second for every series; new flows per second for the link.
  *
  * A worker counts into its own counter (plain increments) and closes a bin when its clock
@@ -34,6 +37,7 @@ enum detect_family {
 	DETECT_FAM_DPORT,
 	DETECT_FAM_PREFIX,
 	DETECT_FAM_ASN,
+	DETECT_FAM_DSTPFX, /* automatic /24 (IPv4) and /48 (IPv6) series */
 	DETECT_FAM_COUNT
 };
 
@@ -48,6 +52,10 @@ void detect_watch_free(struct detect_watch *w);
 /* Adds one `--watch` spec ("link", "proto", "vlan", "dport", "prefixes:FILE", "asn:FILE").
  * 0, or -EINVAL / -ENOENT / -ENOMEM with a message naming the spec, file, line and value. */
 int detect_watch_add(struct detect_watch *w, const char *spec, char *err, size_t errlen);
+
+/* dst-prefix: admits a candidate prefix (the engine's thread only; the workers' counters
+ * see it from their next packet). Returns its series index, or -EEXIST, -ENOSPC. */
+int detect_watch_hh_admit(struct detect_watch *w, uint64_t key);
 
 /* Whether a family is watched (link always is). */
 int detect_watch_has(const struct detect_watch *w, int family);
@@ -64,11 +72,16 @@ const char *detect_metric_name(int metric);
 
 /* One non-zero cell of a closed bin. */
 struct detect_cell {
-	uint32_t id;    /* detect_series_id() */
+	uint32_t id;    /* detect_series_id(), or DETECT_CANDIDATE */
 	uint32_t flows; /* new flows (link only) */
 	uint64_t packets;
 	uint64_t bytes; /* IP octets */
+	uint64_t key;   /* candidates: the prefix (detect_hh_key()) */
 };
+
+#define DETECT_CANDIDATE UINT32_MAX /* a heavy-hitter candidate, not yet a series */
+#define DETECT_HH_ADMIT  200        /* packets in one bin that admit a candidate */
+#define DETECT_HH_SLOTS  65536      /* automatic series at most */
 
 /* A closed bin of one worker. cells is owned by the bin (detect_bin_free). */
 struct detect_bin {
@@ -100,9 +113,9 @@ void detect_counter_tick(struct detect_counter *c, uint64_t now_ns, int final, d
 /* The engine. */
 struct detect_engine_params {
 	const struct detect_params *detect; /* thresholds and holds */
-	const struct detect_watch *watch;
-	unsigned n_workers; /* bins come from workers 0..n-1 */
-	unsigned n_links;   /* link indexes 0..n-1 */
+	struct detect_watch *watch;         /* dst-prefix admissions are written into it */
+	unsigned n_workers;                 /* bins come from workers 0..n-1 */
+	unsigned n_links;                   /* link indexes 0..n-1 */
 	uint64_t bin_ns;
 	unsigned max_series; /* hard cap on series (new ones beyond are counted) */
 };
@@ -122,7 +135,8 @@ struct detect_alert {
 struct detect_engine_stats {
 	uint64_t bins;           /* bins evaluated */
 	uint64_t series;         /* series known */
-	uint64_t series_refused; /* new series beyond max_series */
+	uint64_t series_refused; /* new series beyond max_series (or the dst-prefix slots) */
+	uint64_t admitted;       /* dst-prefix series admitted */
 	uint64_t events;
 };
 

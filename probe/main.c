@@ -81,8 +81,9 @@ static const char usage_text[] =
     "      --duration SEC         stop capturing after SEC seconds (as on SIGTERM)\n"
     "Rate anomaly alerts (drops and surges of packets, bits and new flows per second):\n"
     "      --watch FAMILY[:ARG]   count and check an aggregate besides the link (repeatable):\n"
-    "                             proto, vlan, dport, prefixes:FILE (one PREFIX/LEN per\n"
-    "                             line), asn:FILE (prefix<TAB>length<TAB>asn per line)\n"
+    "                             proto, vlan, dport, dst-prefix (automatic series for the\n"
+    "                             busy destination /24s and /48s), prefixes:FILE (one\n"
+    "                             PREFIX/LEN per line), asn:FILE (prefix<TAB>length<TAB>asn)\n"
     "      --bin-ms MS            counting bin [1000]\n"
     "      --detect KEY=VALUE     a detector parameter (repeatable; see docs/DETECTION.md),\n"
     "                             e.g. drop_warning=0.5, raise_critical_s=3, warmup_s=600\n"
@@ -663,6 +664,10 @@ static void print_alerts(const struct probe *pr)
 	        al->raised[DETECT_RATE_DROP], al->raised[DETECT_RATE_SURGE],
 	        al->raised[DETECT_LEVEL_SHIFT], al->raised[DETECT_FLAPPING],
 	        al->raised[DETECT_PROBE_DEGRADED], al->events[1], al->events[2]);
+	if (al->engine_stats.admitted)
+		fprintf(stderr,
+		        "  alerts: %" PRIu64 " busy destination prefixes admitted as series\n",
+		        al->engine_stats.admitted);
 	if (al->engine_stats.series_refused)
 		fprintf(stderr,
 		        "  alerts: %" PRIu64 " series refused past the cap of %" PRIu64 "\n",
@@ -806,13 +811,14 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 	{
 		const struct probe_alerts *al = &pr->alerts;
 
-		fprintf(
-		    f,
-		    "  \"alerts\": {\"series\": %" PRIu64 ", \"bins\": %" PRIu64
-		    ", \"series_refused\": %" PRIu64 ", \"raised\": %" PRIu64
-		    ", \"updates\": %" PRIu64 ", \"cleared\": %" PRIu64 ", \"raised_by_kind\": {",
-		    al->engine_stats.series, al->engine_stats.bins, al->engine_stats.series_refused,
-		    al->events[0], al->events[1], al->events[2]);
+		fprintf(f,
+		        "  \"alerts\": {\"series\": %" PRIu64 ", \"bins\": %" PRIu64
+		        ", \"series_refused\": %" PRIu64 ", \"admitted\": %" PRIu64
+		        ", \"raised\": %" PRIu64 ", \"updates\": %" PRIu64 ", \"cleared\": %" PRIu64
+		        ", \"raised_by_kind\": {",
+		        al->engine_stats.series, al->engine_stats.bins,
+		        al->engine_stats.series_refused, al->engine_stats.admitted, al->events[0],
+		        al->events[1], al->events[2]);
 		for (int k = DETECT_RATE_DROP; k <= DETECT_PROBE_DEGRADED; k++)
 			fprintf(f, "%s\"%s\": %" PRIu64, k > 1 ? ", " : "", detect_kind_name(k),
 			        al->raised[k]);

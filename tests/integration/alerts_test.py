@@ -15,6 +15,9 @@ to 60 s so that the trace can be short.
              docs/alert.schema.json; the stream equals the --alerts-file lines; the live
              channel got the same messages; the active hash is empty at the end; the same
              run again gives the same alerts (packet time);
+  dstprefix  the same file with --watch dst-prefix instead of the prefix list: the four /24s
+             are admitted as automatic series by the heavy-hitter sketch, and the same three
+             raise and clear, at the same times, under family dst-prefix;
   restart    the trace fed through a pipe at 20x speed while redis-server is killed and
              started again: every raise and clear still arrives, in order;
   noredis    Redis never reachable: capture and IPFIX export go on (the flows are all
@@ -175,12 +178,12 @@ def ts(rfc3339):
         tzinfo=datetime.timezone.utc).timestamp() - T0
 
 
-def check_expected(msgs):
+def check_expected(msgs, family="prefix"):
     """The alerts of the packet series of each prefix, checked against the injection."""
     byname = {v: k for k, v in PREFIXES.items()}
     got = {}
     for m in msgs:
-        if m["family"] == "prefix" and m["metric"] == "packets":
+        if m["family"] == family and m["metric"] == "packets":
             got.setdefault(byname.get(m["key"], m["key"]), []).append(m)
     if "D" in got:
         wt.fail("an alert for the untouched prefix D: %s" % got["D"][0])
@@ -255,6 +258,21 @@ def test_expected(weir, tmp):
     return ("%d packets, %d messages, schema-valid, stream = file = live channel, same twice; "
             "detected after %s s" % (n, len(runs[0]),
                                      ", ".join("%s %.0f" % kv for kv in sorted(delays.items()))))
+
+
+def test_dstprefix(weir, tmp):
+    pcap, _, _ = setup(tmp)
+    af, js = os.path.join(tmp, "a.jsonl"), os.path.join(tmp, "s.json")
+    wt.run_weir(weir, ["-i", "pcap:" + pcap, "--watch", "dst-prefix", "--alerts-file", af,
+                       "--summary-json", js, "-q"] + DETECT)
+    msgs = [json.loads(l) for l in open(af)]
+    validate(msgs)
+    delays = check_expected(msgs, family="dst-prefix")
+    admitted = json.load(open(js))["alerts"]["admitted"]
+    if admitted != 4:
+        wt.fail("%d automatic prefixes admitted, the trace has 4 busy /24s" % admitted)
+    return ("4 /24s admitted automatically; detected after %s s" %
+            ", ".join("%s %.0f" % kv for kv in sorted(delays.items())))
 
 
 def feed(proc_stdin, pcap, speed):
@@ -384,7 +402,7 @@ def test_silent(weir, tmp):
 
 
 TESTS = {"expected": test_expected, "restart": test_restart, "noredis": test_noredis,
-         "silent": test_silent}
+         "silent": test_silent, "dstprefix": test_dstprefix}
 
 
 def main():

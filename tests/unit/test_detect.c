@@ -691,6 +691,76 @@ static void test_engine_merge(void)
 	detect_watch_free(w);
 }
 
+/* dst-prefix: a /24 and a /48 busy enough in one bin are admitted; a light one is not; from
+ * the next bin on they are counted exactly and named by their prefix. */
+static void test_dst_prefix(void)
+{
+	struct detect_watch *w = detect_watch_create();
+	struct detect_params p;
+	struct detect_engine_params ep;
+	struct detect_engine *e;
+	struct detect_counter *c;
+	struct bins bs = {.n = 0};
+	struct detect_alert out[64];
+	struct detect_engine_stats st;
+	char err[256], name[64];
+	unsigned seen_v4 = 0, seen_v6 = 0;
+
+	CHECK_EQ(detect_watch_add(w, "dst-prefix", err, sizeof(err)), 0);
+	CHECK(detect_watch_has(w, DETECT_FAM_DSTPFX));
+	detect_params_default(&p);
+	memset(&ep, 0, sizeof(ep));
+	ep.detect = &p;
+	ep.watch = w;
+	ep.n_workers = 1;
+	ep.n_links = 1;
+	ep.bin_ns = NS;
+	e = detect_engine_create(&ep);
+	c = detect_counter_create(w, 0, NS);
+	for (unsigned t = 0; t < 3; t++) {
+		for (unsigned k = 0; k < 300; k++) {
+			struct capture_meta m[3] = {
+			    pkt(k & 1 ? "198.51.100.7" : "198.51.100.200", 17, 53,
+			        (T0 + t) * NS + k * 1000000),
+			    pkt("2001:db8:aa:1::1", 6, 443, (T0 + t) * NS + k * 1000000 + 1),
+			    pkt("203.0.113.9", 6, 80, (T0 + t) * NS + k * 1000000 + 2)};
+
+			/* the light /24 gets one packet in ten */
+			detect_counter_add_burst(c, m, k % 10 == 0 ? 3 : 2, keep_bin, &bs);
+		}
+		detect_counter_tick(c, (T0 + t + 1) * NS, 0, keep_bin, &bs);
+		for (unsigned i = 0; i < bs.n; i++) {
+			for (unsigned k = 0; t > 0 && k < bs.b[i]->n_cells; k++) {
+				const struct detect_cell *x = &bs.b[i]->cells[k];
+
+				if (x->id >> 24 != DETECT_FAM_DSTPFX || x->id == DETECT_CANDIDATE)
+					continue;
+				detect_watch_key_name(w, x->id, name, sizeof(name));
+				if (strcmp(name, "198.51.100.0/24") == 0) {
+					seen_v4++;
+					CHECK_EQ(x->packets, 300); /* exact once admitted */
+				} else if (strcmp(name, "2001:db8:aa::/48") == 0) {
+					seen_v6++;
+					CHECK_EQ(x->packets, 300);
+				} else {
+					CHECK(!"a light prefix was admitted");
+				}
+			}
+			detect_engine_put(e, bs.b[i]);
+		}
+		bs.n = 0;
+		while (detect_engine_run(e, 0, 0, out, 64) > 0)
+			;
+	}
+	detect_engine_get_stats(e, &st);
+	CHECK_EQ(st.admitted, 2);
+	CHECK_EQ(seen_v4, 2); /* bins 1 and 2 */
+	CHECK_EQ(seen_v6, 2);
+	detect_counter_free(c);
+	detect_engine_free(e);
+	detect_watch_free(w);
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL)
@@ -712,6 +782,7 @@ int main(void)
 	T_RUN(test_prefix_lpm);
 	T_RUN(test_watch_files);
 	T_RUN(test_engine_merge);
+	T_RUN(test_dst_prefix);
 	{
 		char cmd[300];
 
