@@ -457,8 +457,8 @@ struct engine_result {
 	unsigned events;
 };
 
-static void run_engine(const struct detect_params *dp, struct detect_watch *w,
-                       const float *mean, const float *sd, struct engine_result *ret)
+static void run_engine(const struct detect_params *dp, struct detect_watch *w, const float *mean,
+                       const float *sd, struct engine_result *ret)
 {
 	struct detect_engine_params ep = {.detect = dp,
 	                                  .watch = w,

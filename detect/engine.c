@@ -82,6 +82,8 @@ static void admit_candidates(struct detect_engine *e)
 {
 	unsigned i = 0;
 
+	if (e->n_cand == 0)
+		return;
 	qsort(e->cand, e->n_cand, sizeof(*e->cand), cmp_cand);
 	while (i < e->n_cand) {
 		uint64_t key = e->cand[i].key, sum = 0;
