@@ -497,7 +497,7 @@ static void run_engine(const struct detect_params *dp, struct detect_watch *w, c
 		t0 = wr_mono_ns();
 		detect_engine_put(e, b);
 		do
-			events += got = detect_engine_run(e, 0, 0, out, WR_ARRAY_SIZE(out));
+			events += got = detect_engine_run(e, 0, out, WR_ARRAY_SIZE(out));
 		while (got == WR_ARRAY_SIZE(out));
 		ns = (double)(wr_mono_ns() - t0) / n_engine_ids;
 		if (sec == 1) {

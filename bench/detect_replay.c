@@ -51,6 +51,7 @@ static const struct {
     KEY(rebaseline_s),
     KEY(flap_raises),
     KEY(flap_window_s),
+    KEY(degraded_loss_share),
 };
 
 int main(int argc, char **argv)

@@ -19,8 +19,7 @@ _Static_assert(sizeof(struct detect_series) <= 64, "a series fits one cache line
 
 enum { ST_NORMAL = 0, ST_PENDING, ST_FIRING, ST_FLAPPING };
 
-#define SUB       16.0 /* acc_16 units per second */
-#define TOLERANCE 2.0  /* standard deviations of Poisson noise allowed at a threshold */
+#define TOLERANCE 2.0 /* standard deviations of Poisson noise allowed at a threshold */
 
 void detect_params_default(struct detect_params *p)
 {
@@ -51,6 +50,7 @@ void detect_params_default(struct detect_params *p)
 	    .rebaseline_s = 3600,
 	    .flap_raises = 5,
 	    .flap_window_s = 600,
+	    .degraded_loss_share = 0.001,
 	};
 }
 
@@ -85,19 +85,19 @@ int detect_params_check(const struct detect_params *p, const char **ret_key)
 		bad = "cusum_h";
 	else if (!(p->level_shift_min > 0 && p->level_shift_min < 1))
 		bad = "level_shift_min";
-	else if (!(p->raise_critical_s >= 0))
+	else if (!(p->raise_critical_s >= 0 && p->raise_critical_s < 60000))
 		bad = "raise_critical_s";
-	else if (!(p->raise_warning_s >= 0))
+	else if (!(p->raise_warning_s >= 0 && p->raise_warning_s < 60000))
 		bad = "raise_warning_s";
-	else if (!(p->raise_surge_s >= 0))
+	else if (!(p->raise_surge_s >= 0 && p->raise_surge_s < 60000))
 		bad = "raise_surge_s";
 	else if (!(p->clear_low > p->drop_warning && p->clear_low <= 1))
 		bad = "clear_low";
 	else if (!(p->clear_high >= 1 && p->clear_high < p->surge_warning))
 		bad = "clear_high";
-	else if (!(p->clear_drop_s >= 0))
+	else if (!(p->clear_drop_s >= 0 && p->clear_drop_s < 60000))
 		bad = "clear_drop_s";
-	else if (!(p->clear_surge_s >= 0))
+	else if (!(p->clear_surge_s >= 0 && p->clear_surge_s < 60000))
 		bad = "clear_surge_s";
 	else if (!(p->update_s > 0 && p->update_s < 60000))
 		bad = "update_s";
@@ -107,6 +107,8 @@ int detect_params_check(const struct detect_params *p, const char **ret_key)
 		bad = "flap_raises";
 	else if (!(p->flap_window_s > 0 && p->flap_window_s < 60000))
 		bad = "flap_window_s";
+	if (bad == NULL && !(p->degraded_loss_share >= 0 && p->degraded_loss_share < 1))
+		bad = "degraded_loss_share";
 	if (ret_key)
 		*ret_key = bad;
 	return bad ? -EINVAL : 0;
@@ -347,6 +349,22 @@ static void begin_pending(struct detect_series *s, uint32_t now, double w, const
 	s->flags = v->critical ? HOLD_CRIT : 0;
 }
 
+/* After an alert that lasted rebaseline_s, the current rate is the new normal. A rate of
+ * (almost) nothing cannot be a baseline (the clamp to [B/2, 2B] would hold it at zero for
+ * good): the series then learns again from scratch, as a new one. */
+static void rebaseline(struct detect_series *s, double rate, double w)
+{
+	s->cpos = s->cneg = 0;
+	if (rate * w < 1.0) {
+		s->base = 0;
+		s->lmean = s->lvar = 0;
+		s->hist_s = 0;
+		return;
+	}
+	s->base = (float)rate;
+	s->lmean = (float)log(rate + 0.5 / w);
+}
+
 /* One evaluation window of w seconds closed at `now`. */
 static int evaluate(struct detect_series *s, const struct detect_params *p, uint32_t now,
                     uint64_t t_ns, double rate, double w, int suppress_drops,
@@ -391,8 +409,7 @@ static int evaluate(struct detect_series *s, const struct detect_params *p, uint
 	case ST_FIRING:
 		if (age(now, s->detected) >= p->rebaseline_s) {
 			clear_alert(s, p, now, t_ns, t_ns, DETECT_REASON_REBASELINED, &v, ev);
-			s->base = (float)rate;
-			s->lmean = (float)log(rate + 0.5 / w);
+			rebaseline(s, rate, w);
 			return 1;
 		}
 		if (v.in_band) {
@@ -450,6 +467,17 @@ static int evaluate(struct detect_series *s, const struct detect_params *p, uint
 			return clear_alert(s, p, now, t_ns, s_to_ns(when(now, s->mark)),
 			                   DETECT_REASON_STABLE, &v, ev);
 		}
+		/* a condition that never settles: the same updates and rebaseline as any alert */
+		if (age(now, s->detected) >= p->rebaseline_s) {
+			s->flaps = 0;
+			clear_alert(s, p, now, t_ns, t_ns, DETECT_REASON_REBASELINED, &v, ev);
+			rebaseline(s, rate, w);
+			return 1;
+		}
+		if (age(now, s->upd) >= p->update_s) {
+			s->upd = stamp(now);
+			return emit(s, p, ev, DETECT_UPDATE, now, t_ns, &v);
+		}
 		return 0;
 	}
 	/* pending: raise once the condition has held long enough */
@@ -474,16 +502,17 @@ int detect_series_update(struct detect_series *s, const struct detect_params *p,
 		/* a long silence: start again, and clear what was firing */
 		uint32_t episode = s->episode;
 
+		/* the stamps are read against the last bin before the gap, not against now */
 		if (s->state == ST_FIRING || s->state == ST_FLAPPING)
-			out = clear_alert(s, p, now, t_ns, s_to_ns(s->last_s), DETECT_REASON_RESET,
-			                  NULL, ret_ev);
+			out = clear_alert(s, p, s->last_s, t_ns, s_to_ns(s->last_s),
+			                  DETECT_REASON_RESET, NULL, ret_ev);
 		memset(s, 0, sizeof(*s));
 		s->episode = episode;
 	}
 	s->last_s = now;
 	s->acc += (float)count;
-	s->acc_16 = (uint16_t)(s->acc_16 + lround(bin_s * SUB));
-	w = s->acc_16 / SUB;
+	s->acc_ms += (uint32_t)lround(bin_s * 1000.0);
+	w = s->acc_ms / 1000.0;
 
 	if (s->hist_s == 0) {
 		/* the first window (a second, or enough counts): the baseline starts from it */
@@ -493,7 +522,7 @@ int detect_series_update(struct detect_series *s, const struct detect_params *p,
 		s->lmean = (float)log(s->base + 0.5 / w);
 		s->hist_s = (uint16_t)(w < 1.0 ? 1 : w);
 		s->acc = 0;
-		s->acc_16 = 0;
+		s->acc_ms = 0;
 		return out;
 	}
 	if (out)
@@ -502,13 +531,15 @@ int detect_series_update(struct detect_series *s, const struct detect_params *p,
 	need = s->base > 0 ? p->min_window_count / s->base : p->max_window_s;
 	if (need > p->max_window_s)
 		need = p->max_window_s;
+	if (need < 1.0)
+		need = 1.0; /* the state machine keeps whole seconds */
 	if (w + 1e-9 < need)
 		return 0;
 	{
 		double rate = s->acc / w;
 
 		s->acc = 0;
-		s->acc_16 = 0;
+		s->acc_ms = 0;
 		return evaluate(s, p, now, t_ns, rate, w, suppress_drops, ret_ev);
 	}
 }
@@ -525,7 +556,7 @@ int detect_health_update(struct detect_health *h, const struct detect_params *p,
 {
 	uint32_t now = (uint32_t)(t_ns / 1000000000ull);
 
-	if (lost > 0) {
+	if (lost > 0 && lost > p->degraded_loss_share * (received + lost)) {
 		h->last_lost_s = now;
 		if (!h->firing) {
 			h->firing = 1;
@@ -556,7 +587,8 @@ int detect_health_update(struct detect_health *h, const struct detect_params *p,
 		return 0;
 	}
 	if (h->firing) {
-		h->seen += received;
+		h->lost += lost;
+		h->seen += received + lost;
 		if (now - h->last_lost_s >= p->clear_drop_s) {
 			h->firing = 0;
 			memset(ret_ev, 0, sizeof(*ret_ev));

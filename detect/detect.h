@@ -15,9 +15,9 @@
  *    tolerance, so a rate sitting at a threshold is caught) and be significant under Poisson
  *    noise:
  *    |S - B| * W >= sig_z * sqrt(B * W), and against the spread the series has shown:
- *    |ln(S/B)| >= noise_z * its log-rate deviation. The window W is one bin, or as many bins as it
- * takes for B * W to reach min_window_count (at most max_window_s), so quiet series are judged on
- * longer windows;
+ *    |ln(S/B)| >= noise_z * its log-rate deviation. The window W is one bin (at least a second), or
+ * as many bins as it takes for B * W to reach min_window_count (at most max_window_s), so quiet
+ * series are judged on longer windows;
  *  - CUSUM (D2): two-sided, on the log-rate standardised by its learnt spread (k, h); raises
  *    a level_shift warning, never critical, and only for shifts of at least level_shift_min
  *    that are also Poisson-significant.
@@ -67,6 +67,8 @@ struct detect_params {
 	double rebaseline_s;          /* firing longer than this: clear as rebaselined (3600) */
 	unsigned flap_raises;         /* more raises than this in flap_window_s: flapping (5) */
 	double flap_window_s;         /* (600) */
+	double degraded_loss_share;   /* probe_degraded: capture lost more than this share of
+	                                 a bin's packets (0.001) */
 };
 
 void detect_params_default(struct detect_params *p);
@@ -121,7 +123,7 @@ struct detect_series {
 	float acc;         /* counts in the open evaluation window */
 	uint32_t last_s;   /* end of the last bin, s since the epoch */
 	uint32_t episode;  /* alerts so far */
-	uint16_t acc_16;   /* length of the open window, in 1/16 s */
+	uint32_t acc_ms;   /* length of the open window, ms */
 	uint16_t hist_s;   /* history learnt, s (saturating) */
 	uint16_t since;    /* pending: when the condition began; firing: when it began */
 	uint16_t crit;     /* when the critical condition began (flag HOLD_CRIT) */
@@ -146,9 +148,10 @@ int detect_series_update(struct detect_series *s, const struct detect_params *p,
 /* Whether the series has an alert firing (attached children use it). */
 int detect_series_firing(const struct detect_series *s);
 
-/* Capture health: a probe_degraded alert raised when a bin loses more than `loss_share` of
- * its packets in capture (NIC missed, ring full, no buffers), cleared after clear_drop_s
- * without loss. The gate for detect_series_update() is detect_health_degraded(). */
+/* Capture health: a probe_degraded alert raised when a bin loses more than
+ * degraded_loss_share of its packets in capture (NIC missed, ring full, no buffers), cleared
+ * after clear_drop_s without such a loss. received: the packets the bin counted. The gate for
+ * detect_series_update() is detect_health_degraded(). */
 struct detect_health {
 	uint32_t since_s, ok_s, episode, last_lost_s;
 	uint16_t seq;

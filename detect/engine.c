@@ -206,6 +206,9 @@ static struct eseries *find(struct detect_engine *e, uint32_t id, int create)
 	return &e->tab[h];
 }
 
+static void evaluate_bin(struct detect_engine *e, uint64_t t);
+static uint64_t oldest_queued(const struct detect_engine *e);
+
 void detect_engine_put(struct detect_engine *e, struct detect_bin *bin)
 {
 	struct wqueue *q;
@@ -221,13 +224,10 @@ void detect_engine_put(struct detect_engine *e, struct detect_bin *bin)
 		return;
 	}
 	if (q->n == MAX_QUEUED) {
-		/* the other workers are far behind: the oldest bin of this one is merged alone
-		 * rather than lost (its count goes into the next one's cells) */
-		struct detect_bin *old = q->b[q->head];
-
-		q->head = (q->head + 1) % MAX_QUEUED;
-		q->n--;
-		detect_bin_free(old);
+		/* another worker has closed nothing for MAX_QUEUED bins: evaluate the oldest bin
+		 * with what is there rather than wait for ever (counted) */
+		evaluate_bin(e, oldest_queued(e));
+		e->st.bins_forced++;
 	}
 	q->b[(q->head + q->n) % MAX_QUEUED] = bin;
 	q->n++;
@@ -247,6 +247,17 @@ static int hold(struct detect_engine *e, const struct detect_alert *a)
 	e->held[e->n_held++] = *a;
 	e->st.events++;
 	return 0;
+}
+
+/* The oldest bin any worker has queued. */
+static uint64_t oldest_queued(const struct detect_engine *e)
+{
+	uint64_t t = UINT64_MAX;
+
+	for (unsigned i = 0; i < e->p.n_workers; i++)
+		if (e->q[i].n && e->q[i].b[e->q[i].head]->start_ns < t)
+			t = e->q[i].b[e->q[i].head]->start_ns;
+	return t;
 }
 
 /* The next bin every running worker has closed, or UINT64_MAX when one is still open. */
@@ -310,7 +321,19 @@ static void evaluate_bin(struct detect_engine *e, uint64_t t)
 	e->st.bins++;
 	admit_candidates(e);
 
-	/* capture health first: its gate applies to this bin's drops */
+	/* capture health first: its gate applies to this bin's drops; what the links counted
+	 * in the bin is what was received */
+	{
+		double seen = 0;
+
+		for (uint32_t l = 0; l < e->p.n_links; l++) {
+			struct eseries *ls = find(e, detect_series_id(DETECT_FAM_LINK, l), 0);
+
+			if (ls)
+				seen += ls->count[DETECT_PACKETS];
+		}
+		e->seen = (uint64_t)seen;
+	}
 	memset(&a, 0, sizeof(a));
 	if (detect_health_update(&e->health, &e->dp, end, e->seen, e->lost, &a.ev)) {
 		a.id = UINT32_MAX;
@@ -356,14 +379,13 @@ static void evaluate_bin(struct detect_engine *e, uint64_t t)
 	}
 }
 
-unsigned detect_engine_run(struct detect_engine *e, uint64_t lost_packets, uint64_t seen_packets,
-                           struct detect_alert *out, unsigned max)
+unsigned detect_engine_run(struct detect_engine *e, uint64_t lost_packets, struct detect_alert *out,
+                           unsigned max)
 {
 	uint64_t t;
 	unsigned n;
 
 	e->lost += lost_packets;
-	e->seen += seen_packets;
 	while (e->n_held < max && (t = ready_bin(e)) != UINT64_MAX)
 		evaluate_bin(e, t);
 	n = e->n_held < max ? e->n_held : max;

@@ -23,12 +23,11 @@
 
 #include "wr.h"
 
-#define MAX_LINKS   256
-#define N_PROTO     256
-#define N_VLAN      4096
-#define N_DPORT     65536
-#define MAX_PFX     (1u << 22)
-#define ENGINE_KEEP 4096 /* events held between two detect_engine_run() calls */
+#define MAX_LINKS 256
+#define N_PROTO   256
+#define N_VLAN    4096
+#define N_DPORT   65536
+#define MAX_PFX   (1u << 22)
 
 /* ---------------------------------------------------------------------------------------- */
 /* Prefix tables                                                                              */
@@ -825,7 +824,11 @@ void detect_counter_tick(struct detect_counter *c, uint64_t now_ns, int final, d
 {
 	if (c->finished)
 		return;
-	if (c->start_ns != 0 && now_ns != 0)
+	/* a worker that has seen no packet yet starts its bins on the clock, or the engine
+	 * would wait for it for ever */
+	if (c->start_ns == 0 && now_ns != 0)
+		c->start_ns = now_ns - now_ns % c->bin_ns;
+	else if (now_ns != 0)
 		advance(c, now_ns, emit, arg);
 	if (final) {
 		if (c->start_ns != 0)

@@ -137,6 +137,7 @@ struct detect_engine_stats {
 	uint64_t series;         /* series known */
 	uint64_t series_refused; /* new series beyond max_series (or the dst-prefix slots) */
 	uint64_t admitted;       /* dst-prefix series admitted */
+	uint64_t bins_forced;    /* bins evaluated before every worker had closed them */
 	uint64_t events;
 };
 
@@ -147,10 +148,11 @@ void detect_engine_free(struct detect_engine *e);
 /* Takes a worker's closed bin (ownership passes). Then drains: every bin that all workers
  * have closed is evaluated; events go to `out` (up to max, the rest kept for the next call).
  * lost_packets: capture losses (NIC missed, ring full, no buffers) since the last call, for
- * the health gate. Returns the number of events written. */
+ * the health gate (the packets received are the bins' link counts). Returns the number of
+ * events written. */
 void detect_engine_put(struct detect_engine *e, struct detect_bin *bin);
-unsigned detect_engine_run(struct detect_engine *e, uint64_t lost_packets, uint64_t seen_packets,
-                           struct detect_alert *out, unsigned max);
+unsigned detect_engine_run(struct detect_engine *e, uint64_t lost_packets, struct detect_alert *out,
+                           unsigned max);
 void detect_engine_get_stats(const struct detect_engine *e, struct detect_engine_stats *ret);
 
 #endif /* DETECT_WATCH_H */

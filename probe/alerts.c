@@ -107,10 +107,26 @@ nomem:
 void probe_alerts_emit_bin(void *arg, struct detect_bin *bin)
 {
 	struct probe *pr = arg;
+	struct probe_alerts *al = &pr->alerts;
 
-	pthread_mutex_lock(&pr->alerts.mu);
-	detect_engine_put(pr->alerts.engine, bin);
-	pthread_mutex_unlock(&pr->alerts.mu);
+	/* only the hand-over is under the lock: the detector evaluates outside it, so a worker
+	 * never waits for an evaluation */
+	pthread_mutex_lock(&al->mu);
+	if (al->n_inbox == al->cap_inbox) {
+		unsigned cap = al->cap_inbox ? 2 * al->cap_inbox : 64;
+		struct detect_bin **v = realloc(al->inbox, cap * sizeof(*v));
+
+		if (v == NULL) {
+			al->bins_lost++;
+			pthread_mutex_unlock(&al->mu);
+			detect_bin_free(bin);
+			return;
+		}
+		al->inbox = v;
+		al->cap_inbox = cap;
+	}
+	al->inbox[al->n_inbox++] = bin;
+	pthread_mutex_unlock(&al->mu);
 }
 
 /* Capture losses so far, over every reader: packets lost to full worker rings. */
@@ -193,13 +209,28 @@ static unsigned run_once(struct probe *pr)
 {
 	struct probe_alerts *al = &pr->alerts;
 	struct detect_alert ev[EVENTS_MAX];
-	uint64_t lost = capture_lost(pr), seen = 0;
+	uint64_t lost = capture_lost(pr);
 	unsigned n, total = 0;
 
+	/* take the bins the workers handed over, then evaluate without the lock */
+	pthread_mutex_lock(&al->mu);
+	{
+		struct detect_bin **t = al->inbox;
+		unsigned cap = al->cap_inbox;
+
+		al->inbox = al->work;
+		al->cap_inbox = al->cap_work;
+		al->work = t;
+		al->cap_work = cap;
+		al->n_work = al->n_inbox;
+		al->n_inbox = 0;
+	}
+	pthread_mutex_unlock(&al->mu);
+	for (unsigned i = 0; i < al->n_work; i++)
+		detect_engine_put(al->engine, al->work[i]);
+	al->n_work = 0;
 	do {
-		pthread_mutex_lock(&al->mu);
-		n = detect_engine_run(al->engine, lost - al->lost_seen, seen, ev, EVENTS_MAX);
-		pthread_mutex_unlock(&al->mu);
+		n = detect_engine_run(al->engine, lost - al->lost_seen, ev, EVENTS_MAX);
 		al->lost_seen = lost;
 		for (unsigned i = 0; i < n; i++)
 			deliver(pr, &ev[i]);
@@ -258,6 +289,12 @@ void probe_alerts_close(struct probe *pr)
 		detect_counter_free(pr->workers[w].dc);
 		pr->workers[w].dc = NULL;
 	}
+	for (unsigned i = 0; i < al->n_inbox; i++)
+		detect_bin_free(al->inbox[i]);
+	free(al->inbox);
+	free(al->work);
+	al->inbox = al->work = NULL;
+	al->n_inbox = al->cap_inbox = al->cap_work = 0;
 	detect_engine_free(al->engine);
 	al->engine = NULL;
 	detect_watch_free(al->watch);

@@ -19,7 +19,10 @@ struct probe;
 struct probe_alerts {
 	struct detect_watch *watch;
 	struct detect_engine *engine;
-	pthread_mutex_t mu; /* guards the engine: workers put bins, the detector runs it */
+	pthread_mutex_t mu; /* guards the inbox: workers put bins, the detector takes them */
+	struct detect_bin **inbox, **work; /* handed over / being put into the engine */
+	unsigned n_inbox, cap_inbox, n_work, cap_work;
+	uint64_t bins_lost; /* bins the inbox had no memory for */
 	int mu_ok;
 	FILE *file;             /* --alerts-file, or NULL */
 	struct redispub *redis; /* --redis, or NULL (always NULL without hiredis) */

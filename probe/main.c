@@ -260,6 +260,7 @@ static const struct {
     DETECT_KEY(rebaseline_s),
     DETECT_KEY(flap_raises),
     DETECT_KEY(flap_window_s),
+    DETECT_KEY(degraded_loss_share),
 };
 
 /* Reports a command-line error; returns the exit status for it. */

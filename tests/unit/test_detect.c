@@ -666,12 +666,12 @@ static void test_engine_merge(void)
 	for (unsigned i = 0; i < bs[0].n; i++)
 		detect_engine_put(e, bs[0].b[i]);
 	/* nothing is evaluated before worker 1's bins are in */
-	CHECK_EQ(detect_engine_run(e, 0, 0, out, 64), 0);
+	CHECK_EQ(detect_engine_run(e, 0, out, 64), 0);
 	detect_engine_get_stats(e, &st);
 	CHECK_EQ(st.bins, 0);
 	for (unsigned i = 0; i < bs[1].n; i++)
 		detect_engine_put(e, bs[1].b[i]);
-	while ((n = detect_engine_run(e, 0, 0, out, 64)) > 0)
+	while ((n = detect_engine_run(e, 0, out, 64)) > 0)
 		for (unsigned i = 0; i < n; i++)
 			if (out[i].ev.type == DETECT_RAISE && out[i].family == DETECT_FAM_PROTO &&
 			    out[i].id == detect_series_id(DETECT_FAM_PROTO, 17) &&
@@ -749,7 +749,7 @@ static void test_dst_prefix(void)
 			detect_engine_put(e, bs.b[i]);
 		}
 		bs.n = 0;
-		while (detect_engine_run(e, 0, 0, out, 64) > 0)
+		while (detect_engine_run(e, 0, out, 64) > 0)
 			;
 	}
 	detect_engine_get_stats(e, &st);
@@ -759,6 +759,148 @@ static void test_dst_prefix(void)
 	detect_counter_free(c);
 	detect_engine_free(e);
 	detect_watch_free(w);
+}
+
+/* After an hour at zero the alert clears as rebaselined; the series then learns again from
+ * scratch, and the return of traffic is not a surge against a baseline of zero. */
+static void test_rebaseline_zero(void)
+{
+	struct detect_params p;
+	struct detect_series s = {0};
+	struct step st = {1000, 0.0, 1000, 1000 + 3700};
+	struct run r = {0};
+
+	detect_params_default(&p);
+	drive(&s, &p, 0, 1000 + 3700 + 1500, step_rate, &st, 0, &r);
+	CHECK_EQ(count_kind(&r, DETECT_RAISE, DETECT_RATE_DROP), 1);
+	CHECK_EQ(count_kind(&r, DETECT_CLEAR, 0), 1);
+	CHECK_EQ(count_kind(&r, DETECT_RAISE, DETECT_RATE_SURGE), 0);
+	CHECK(s.base > 900 && s.base < 1100); /* learnt again */
+}
+
+/* A gap while firing: the clear carries the alert's own times, read before the gap. */
+static void test_gap_times(void)
+{
+	struct detect_params p;
+	struct detect_series s = {0};
+	struct step st = {1000, 0.0, 1000, 100000};
+	struct run r = {0};
+	struct detect_event ev;
+
+	detect_params_default(&p);
+	drive(&s, &p, 0, 1010, step_rate, &st, 0, &r);
+	CHECK_EQ(count_kind(&r, DETECT_RAISE, 0), 1);
+	/* 20 hours later: more than 65536 s, the range of the 16-bit stamps */
+	CHECK_EQ(detect_series_update(&s, &p, (T0 + 1010 + 72000) * NS, 1.0, 1000, 0, &ev), 1);
+	CHECK_EQ(ev.reason, DETECT_REASON_RESET);
+	CHECK_EQ(ev.started_at_ns, (T0 + 1000) * NS);
+	CHECK_EQ(ev.detected_at_ns, (T0 + 1004) * NS);
+	CHECK_EQ(ev.cleared_at_ns, (T0 + 1010) * NS);
+}
+
+/* 100 ms bins: the rates are per second, exactly. */
+static void test_subsecond_bins(void)
+{
+	struct detect_params p;
+	struct detect_series s = {0};
+	struct detect_event ev;
+	int raised = 0;
+
+	detect_params_default(&p);
+	for (unsigned t = 0; t < 12000; t++) {
+		double c = (t >= 10000 && t < 10300) ? 0 : 100; /* 1000 pps in 100 ms bins */
+
+		if (detect_series_update(&s, &p, T0 * NS + (uint64_t)(t + 1) * 100000000ull, 0.1, c,
+		                         0, &ev) &&
+		    ev.type == DETECT_RAISE) {
+			raised++;
+			CHECK(fabs(ev.baseline - 1000) < 1);
+			CHECK_EQ(ev.started_at_ns, (T0 + 1000) * NS);
+		}
+	}
+	CHECK_EQ(raised, 1);
+}
+
+/* Flapping that never settles ends as rebaselined, with updates meanwhile. */
+static double flap_forever(unsigned t, void *arg)
+{
+	(void)arg;
+	if (t >= 1000 && t < 1400 && (t - 1000) % 60 < 10)
+		return 0;
+	return t >= 1400 ? 400 : 1000; /* then a steady 40 % */
+}
+
+static void test_flapping_forever(void)
+{
+	struct detect_params p;
+	struct detect_series s = {0};
+	struct run r = {0};
+
+	detect_params_default(&p);
+	p.clear_drop_s = 20;
+	drive(&s, &p, 0, 1400 + 4000, flap_forever, NULL, 0, &r);
+	CHECK_EQ(count_kind(&r, DETECT_RAISE, DETECT_FLAPPING), 1);
+	CHECK(count_kind(&r, DETECT_UPDATE, DETECT_FLAPPING) >= 50);
+	CHECK_EQ(count_kind(&r, DETECT_CLEAR, DETECT_FLAPPING), 1);
+	CHECK(r.n_ev > 0 && r.ev[r.n_ev - 1].reason == DETECT_REASON_REBASELINED);
+}
+
+/* A worker that never sees a packet closes its bins on its clock: the engine goes on. */
+static void test_idle_worker(void)
+{
+	struct detect_watch *w = detect_watch_create();
+	struct detect_params p;
+	struct detect_engine_params ep;
+	struct detect_engine *e;
+	struct detect_counter *c[2];
+	struct bins bs = {.n = 0};
+	struct detect_alert out[64];
+	struct detect_engine_stats st;
+
+	detect_params_default(&p);
+	memset(&ep, 0, sizeof(ep));
+	ep.detect = &p;
+	ep.watch = w;
+	ep.n_workers = 2;
+	ep.n_links = 1;
+	ep.bin_ns = NS;
+	e = detect_engine_create(&ep);
+	c[0] = detect_counter_create(w, 0, NS);
+	c[1] = detect_counter_create(w, 1, NS);
+	for (unsigned t = 0; t < 30; t++) {
+		struct capture_meta m = pkt("10.0.0.1", 6, 80, (T0 + t) * NS + 5);
+
+		detect_counter_add_burst(c[0], &m, 1, keep_bin, &bs);
+		detect_counter_tick(c[0], (T0 + t) * NS + 10, 0, keep_bin, &bs);
+		detect_counter_tick(c[1], (T0 + t) * NS + 10, 0, keep_bin, &bs); /* no packet */
+	}
+	for (unsigned i = 0; i < bs.n; i++)
+		detect_engine_put(e, bs.b[i]);
+	while (detect_engine_run(e, 0, out, 64) > 0)
+		;
+	detect_engine_get_stats(e, &st);
+	CHECK_EQ(st.bins, 29);
+	CHECK_EQ(st.bins_forced, 0);
+	detect_counter_free(c[0]);
+	detect_counter_free(c[1]);
+	detect_engine_free(e);
+	detect_watch_free(w);
+}
+
+/* The health gate takes a share: one packet lost in a million is no degradation. */
+static void test_health_share(void)
+{
+	struct detect_params p;
+	struct detect_health h = {0};
+	struct detect_event ev;
+	unsigned events = 0;
+
+	detect_params_default(&p);
+	for (unsigned t = 0; t < 100; t++)
+		events += (unsigned)detect_health_update(&h, &p, (T0 + t) * NS, 1000000, 1, &ev);
+	CHECK_EQ(events, 0);
+	CHECK_EQ(detect_health_update(&h, &p, (T0 + 100) * NS, 1000000, 5000, &ev), 1);
+	CHECK_EQ(ev.kind, DETECT_PROBE_DEGRADED);
 }
 
 int main(void)
@@ -783,6 +925,12 @@ int main(void)
 	T_RUN(test_watch_files);
 	T_RUN(test_engine_merge);
 	T_RUN(test_dst_prefix);
+	T_RUN(test_rebaseline_zero);
+	T_RUN(test_gap_times);
+	T_RUN(test_subsecond_bins);
+	T_RUN(test_flapping_forever);
+	T_RUN(test_idle_worker);
+	T_RUN(test_health_share);
 	{
 		char cmd[300];
 
