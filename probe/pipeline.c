@@ -515,25 +515,31 @@ static uint64_t oldest_clock(const struct feed *f, unsigned n)
 	return min != UINT64_MAX ? min : max;
 }
 
-/* Rate counting: hands the counter the flows created so far once per bin, then lets it close
- * the bins that end before `clock`. */
-static void count_tick(struct probe_worker *w, uint64_t clock, int final)
+/* Rate counting: the flows the cache created go to the counter once per bin, before the bin
+ * that holds them closes (a burst whose packets cross into the next bin hands them first). */
+static void hand_flows(struct probe_worker *w, uint64_t clock)
 {
 	uint64_t bin = w->pr->cfg.bin_ms * WR_NS_PER_MS;
+	struct flowcache_stats st;
 
-	if (final || clock >= w->next_bin_ns) {
-		struct flowcache_stats st;
+	flowcache_get_stats(w->fc, &st);
+	detect_counter_add_flows(w->dc, w->in->index, st.flows_created - w->flows_counted);
+	w->flows_counted = st.flows_created;
+	w->next_bin_ns = clock - clock % bin + bin;
+}
 
-		flowcache_get_stats(w->fc, &st);
-		detect_counter_add_flows(w->dc, w->in->index, st.flows_created - w->flows_counted);
-		w->flows_counted = st.flows_created;
-		w->next_bin_ns = clock - clock % bin + bin;
-	}
+/* Lets the counter close the bins that end before `clock`. */
+static void count_tick(struct probe_worker *w, uint64_t clock, int final)
+{
+	if (final || clock >= w->next_bin_ns)
+		hand_flows(w, clock);
 	detect_counter_tick(w->dc, clock, final, probe_alerts_emit_bin, w->pr);
 }
 
 static inline void count_burst(struct probe_worker *w, const struct capture_meta *metas, unsigned n)
 {
+	if (n && metas[n - 1].ts_ns >= w->next_bin_ns)
+		hand_flows(w, metas[n - 1].ts_ns);
 	detect_counter_add_burst(w->dc, metas, n, probe_alerts_emit_bin, w->pr);
 }
 
