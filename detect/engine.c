@@ -304,10 +304,18 @@ static void evaluate_bin(struct detect_engine *e, uint64_t t)
 			struct eseries *s;
 
 			if (c->id == DETECT_CANDIDATE) {
-				add_candidate(e, c);
-				continue;
+				/* admitted since the worker closed this bin: it counts for its
+				 * series, so the outcome does not depend on thread timing */
+				int slot = detect_watch_hh_slot(e->p.watch, c->key);
+
+				if (slot < 0) {
+					add_candidate(e, c);
+					continue;
+				}
+				s = find(e, detect_series_id(DETECT_FAM_DSTPFX, (uint32_t)slot), 1);
+			} else {
+				s = find(e, c->id, 1);
 			}
-			s = find(e, c->id, 1);
 			if (s == NULL)
 				continue;
 			s->count[DETECT_PACKETS] += (double)c->packets;

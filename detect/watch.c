@@ -249,6 +249,11 @@ static inline int32_t hh_find(const struct detect_watch *w, uint64_t key)
 	}
 }
 
+int detect_watch_hh_slot(const struct detect_watch *w, uint64_t key)
+{
+	return w->hh_keys ? hh_find(w, key) : -1;
+}
+
 int detect_watch_hh_admit(struct detect_watch *w, uint64_t key)
 {
 	uint32_t h;
@@ -664,7 +669,8 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 	     collect(c->as, c->w->n_as, DETECT_FAM_ASN, NULL) +
 	     collect(c->hh, c->hh ? DETECT_HH_SLOTS : 0, DETECT_FAM_DSTPFX, NULL);
 	for (unsigned i = 0; c->cands && i < HH_CANDS; i++)
-		n += c->cands[i].packets >= HH_CAND_EMIT;
+		n += c->cands[i].packets >= HH_CAND_EMIT ||
+		     (c->cands[i].packets && hh_find(c->w, c->cands[i].key) >= 0);
 	if (b != NULL && n > 0 && (b->cells = calloc(n, sizeof(*b->cells))) == NULL) {
 		free(b);
 		b = NULL;
@@ -684,14 +690,22 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 		k += collect(c->prefix, c->w->n_prefixes, DETECT_FAM_PREFIX, b->cells + k);
 		k += collect(c->as, c->w->n_as, DETECT_FAM_ASN, b->cells + k);
 		k += collect(c->hh, c->hh ? DETECT_HH_SLOTS : 0, DETECT_FAM_DSTPFX, b->cells + k);
-		for (unsigned i = 0; c->cands && i < HH_CANDS; i++)
-			if (c->cands[i].packets >= HH_CAND_EMIT) {
-				b->cells[k].id = DETECT_CANDIDATE;
-				b->cells[k].key = c->cands[i].key;
-				b->cells[k].packets = c->cands[i].packets;
-				b->cells[k].bytes = c->cands[i].bytes;
-				k++;
-			}
+		for (unsigned i = 0; c->cands && i < HH_CANDS; i++) {
+			/* a prefix the engine admitted after this worker counted it in the sketch
+			 * still reaches its series (the sums are the same as counted exactly when
+			 * no other prefix shared the bucket); the rest are candidates */
+			int32_t slot = c->cands[i].packets ? hh_find(c->w, c->cands[i].key) : -1;
+
+			if (slot < 0 && c->cands[i].packets < HH_CAND_EMIT)
+				continue;
+			b->cells[k].id = slot >= 0
+			                     ? detect_series_id(DETECT_FAM_DSTPFX, (uint32_t)slot)
+			                     : DETECT_CANDIDATE;
+			b->cells[k].key = c->cands[i].key;
+			b->cells[k].packets = c->cands[i].packets;
+			b->cells[k].bytes = c->cands[i].bytes;
+			k++;
+		}
 		b->n_cells = k;
 		b->start_ns = c->start_ns;
 		b->worker = c->worker;

@@ -56,6 +56,8 @@ int detect_watch_add(struct detect_watch *w, const char *spec, char *err, size_t
 /* dst-prefix: admits a candidate prefix (the engine's thread only; the workers' counters
  * see it from their next packet). Returns its series index, or -EEXIST, -ENOSPC. */
 int detect_watch_hh_admit(struct detect_watch *w, uint64_t key);
+/* The series index of an admitted prefix, or -1. Any thread. */
+int detect_watch_hh_slot(const struct detect_watch *w, uint64_t key);
 
 /* Whether a family is watched (link always is). */
 int detect_watch_has(const struct detect_watch *w, int family);

@@ -759,6 +759,33 @@ static void test_dst_prefix(void)
 	detect_counter_free(c);
 	detect_engine_free(e);
 	detect_watch_free(w);
+
+	/* a worker that closed every bin before the engine admitted anything (a file read faster
+	 * than the detector runs): its later candidates still reach the admitted series */
+	w = detect_watch_create();
+	CHECK_EQ(detect_watch_add(w, "dst-prefix", err, sizeof(err)), 0);
+	ep.watch = w;
+	e = detect_engine_create(&ep);
+	c = detect_counter_create(w, 0, NS);
+	bs.n = 0;
+	for (unsigned t = 0; t < 3; t++)
+		for (unsigned k = 0; k < 300; k++) {
+			struct capture_meta m =
+			    pkt("198.51.100.7", 17, 53, (T0 + t) * NS + k * 1000000);
+
+			detect_counter_add_burst(c, &m, 1, keep_bin, &bs);
+		}
+	detect_counter_tick(c, 0, 1, keep_bin, &bs);
+	for (unsigned i = 0; i < bs.n; i++)
+		detect_engine_put(e, bs.b[i]);
+	while (detect_engine_run(e, 0, out, 64) > 0)
+		;
+	detect_engine_get_stats(e, &st);
+	CHECK_EQ(st.admitted, 1);
+	CHECK_EQ(st.series, 2); /* the link and the admitted /24, fed by bins 1 and 2 */
+	detect_counter_free(c);
+	detect_engine_free(e);
+	detect_watch_free(w);
 }
 
 /* After an hour at zero the alert clears as rebaselined; the series then learns again from
