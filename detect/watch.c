@@ -456,7 +456,8 @@ int detect_watch_add(struct detect_watch *w, const char *spec, char *err, size_t
 			w->families |= 1u << DETECT_FAM_PREFIX;
 		return r;
 	}
-	if (!colon && strcmp(spec, "dst-prefix") == 0) {
+	/* "dst-prefix" or "dst-prefix:24" (the IPv4 length; IPv6 takes /48) */
+	if (strcmp(spec, "dst-prefix") == 0 || strcmp(spec, "dst-prefix:24") == 0) {
 		if (w->hh_keys == NULL &&
 		    (w->hh_keys = calloc(DETECT_HH_SLOTS, sizeof(*w->hh_keys))) == NULL) {
 			snprintf(err, errlen, "--watch %s: out of memory", spec);

@@ -706,8 +706,9 @@ static void test_dst_prefix(void)
 	char err[256], name[64];
 	unsigned seen_v4 = 0, seen_v6 = 0;
 
-	CHECK_EQ(detect_watch_add(w, "dst-prefix", err, sizeof(err)), 0);
+	CHECK_EQ(detect_watch_add(w, "dst-prefix:24", err, sizeof(err)), 0);
 	CHECK(detect_watch_has(w, DETECT_FAM_DSTPFX));
+	CHECK_EQ(detect_watch_add(w, "dst-prefix:16", err, sizeof(err)), -EINVAL);
 	detect_params_default(&p);
 	memset(&ep, 0, sizeof(ep));
 	ep.detect = &p;
