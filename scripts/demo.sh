@@ -88,7 +88,7 @@ for line in sys.stdin:
         continue
     when = m["cleared_at"] if m["event"] == "clear" else m["detected_at"]
     print("   %-5s %-8s %-22s %-7s %-11s %-8s at %s (began %s)" % (
-        m["event"], m["family"], m["key"].split("/")[-1][-22:], m["metric"], m["kind"], m["severity"],
+        m["event"], m["family"], (m["key"].split("/")[-1] if m["family"] == "link" else m["key"])[-22:], m["metric"], m["kind"], m["severity"],
         when[11:19], m["started_at"][11:19]))
 '
 echo "   still active (HKEYS weir:active): $(redis-cli -p "$rport" hlen weir:active)"
