@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "detect.h"
+#include "wr.h"
 
 #define NS    1000000000ull
 #define T0    1700000000ull
@@ -29,10 +30,7 @@ static uint64_t rng = 1;
 
 static double uniform(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return ((rng >> 11) + 0.5) / 9007199254740992.0;
+	return ((wr_xorshift64(&rng) >> 11) + 0.5) / 9007199254740992.0;
 }
 
 static double poisson(double mean)

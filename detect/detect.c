@@ -13,6 +13,9 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 _Static_assert(sizeof(struct detect_series) <= 64, "a series fits one cache line");
@@ -52,6 +55,84 @@ void detect_params_default(struct detect_params *p)
 	    .flap_window_s = 600,
 	    .degraded_loss_share = 0.001,
 	};
+}
+
+/* Every parameter by name, for the command line and the scoring tools. */
+#define KEY(f)                                                                                \
+	{                                                                                     \
+#f, offsetof(struct detect_params, f), sizeof(((struct detect_params *)0)->f) \
+	}
+static const struct {
+	const char *key;
+	size_t off, size;
+} param_keys[] = {
+    KEY(baseline_half_life_s),
+    KEY(warmup_s),
+    KEY(gap_s),
+    KEY(min_window_count),
+    KEY(max_window_s),
+    KEY(sig_z),
+    KEY(noise_z),
+    KEY(drop_warning),
+    KEY(drop_critical),
+    KEY(surge_warning),
+    KEY(surge_critical),
+    KEY(surge_floor),
+    KEY(cusum_k),
+    KEY(cusum_h),
+    KEY(level_shift_min),
+    KEY(raise_critical_s),
+    KEY(raise_warning_s),
+    KEY(raise_surge_s),
+    KEY(clear_low),
+    KEY(clear_high),
+    KEY(clear_drop_s),
+    KEY(clear_surge_s),
+    KEY(update_s),
+    KEY(rebaseline_s),
+    KEY(flap_raises),
+    KEY(flap_window_s),
+    KEY(degraded_loss_share),
+};
+#undef KEY
+
+int detect_params_set(struct detect_params *p, const char *kv, char *err, size_t errlen)
+{
+	const char *eq = strchr(kv, '=');
+	size_t klen = eq ? (size_t)(eq - kv) : 0;
+	char *end;
+	double v;
+
+	if (klen == 0) {
+		snprintf(err, errlen, "expected KEY=VALUE");
+		return -EINVAL;
+	}
+	for (size_t k = 0; k < sizeof(param_keys) / sizeof(param_keys[0]); k++) {
+		uint8_t *field = (uint8_t *)p + param_keys[k].off;
+
+		if (strlen(param_keys[k].key) != klen || strncmp(kv, param_keys[k].key, klen) != 0)
+			continue;
+		errno = 0;
+		v = strtod(eq + 1, &end);
+		if (end == eq + 1 || *end != '\0' || errno != 0 || !(v == v)) {
+			snprintf(err, errlen, "'%s' is not a number", eq + 1);
+			return -EINVAL;
+		}
+		if (param_keys[k].size == sizeof(double)) {
+			memcpy(field, &v, sizeof(v));
+		} else {
+			unsigned u = (unsigned)v;
+
+			if (v < 0 || v > 1000000 || (double)u != v) {
+				snprintf(err, errlen, "'%s' is not a whole number", eq + 1);
+				return -EINVAL;
+			}
+			memcpy(field, &u, sizeof(u));
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "unknown key '%.*s'", (int)klen, kv);
+	return -EINVAL;
 }
 
 int detect_params_check(const struct detect_params *p, const char **ret_key)
@@ -124,7 +205,7 @@ struct verdict {
 	double rate, ratio, window_s;
 };
 
-static double poisson_significant(const struct detect_params *p, double rate, double base, double w)
+static int poisson_significant(const struct detect_params *p, double rate, double base, double w)
 {
 	return fabs(rate - base) * w >= p->sig_z * sqrt(base * w);
 }
@@ -551,6 +632,22 @@ int detect_series_firing(const struct detect_series *s)
 
 /* ---------------------------------------------------------------------------------------- */
 
+/* A probe_degraded event: lost of seen packets. */
+static void health_event(struct detect_health *h, struct detect_event *ev, int type, double lost,
+                         double seen)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = (uint8_t)type;
+	ev->kind = DETECT_PROBE_DEGRADED;
+	ev->severity = DETECT_CRITICAL;
+	ev->detector = DETECT_BY_HEALTH;
+	ev->episode = h->episode;
+	ev->seq = h->seq++;
+	ev->observed = lost;
+	ev->baseline = seen;
+	ev->ratio = seen > 0 ? lost / seen : 0;
+}
+
 int detect_health_update(struct detect_health *h, const struct detect_params *p, uint64_t t_ns,
                          double received, double lost, struct detect_event *ret_ev)
 {
@@ -568,16 +665,7 @@ int detect_health_update(struct detect_health *h, const struct detect_params *p,
 		h->lost += lost;
 		h->seen += received + lost;
 		if (h->seq == 0) {
-			memset(ret_ev, 0, sizeof(*ret_ev));
-			ret_ev->type = DETECT_RAISE;
-			ret_ev->kind = DETECT_PROBE_DEGRADED;
-			ret_ev->severity = DETECT_CRITICAL;
-			ret_ev->detector = DETECT_BY_HEALTH;
-			ret_ev->episode = h->episode;
-			ret_ev->seq = h->seq++;
-			ret_ev->observed = lost;
-			ret_ev->baseline = received + lost;
-			ret_ev->ratio = (received + lost) > 0 ? lost / (received + lost) : 0;
+			health_event(h, ret_ev, DETECT_RAISE, lost, received + lost);
 			ret_ev->window_s = 1;
 			ret_ev->score = 100;
 			ret_ev->started_at_ns = t_ns;
@@ -591,17 +679,8 @@ int detect_health_update(struct detect_health *h, const struct detect_params *p,
 		h->seen += received + lost;
 		if (now - h->last_lost_s >= p->clear_drop_s) {
 			h->firing = 0;
-			memset(ret_ev, 0, sizeof(*ret_ev));
-			ret_ev->type = DETECT_CLEAR;
-			ret_ev->kind = DETECT_PROBE_DEGRADED;
-			ret_ev->severity = DETECT_CRITICAL;
-			ret_ev->detector = DETECT_BY_HEALTH;
+			health_event(h, ret_ev, DETECT_CLEAR, h->lost, h->seen);
 			ret_ev->reason = DETECT_REASON_RECOVERED;
-			ret_ev->episode = h->episode;
-			ret_ev->seq = h->seq++;
-			ret_ev->observed = h->lost;
-			ret_ev->baseline = h->seen;
-			ret_ev->ratio = h->seen > 0 ? h->lost / h->seen : 0;
 			ret_ev->started_at_ns = s_to_ns(h->since_s);
 			ret_ev->detected_at_ns = s_to_ns(h->since_s);
 			ret_ev->cleared_at_ns = s_to_ns(h->last_lost_s);

@@ -73,6 +73,10 @@ struct detect_params {
 
 void detect_params_default(struct detect_params *p);
 
+/* Sets one parameter from "KEY=VALUE" (KEY: a field name above). 0, or -EINVAL with the
+ * problem (unknown key, not a number) in err. Ranges are detect_params_check()'s. */
+int detect_params_set(struct detect_params *p, const char *key_value, char *err, size_t errlen);
+
 /* Checks every parameter; 0 or -EINVAL with the offending key in *ret_key. */
 int detect_params_check(const struct detect_params *p, const char **ret_key);
 

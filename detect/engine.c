@@ -46,7 +46,7 @@ struct detect_engine {
 	struct eseries *tab;
 	uint32_t mask, n_series;
 	struct detect_health health;
-	uint64_t lost, seen; /* capture losses not yet given to the health check */
+	uint64_t lost; /* capture losses not yet given to the health check */
 	struct detect_alert *held;
 	unsigned n_held, cap_held;
 	struct detect_engine_stats st;
@@ -281,13 +281,41 @@ static uint64_t ready_bin(const struct detect_engine *e)
 	return any ? t : UINT64_MAX;
 }
 
+/* Feeds a series its counts of the bin ending at `end` and holds what comes out. parent: the
+ * link a child's alert is attached to while that link's packet series fires (or NULL). */
+static void update_series(struct detect_engine *e, struct eseries *s, uint64_t end, double bin_s,
+                          int gate, const struct eseries *parent)
+{
+	int fam = (int)(s->id >> 24);
+	struct detect_event ev;
+	struct detect_alert a;
+
+	for (int m = 0; m < DETECT_METRICS; m++) {
+		if (m == DETECT_FLOWS && fam != DETECT_FAM_LINK)
+			continue;
+		if (!detect_series_update(&s->s[m], &e->dp, end, bin_s, s->count[m], gate, &ev))
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.ev = ev;
+		a.id = s->id;
+		a.metric = (uint8_t)m;
+		a.family = (uint8_t)fam;
+		a.link = fam == DETECT_FAM_LINK ? (s->id & 0xffffffu) : 0;
+		a.degraded = gate;
+		if (parent != NULL && detect_series_firing(&parent->s[DETECT_PACKETS]))
+			a.parent_episode = parent->s[DETECT_PACKETS].episode;
+		hold(e, &a);
+	}
+	memset(s->count, 0, sizeof(s->count));
+}
+
 static void evaluate_bin(struct detect_engine *e, uint64_t t)
 {
 	double bin_s = (double)e->p.bin_ns / 1e9;
 	uint64_t end = t + e->p.bin_ns;
 	struct eseries *parent = NULL;
-	struct detect_event ev;
 	struct detect_alert a;
+	double seen = 0;
 	int gate;
 
 	/* merge the cells of bin t; heavy-hitter candidates are summed apart */
@@ -331,60 +359,33 @@ static void evaluate_bin(struct detect_engine *e, uint64_t t)
 
 	/* capture health first: its gate applies to this bin's drops; what the links counted
 	 * in the bin is what was received */
-	{
-		double seen = 0;
+	for (uint32_t l = 0; l < e->p.n_links; l++) {
+		struct eseries *ls = find(e, detect_series_id(DETECT_FAM_LINK, l), 0);
 
-		for (uint32_t l = 0; l < e->p.n_links; l++) {
-			struct eseries *ls = find(e, detect_series_id(DETECT_FAM_LINK, l), 0);
-
-			if (ls)
-				seen += ls->count[DETECT_PACKETS];
-		}
-		e->seen = (uint64_t)seen;
+		if (ls)
+			seen += ls->count[DETECT_PACKETS];
 	}
 	memset(&a, 0, sizeof(a));
-	if (detect_health_update(&e->health, &e->dp, end, e->seen, e->lost, &a.ev)) {
+	if (detect_health_update(&e->health, &e->dp, end, seen, (double)e->lost, &a.ev)) {
 		a.id = UINT32_MAX;
 		a.family = DETECT_FAM_LINK;
 		hold(e, &a);
 	}
-	e->lost = e->seen = 0;
+	e->lost = 0;
 	gate = detect_health_degraded(&e->health);
 	if (e->p.n_links == 1)
 		parent = find(e, detect_series_id(DETECT_FAM_LINK, 0), 0);
 
-	/* the link series first, so that children see the parent's state of this bin */
-	for (int pass = 0; pass < 2; pass++) {
-		for (uint32_t h = 0; h <= e->mask; h++) {
-			struct eseries *s = &e->tab[h];
-			int fam;
+	/* the links first, so that children see their parent's state of this bin */
+	for (uint32_t l = 0; l < e->p.n_links; l++) {
+		struct eseries *ls = find(e, detect_series_id(DETECT_FAM_LINK, l), 0);
 
-			if (s->id == UINT32_MAX)
-				continue;
-			fam = (int)(s->id >> 24);
-			if ((pass == 0) != (fam == DETECT_FAM_LINK))
-				continue;
-			for (int m = 0; m < DETECT_METRICS; m++) {
-				if (m == DETECT_FLOWS && fam != DETECT_FAM_LINK)
-					continue;
-				if (!detect_series_update(&s->s[m], &e->dp, end, bin_s, s->count[m],
-				                          gate, &ev))
-					continue;
-				memset(&a, 0, sizeof(a));
-				a.ev = ev;
-				a.id = s->id;
-				a.metric = (uint8_t)m;
-				a.family = (uint8_t)fam;
-				a.link = fam == DETECT_FAM_LINK ? (s->id & 0xffffffu) : 0;
-				a.degraded = gate;
-				if (fam != DETECT_FAM_LINK && parent != NULL &&
-				    detect_series_firing(&parent->s[DETECT_PACKETS]))
-					a.parent_episode = parent->s[DETECT_PACKETS].episode;
-				hold(e, &a);
-			}
-			memset(s->count, 0, sizeof(s->count));
-		}
+		if (ls)
+			update_series(e, ls, end, bin_s, gate, NULL);
 	}
+	for (uint32_t h = 0; h <= e->mask; h++)
+		if (e->tab[h].id != UINT32_MAX && e->tab[h].id >> 24 != DETECT_FAM_LINK)
+			update_series(e, &e->tab[h], end, bin_s, gate, parent);
 }
 
 unsigned detect_engine_run(struct detect_engine *e, uint64_t lost_packets, struct detect_alert *out,
@@ -402,7 +403,6 @@ unsigned detect_engine_run(struct detect_engine *e, uint64_t lost_packets, struc
 		memmove(e->held, e->held + n, (e->n_held - n) * sizeof(*out));
 		e->n_held -= n;
 	}
-	e->st.series = e->n_series;
 	return n;
 }
 

@@ -741,7 +741,7 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 }
 
 /* Closes bins until `now` is inside the open one. A jump longer than a few minutes emits
- * one empty bin and skips the rest: the series see the silence as a gap. */
+ * 600 empty bins and skips the rest: the series see the silence as a gap. */
 static void advance(struct detect_counter *c, uint64_t now, detect_bin_fn emit, void *arg)
 {
 	unsigned empties = 0;

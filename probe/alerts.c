@@ -25,26 +25,14 @@ int probe_alerts_open(struct probe *pr, char *err, size_t errlen)
 	struct probe_config *c = &pr->cfg;
 	struct probe_alerts *al = &pr->alerts;
 	struct detect_engine_params ep;
-	const char *key = NULL;
 
+	/* the command line checked the parameters and loaded the watch list */
 	memset(al, 0, sizeof(*al));
-	if (detect_params_check(&c->detect, &key) < 0) {
-		snprintf(err, errlen, "detector parameter '%s' out of range", key);
+	al->watch = c->watch_built; /* ours from now on */
+	c->watch_built = NULL;
+	if (al->watch == NULL) {
+		snprintf(err, errlen, "no watch list");
 		return -EINVAL;
-	}
-	if (c->watch_built) {
-		al->watch = c->watch_built; /* ours from now on */
-		c->watch_built = NULL;
-	} else {
-		al->watch = detect_watch_create();
-		if (al->watch == NULL)
-			goto nomem;
-		for (unsigned i = 0; i < c->n_watch; i++) {
-			int r = detect_watch_add(al->watch, c->watch[i], err, errlen);
-
-			if (r < 0)
-				return r;
-		}
 	}
 	memset(&ep, 0, sizeof(ep));
 	ep.detect = &c->detect;

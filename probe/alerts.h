@@ -37,8 +37,8 @@ struct probe_alerts {
 	struct redispub_stats redis_stats;
 };
 
-/* Builds the watch list, the engine, the workers' counters and the outputs. 0 or -errno
- * with a message naming the option, file, line or value in err. */
+/* Takes over the watch list the command line built (cfg.watch_built), and builds the engine,
+ * the workers' counters and the outputs. 0 or -errno with a message in err. */
 int probe_alerts_open(struct probe *pr, char *err, size_t errlen);
 /* detect_bin_fn for the workers' counters (arg: the probe). */
 void probe_alerts_emit_bin(void *arg, struct detect_bin *bin);

@@ -225,44 +225,6 @@ static void set_num(struct probe_config *c, const struct num_opt *o, uint64_t v)
 	}
 }
 
-/* Detector parameters by name (--detect KEY=VALUE): every field of struct detect_params. */
-#define DETECT_KEY(f)                                                                         \
-	{                                                                                     \
-#f, offsetof(struct detect_params, f), sizeof(((struct detect_params *)0)->f) \
-	}
-static const struct {
-	const char *key;
-	size_t off, size;
-} detect_keys[] = {
-    DETECT_KEY(baseline_half_life_s),
-    DETECT_KEY(warmup_s),
-    DETECT_KEY(gap_s),
-    DETECT_KEY(min_window_count),
-    DETECT_KEY(max_window_s),
-    DETECT_KEY(sig_z),
-    DETECT_KEY(noise_z),
-    DETECT_KEY(drop_warning),
-    DETECT_KEY(drop_critical),
-    DETECT_KEY(surge_warning),
-    DETECT_KEY(surge_critical),
-    DETECT_KEY(surge_floor),
-    DETECT_KEY(cusum_k),
-    DETECT_KEY(cusum_h),
-    DETECT_KEY(level_shift_min),
-    DETECT_KEY(raise_critical_s),
-    DETECT_KEY(raise_warning_s),
-    DETECT_KEY(raise_surge_s),
-    DETECT_KEY(clear_low),
-    DETECT_KEY(clear_high),
-    DETECT_KEY(clear_drop_s),
-    DETECT_KEY(clear_surge_s),
-    DETECT_KEY(update_s),
-    DETECT_KEY(rebaseline_s),
-    DETECT_KEY(flap_raises),
-    DETECT_KEY(flap_window_s),
-    DETECT_KEY(degraded_loss_share),
-};
-
 /* Reports a command-line error; returns the exit status for it. */
 static WR_PRINTF(1, 2) int usage_error(const char *fmt, ...)
 {
@@ -307,41 +269,6 @@ static int parse_sample(const char *arg, struct probe_config *c,
 		c->sample_own[n - 1] = 1;
 	}
 	return -1;
-}
-
-/* A --detect KEY=VALUE argument. Returns -1 to go on, or an exit status. */
-static int parse_detect(const char *arg, struct probe_config *c)
-{
-	const char *eq = strchr(arg, '=');
-	char *end;
-	double v;
-
-	if (eq == NULL || eq == arg)
-		return usage_error("--detect '%s': expected KEY=VALUE", arg);
-	for (size_t k = 0; k < WR_ARRAY_SIZE(detect_keys); k++) {
-		uint8_t *field = (uint8_t *)&c->detect + detect_keys[k].off;
-
-		if (strlen(detect_keys[k].key) != (size_t)(eq - arg) ||
-		    strncmp(arg, detect_keys[k].key, (size_t)(eq - arg)) != 0)
-			continue;
-		errno = 0;
-		v = strtod(eq + 1, &end);
-		if (end == eq + 1 || *end != '\0' || errno != 0 || !(v == v))
-			return usage_error("--detect %s: '%s' is not a number", arg, eq + 1);
-		if (detect_keys[k].size == sizeof(double)) {
-			memcpy(field, &v, sizeof(v));
-		} else {
-			unsigned u = (unsigned)v;
-
-			if (v < 0 || v > 1000000 || (double)u != v)
-				return usage_error("--detect %s: '%s' is not a whole number", arg,
-				                   eq + 1);
-			memcpy(field, &u, sizeof(u));
-		}
-		return -1;
-	}
-	return usage_error("--detect '%s': unknown key '%.*s' (see docs/DETECTION.md)", arg,
-	                   (int)(eq - arg), arg);
 }
 
 /* Parses argv into c. Returns -1 to go on, or an exit status. */
@@ -410,11 +337,14 @@ static int parse_args(int argc, char **argv, struct probe_config *c)
 				                   PROBE_MAX_WATCH);
 			c->watch[c->n_watch++] = optarg;
 			continue;
-		case OPT_DETECT:
-			rc = parse_detect(optarg, c);
-			if (rc >= 0)
-				return rc;
+		case OPT_DETECT: {
+			char err[256];
+
+			if (detect_params_set(&c->detect, optarg, err, sizeof(err)) < 0)
+				return usage_error("--detect %s: %s (see docs/DETECTION.md)",
+				                   optarg, err);
 			continue;
+		}
 		case OPT_REDIS:
 			c->redis_url = optarg;
 			continue;

@@ -543,6 +543,13 @@ static inline void count_burst(struct probe_worker *w, const struct capture_meta
 	detect_counter_add_burst(w->dc, metas, n, probe_alerts_emit_bin, w->pr);
 }
 
+/* What a worker does with its clock between bursts: expire flows, close bins. */
+static void worker_tick(struct probe_worker *w, uint64_t clock)
+{
+	drain_cache(w, clock, 0);
+	count_tick(w, clock, 0);
+}
+
 /* Direct layout: the worker reads its own queues, run to completion. */
 static void worker_direct(struct probe_worker *w)
 {
@@ -573,8 +580,7 @@ static void worker_direct(struct probe_worker *w)
 		}
 		if (active == 0)
 			break;
-		drain_cache(w, oldest_clock(feeds, w->n_direct), 0);
-		count_tick(w, oldest_clock(feeds, w->n_direct), 0);
+		worker_tick(w, oldest_clock(feeds, w->n_direct));
 	}
 }
 
@@ -621,8 +627,7 @@ static void worker_steered(struct probe_worker *w)
 				feeds[q].clock = c;
 				feeds[q].ended = fin;
 			}
-			drain_cache(w, oldest_clock(feeds, in->n_queues), 0);
-			count_tick(w, oldest_clock(feeds, in->n_queues), 0);
+			worker_tick(w, oldest_clock(feeds, in->n_queues));
 		}
 		if (ended == in->n_queues)
 			break;

@@ -56,7 +56,7 @@ struct probe_config {
 	/* rate anomaly checks (detect/) and their alerts */
 	const char *watch[PROBE_MAX_WATCH]; /* --watch specs; the link is always watched */
 	struct detect_watch *watch_built;   /* the specs, loaded by the command line; the probe
-	                                       takes it over (NULL: build it from the specs) */
+	                                       takes it over */
 	unsigned n_watch;
 	uint64_t bin_ms;             /* counting bin [1000] */
 	uint64_t max_series;         /* series the detector keeps at most [100000] */

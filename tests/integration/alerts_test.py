@@ -27,7 +27,6 @@ to 60 s so that the trace can be short.
              close by the capture clock: a critical rate_drop of the link is raised with
              started_at at the stop (within 2 s) and before weir is stopped.
 """
-import argparse
 import json
 import os
 import shutil
@@ -36,7 +35,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -406,21 +404,11 @@ TESTS = {"expected": test_expected, "restart": test_restart, "noredis": test_nor
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--weir", required=True)
-    ap.add_argument("test", choices=sorted(TESTS))
-    a = ap.parse_args()
-    if shutil.which("redis-server") is None:
-        print("FAIL redis-server not installed (scripts/deps.sh installs it)")
-        return 1
-    with tempfile.TemporaryDirectory(prefix="weir-alerts-") as tmp:
-        try:
-            print("ok   %s: %s" % (a.test, TESTS[a.test](a.weir, tmp)))
-        except AssertionError as e:
-            print("FAIL %s: %s" % (a.test, e))
-            return 1
-    return 0
-
+    def redis(_):
+        if shutil.which("redis-server") is None:
+            return "redis-server not installed (scripts/deps.sh installs it)"
+        return None
+    return wt.main(__doc__, TESTS, "alerts", precheck=redis)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -22,7 +22,6 @@
   cli        bad options, inputs and outputs are refused before anything starts, with a
              message naming the problem.
 """
-import argparse
 import collections
 import json
 import os
@@ -586,18 +585,7 @@ TESTS = {"generated": test_generated, "timeouts": test_timeouts, "nfcapd": test_
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--weir", required=True)
-    ap.add_argument("test", choices=sorted(TESTS))
-    a = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="weir-e2e-") as tmp:
-        try:
-            print("ok   %s: %s" % (a.test, TESTS[a.test](a.weir, tmp)))
-            return 0
-        except AssertionError as e:
-            print("FAIL %s: %s" % (a.test, e))
-            return 1
-
+    return wt.main(__doc__, TESTS, "e2e")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -29,7 +29,6 @@ that libfixbuf's ipfixDump decodes as the reference; the inputs are weir's gener
                received + counted-lost = exported, for records and for packets, with the
                Exporting Process Reliability record saying the same.
 """
-import argparse
 import collections
 import csv
 import glob
@@ -41,7 +40,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -595,22 +593,11 @@ TESTS = {"nfacctd": test_nfacctd, "tshark": test_tshark, "refresh": test_refresh
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--weir", required=True)
-    ap.add_argument("--traces", required=True)
-    ap.add_argument("test", choices=sorted(TESTS))
-    a = ap.parse_args()
-    if not os.path.exists(os.path.join(a.traces, "MANIFEST.csv")):
-        print("FAIL corpus not found: %s" % a.traces)
-        return 1
-    with tempfile.TemporaryDirectory(prefix="weir-ipfix-") as tmp:
-        try:
-            print("ok   %s: %s" % (a.test, TESTS[a.test](a.weir, tmp, a.traces)))
-        except AssertionError as e:
-            print("FAIL %s: %s" % (a.test, e))
-            return 1
-    return 0
-
+    def corpus(a):
+        if not os.path.exists(os.path.join(a.traces, "MANIFEST.csv")):
+            return "corpus not found: %s" % a.traces
+        return None
+    return wt.main(__doc__, TESTS, "ipfix", traces=True, precheck=corpus)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,5 +1,6 @@
 """Shared helpers for weir's integration tests: running weir, decoding its IPFIX output with
 independent decoders, loading ground-truth flow tables and comparing them."""
+import argparse
 import collections
 import contextlib
 import csv
@@ -278,3 +279,27 @@ def veth_pair(addrs=None, mtu=None, ipv6=True):
     finally:
         for ns in (ns_tx, ns_rx):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def main(doc, tests, tag, traces=False, precheck=None):
+    """The command line of a test script: --weir (and --traces), then one test name from
+    `tests`, run in a temporary directory; prints "ok   NAME: summary" or "FAIL NAME: why"
+    and returns the exit status. precheck(args) may return a reason not to start."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--weir", required=True)
+    if traces:
+        ap.add_argument("--traces", required=True)
+    ap.add_argument("test", choices=sorted(tests))
+    a = ap.parse_args()
+    why = precheck(a) if precheck else None
+    if why:
+        print("FAIL %s" % why)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="weir-%s-" % tag) as tmp:
+        args = (a.weir, tmp, a.traces) if traces else (a.weir, tmp)
+        try:
+            print("ok   %s: %s" % (a.test, tests[a.test](*args)))
+        except AssertionError as e:
+            print("FAIL %s: %s" % (a.test, e))
+            return 1
+    return 0

@@ -24,10 +24,7 @@ static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static double uniform(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return ((rng >> 11) + 0.5) / 9007199254740992.0;
+	return ((wr_xorshift64(&rng) >> 11) + 0.5) / 9007199254740992.0;
 }
 
 /* Poisson counts: Knuth's method for small means, a rounded normal for large ones. */
@@ -87,6 +84,17 @@ static double step_rate(unsigned t, void *arg)
 	return (t >= s->a && t < s->b) ? s->base * s->level : s->base;
 }
 
+/* A step with the default parameters, driven from second 0 for n seconds. */
+static void run_step(struct detect_series *s, double base, double level, unsigned a, unsigned b,
+                     unsigned n, struct run *r)
+{
+	struct detect_params p;
+	struct step st = {base, level, a, b};
+
+	detect_params_default(&p);
+	drive(s, &p, 0, n, step_rate, &st, 0, r);
+}
+
 static unsigned count_kind(const struct run *r, int type, int kind)
 {
 	unsigned n = 0;
@@ -125,13 +133,10 @@ static void test_params(void)
  * 30 s back in the band, with the times of the outage. */
 static void test_drop_to_zero(void)
 {
-	struct detect_params p;
 	struct detect_series s = {0};
-	struct step st = {1000, 0.0, 1200, 1225};
 	struct run r = {0};
 
-	detect_params_default(&p);
-	drive(&s, &p, 0, 1400, step_rate, &st, 0, &r);
+	run_step(&s, 1000, 0.0, 1200, 1225, 1400, &r);
 	CHECK_EQ(r.n_ev, 2);
 	CHECK_EQ(r.ev[0].type, DETECT_RAISE);
 	CHECK_EQ(r.ev[0].kind, DETECT_RATE_DROP);
@@ -156,26 +161,20 @@ static void test_drop_to_zero(void)
 /* A 3 s blip to zero raises nothing (the hold is "longer than 3 s"). */
 static void test_blip(void)
 {
-	struct detect_params p;
 	struct detect_series s = {0};
-	struct step st = {1000, 0.0, 1200, 1203};
 	struct run r = {0};
 
-	detect_params_default(&p);
-	drive(&s, &p, 0, 1300, step_rate, &st, 0, &r);
+	run_step(&s, 1000, 0.0, 1200, 1203, 1300, &r);
 	CHECK_EQ(r.n_ev, 0);
 }
 
 /* The same drop during warm-up raises nothing. */
 static void test_warmup(void)
 {
-	struct detect_params p;
 	struct detect_series s = {0};
-	struct step st = {1000, 0.0, 300, 360};
 	struct run r = {0};
 
-	detect_params_default(&p);
-	drive(&s, &p, 0, 700, step_rate, &st, 0, &r);
+	run_step(&s, 1000, 0.0, 300, 360, 700, &r);
 	CHECK_EQ(r.n_ev, 0);
 }
 
@@ -247,13 +246,10 @@ static void test_surge(void)
 /* A 30 % drop stays above the ratio test's warning: the CUSUM reports a level shift. */
 static void test_level_shift(void)
 {
-	struct detect_params p;
 	struct detect_series s = {0};
-	struct step st = {1000, 0.7, 1000, 1300};
 	struct run r = {0};
 
-	detect_params_default(&p);
-	drive(&s, &p, 0, 1300, step_rate, &st, 0, &r);
+	run_step(&s, 1000, 0.7, 1000, 1300, 1300, &r);
 	CHECK(r.n_ev >= 1);
 	CHECK_EQ(r.ev[0].kind, DETECT_LEVEL_SHIFT);
 	CHECK_EQ(r.ev[0].detector, DETECT_BY_CUSUM);
@@ -266,13 +262,10 @@ static void test_level_shift(void)
  * normal from then on. */
 static void test_updates_and_rebaseline(void)
 {
-	struct detect_params p;
 	struct detect_series s = {0};
-	struct step st = {1000, 0.05, 1000, 100000};
 	struct run r = {0};
 
-	detect_params_default(&p);
-	drive(&s, &p, 0, 1000 + 3603 + 600, step_rate, &st, 0, &r);
+	run_step(&s, 1000, 0.05, 1000, 100000, 1000 + 3603 + 600, &r);
 	CHECK_EQ(count_kind(&r, DETECT_RAISE, 0), 1);
 	CHECK_EQ(count_kind(&r, DETECT_UPDATE, 0), 59);
 	CHECK_EQ(count_kind(&r, DETECT_CLEAR, 0), 1);
@@ -333,13 +326,10 @@ static void test_gate(void)
  * only a level shift, which the next one turns into the drop). */
 static void test_low_rate(void)
 {
-	struct detect_params p;
 	struct detect_series s = {0};
-	struct step st = {5, 0.0, 2000, 2300};
 	struct run r = {0};
 
-	detect_params_default(&p);
-	drive(&s, &p, 0, 2400, step_rate, &st, 0, &r);
+	run_step(&s, 5, 0.0, 2000, 2300, 2400, &r);
 	CHECK_EQ(count_kind(&r, DETECT_RAISE, 0), 1);
 	CHECK(r.n_ev >= 2);
 	{
@@ -493,6 +483,21 @@ static const struct detect_cell *cell_of(const struct detect_bin *b, uint32_t id
 	return NULL;
 }
 
+/* An engine over one link and `workers` workers, 1 s bins. */
+static struct detect_engine *new_engine(struct detect_watch *w, const struct detect_params *p,
+                                        unsigned workers)
+{
+	struct detect_engine_params ep;
+
+	memset(&ep, 0, sizeof(ep));
+	ep.detect = p;
+	ep.watch = w;
+	ep.n_workers = workers;
+	ep.n_links = 1;
+	ep.bin_ns = NS;
+	return detect_engine_create(&ep);
+}
+
 /* Nested prefixes: the longest match wins, for IPv4 and IPv6; unmatched addresses count
  * nowhere; the names come back as written. */
 static void test_prefix_lpm(void)
@@ -623,7 +628,6 @@ static void test_engine_merge(void)
 {
 	struct detect_watch *w = detect_watch_create();
 	struct detect_params p;
-	struct detect_engine_params ep;
 	struct detect_engine *e;
 	struct detect_counter *c[2];
 	struct bins bs[2] = {{.n = 0}, {.n = 0}};
@@ -636,13 +640,7 @@ static void test_engine_merge(void)
 	detect_params_default(&p);
 	p.warmup_s = 20;
 	p.baseline_half_life_s = 20;
-	memset(&ep, 0, sizeof(ep));
-	ep.detect = &p;
-	ep.watch = w;
-	ep.n_workers = 2;
-	ep.n_links = 1;
-	ep.bin_ns = NS;
-	e = detect_engine_create(&ep);
+	e = new_engine(w, &p, 2);
 	c[0] = detect_counter_create(w, 0, NS);
 	c[1] = detect_counter_create(w, 1, NS);
 	for (unsigned t = 0; t < 60; t++)
@@ -697,7 +695,6 @@ static void test_dst_prefix(void)
 {
 	struct detect_watch *w = detect_watch_create();
 	struct detect_params p;
-	struct detect_engine_params ep;
 	struct detect_engine *e;
 	struct detect_counter *c;
 	struct bins bs = {.n = 0};
@@ -710,13 +707,7 @@ static void test_dst_prefix(void)
 	CHECK(detect_watch_has(w, DETECT_FAM_DSTPFX));
 	CHECK_EQ(detect_watch_add(w, "dst-prefix:16", err, sizeof(err)), -EINVAL);
 	detect_params_default(&p);
-	memset(&ep, 0, sizeof(ep));
-	ep.detect = &p;
-	ep.watch = w;
-	ep.n_workers = 1;
-	ep.n_links = 1;
-	ep.bin_ns = NS;
-	e = detect_engine_create(&ep);
+	e = new_engine(w, &p, 1);
 	c = detect_counter_create(w, 0, NS);
 	for (unsigned t = 0; t < 3; t++) {
 		for (unsigned k = 0; k < 300; k++) {
@@ -765,8 +756,7 @@ static void test_dst_prefix(void)
 	 * than the detector runs): its later candidates still reach the admitted series */
 	w = detect_watch_create();
 	CHECK_EQ(detect_watch_add(w, "dst-prefix", err, sizeof(err)), 0);
-	ep.watch = w;
-	e = detect_engine_create(&ep);
+	e = new_engine(w, &p, 1);
 	c = detect_counter_create(w, 0, NS);
 	bs.n = 0;
 	for (unsigned t = 0; t < 3; t++)
@@ -793,13 +783,10 @@ static void test_dst_prefix(void)
  * scratch, and the return of traffic is not a surge against a baseline of zero. */
 static void test_rebaseline_zero(void)
 {
-	struct detect_params p;
 	struct detect_series s = {0};
-	struct step st = {1000, 0.0, 1000, 1000 + 3700};
 	struct run r = {0};
 
-	detect_params_default(&p);
-	drive(&s, &p, 0, 1000 + 3700 + 1500, step_rate, &st, 0, &r);
+	run_step(&s, 1000, 0.0, 1000, 1000 + 3700, 1000 + 3700 + 1500, &r);
 	CHECK_EQ(count_kind(&r, DETECT_RAISE, DETECT_RATE_DROP), 1);
 	CHECK_EQ(count_kind(&r, DETECT_CLEAR, 0), 1);
 	CHECK_EQ(count_kind(&r, DETECT_RAISE, DETECT_RATE_SURGE), 0);
@@ -878,7 +865,6 @@ static void test_idle_worker(void)
 {
 	struct detect_watch *w = detect_watch_create();
 	struct detect_params p;
-	struct detect_engine_params ep;
 	struct detect_engine *e;
 	struct detect_counter *c[2];
 	struct bins bs = {.n = 0};
@@ -886,13 +872,7 @@ static void test_idle_worker(void)
 	struct detect_engine_stats st;
 
 	detect_params_default(&p);
-	memset(&ep, 0, sizeof(ep));
-	ep.detect = &p;
-	ep.watch = w;
-	ep.n_workers = 2;
-	ep.n_links = 1;
-	ep.bin_ns = NS;
-	e = detect_engine_create(&ep);
+	e = new_engine(w, &p, 2);
 	c[0] = detect_counter_create(w, 0, NS);
 	c[1] = detect_counter_create(w, 1, NS);
 	for (unsigned t = 0; t < 30; t++) {
