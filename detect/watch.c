@@ -474,7 +474,8 @@ int detect_watch_add(struct detect_watch *w, const char *spec, char *err, size_t
 		return r;
 	}
 	snprintf(err, errlen,
-	         "--watch '%s': expected link, proto, vlan, dport, prefixes:FILE or asn:FILE",
+	         "--watch '%s': expected link, proto, vlan, dport, dst-prefix, prefixes:FILE or "
+	         "asn:FILE",
 	         spec);
 	return -EINVAL;
 }

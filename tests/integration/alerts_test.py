@@ -328,6 +328,12 @@ def test_restart(weir, tmp):
     if post != after:
         wt.fail("raises and clears made after the restart are missing: %s" % (
             sorted(set(post) - set(after))[:3]))
+    # every clear comes 30 s or more after the last injection ends (290 s of packet time and
+    # later), long after the restart: an empty new stream must not pass
+    clears = [m["event_id"] for m in lines if m["event"] == "clear"]
+    if not clears or any(c not in set(got) for c in clears):
+        wt.fail("clears made after the restart missing from the new stream: %d of %d" % (
+            sum(c not in set(got) for c in clears), len(clears)))
     check_expected(lines)
     return ("Redis killed at ~210 s and restarted at ~250 s of packet time: %d raises and "
             "clears in the file, the %d after the restart all in the new stream in order" % (

@@ -600,15 +600,19 @@ static void test_watch_files(void)
 		detect_counter_tick(c, 0, 1, keep_bin, &bs);
 		CHECK_EQ(bs.n, 2);
 		if (bs.n == 2) {
+			unsigned as_cells = 0;
+
 			for (unsigned k = 0; k < bs.b[0]->n_cells; k++) {
 				const struct detect_cell *x = &bs.b[0]->cells[k];
 
 				if (x->id >> 24 != DETECT_FAM_ASN)
 					continue;
+				as_cells++;
 				detect_watch_key_name(w, x->id, name, sizeof(name));
 				CHECK((strcmp(name, "AS64501") == 0 && x->packets == 1) ||
 				      (strcmp(name, "AS64500") == 0 && x->packets == 2));
 			}
+			CHECK_EQ(as_cells, 2); /* not satisfied by a bin without AS cells */
 			CHECK_EQ(cell_of(bs.b[0], detect_series_id(DETECT_FAM_DPORT, 443))->packets,
 			         2);
 			CHECK_EQ(cell_of(bs.b[0], detect_series_id(DETECT_FAM_DPORT, 53))->packets,
