@@ -4,7 +4,7 @@
  *
  * Input on stdin: one sample per line, "EPOCH_SECONDS VALUE", in time order, each the count of
  * the BIN_S seconds ending at that time. Output: one line per event,
- * "EVENT KIND SEVERITY DETECTED_S STARTED_S CLEARED_S RATIO".
+ * "EVENT KIND SEVERITY DETECTED_S STARTED_S CLEARED_S RATIO SCORE".
  *
  * Usage: detect_replay BIN_S [KEY=VALUE ...]   (KEY: detect_params_set()'s keys)
  */
@@ -42,10 +42,10 @@ int main(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	while (scanf("%lf %lf", &t, &v) == 2) {
 		if (detect_series_update(&s, &p, (uint64_t)(t * 1e9), bin_s, v < 0 ? 0 : v, 0, &ev))
-			printf("%s %s %s %.0f %.0f %.0f %g\n", detect_event_type_name(ev.type),
+			printf("%s %s %s %.0f %.0f %.0f %g %.1f\n", detect_event_type_name(ev.type),
 			       detect_kind_name(ev.kind), detect_severity_name(ev.severity),
 			       ev.detected_at_ns / 1e9, ev.started_at_ns / 1e9,
-			       ev.cleared_at_ns / 1e9, ev.ratio);
+			       ev.cleared_at_ns / 1e9, ev.ratio, ev.score);
 	}
 	return 0;
 }

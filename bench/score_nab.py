@@ -86,7 +86,7 @@ def main():
     ap.add_argument("params", nargs="*")
     a = ap.parse_args()
     windows = json.load(open(os.path.join(a.nab, "labels", "combined_windows.json")))
-    totals = {p: [0.0, 0.0, 0.0] for p in PROFILES}
+    files = []
     print("file, rows, windows, raises (after probation), windows hit")
     for name, wins in sorted(windows.items()):
         rows = list(csv.DictReader(open(os.path.join(a.nab, name))))
@@ -97,19 +97,32 @@ def main():
         feed = "".join("%d %s\n" % (t, r["value"]) for t, r in zip(times, rows))
         out = subprocess.run([a.replay, "300"] + params, input=feed, capture_output=True,
                              text=True, check=True).stdout
-        raises = [float(l.split()[3]) for l in out.splitlines() if l.startswith("raise ")]
+        # (detected_at, score) of every raise
+        raises = [(float(l.split()[3]), float(l.split()[7])) for l in out.splitlines()
+                  if l.startswith("raise ")]
         wspan = [(epoch(s), epoch(e)) for s, e in wins]
-        hit = sum(1 for s, e in wspan if any(s <= d <= e for d in raises))
+        hit = sum(1 for s, e in wspan if any(s <= d <= e for d, _ in raises))
         print("  %s, %d, %d, %d, %d" % (name, len(rows), len(wins),
-                                         sum(1 for d in raises if d >= prob_end), hit))
-        for p, (tp, fp, fn) in PROFILES.items():
-            s, null, perfect = score_file(times, wspan, raises, tp, fp, fn)
-            totals[p][0] += s
-            totals[p][1] += null
-            totals[p][2] += perfect
+                                         sum(1 for d, _ in raises if d >= prob_end), hit))
+        files.append((times, wspan, raises))
+
+    def normalised(profile, threshold):
+        s = null = perfect = 0.0
+        for times, wspan, raises in files:
+            r = score_file(times, wspan, [d for d, sc in raises if sc >= threshold],
+                           *PROFILES[profile])
+            s, null, perfect = s + r[0], null + r[1], perfect + r[2]
+        return 100.0 * (s - null) / (perfect - null)
+
+    # NAB optimises each detector's threshold on its anomaly score once per profile; here the
+    # anomaly score is the raise's score (0..100). Threshold 0 counts every raise.
+    cuts = sorted({0.0} | {sc for _, _, raises in files for _, sc in raises})
     print("NAB score (0 = no detections, 100 = perfect):")
-    for p, (s, null, perfect) in totals.items():
-        print("  %-14s %6.1f" % (p, 100.0 * (s - null) / (perfect - null)))
+    print("  %-14s %13s %22s" % ("profile", "every raise", "score >= best threshold"))
+    for p in PROFILES:
+        best = max(cuts, key=lambda c: (normalised(p, c), -c))
+        print("  %-14s %13.1f %15.1f (>= %.1f)" % (p, normalised(p, 0.0), normalised(p, best),
+                                                 best))
     return 0
 
 

@@ -298,7 +298,8 @@ static void learn_baseline(struct detect_series *s, const struct detect_params *
 }
 
 /* Score 0..100: how far past its raise threshold the ratio is, on a log scale (a ratio of 0
- * or a tenfold overshoot is 100). */
+ * or a tenfold overshoot is 100; a level shift scores 50 plus 50 per decade of change;
+ * flapping, which has no magnitude, 50). */
 static double score_of(const struct detect_params *p, int kind, double ratio)
 {
 	double t, x;
@@ -312,8 +313,11 @@ static double score_of(const struct detect_params *p, int kind, double ratio)
 		t = p->surge_warning;
 		x = log(ratio / t) / log(10.0 * p->surge_critical / t);
 		break;
-	default:
-		x = fabs(ratio - 1.0);
+	case DETECT_FLAPPING:
+		x = 0; /* a count of alerts past its limit: no magnitude of its own */
+		break;
+	default: /* level shifts: a tenfold change either way is 100 */
+		x = ratio <= 0 ? 1.0 : fabs(log10(ratio));
 		break;
 	}
 	x = 50.0 + 50.0 * x;

@@ -256,6 +256,8 @@ static void test_level_shift(void)
 	CHECK_EQ(r.ev[0].severity, DETECT_WARNING);
 	CHECK(r.first_s[0] >= 1015 && r.first_s[0] <= 1060);
 	CHECK_EQ(count_kind(&r, DETECT_RAISE, 0), 1);
+	/* 50 plus 50 per decade: a 30 % drop is 50 + 50 * log10(1 / 0.7), about 57.7 */
+	CHECK(r.ev[0].score > 50 && r.ev[0].score < 62);
 }
 
 /* Updates every 60 s while firing; after an hour, clear as rebaselined, and the new level is
@@ -298,6 +300,9 @@ static void test_flapping(void)
 	CHECK_EQ(count_kind(&r, DETECT_CLEAR, DETECT_RATE_DROP), 5);
 	CHECK_EQ(count_kind(&r, DETECT_RAISE, DETECT_FLAPPING), 1);
 	CHECK_EQ(count_kind(&r, DETECT_CLEAR, DETECT_FLAPPING), 1);
+	for (unsigned i = 0; i < r.n_ev; i++)
+		if (r.ev[i].kind == DETECT_FLAPPING)
+			CHECK(r.ev[i].score == 50); /* no magnitude of its own */
 	CHECK_EQ(r.ev[r.n_ev - 1].reason, DETECT_REASON_STABLE);
 	CHECK_EQ(r.first_s[r.n_ev - 1], 1370 + 600); /* the last outage ended at 1370 */
 }
