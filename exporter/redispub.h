@@ -41,6 +41,7 @@ struct redispub_alert {
 	char key[96];              /* "10.1.2.0/24", "100", "tcp", "443", "AS64500" or the link */
 	char metric[16];           /* packets, bits, flows */
 	char parent_alert_id[128]; /* "" when none: a child attached to a firing parent */
+	uint64_t run_s;            /* the run: its first bin's start, s of packet time */
 	int capture_degraded;      /* the capture health gate was on */
 };
 
@@ -113,12 +114,14 @@ int redispub_flush(struct redispub *r, int timeout_ms);
 void redispub_free(struct redispub *r);
 
 /*
- * Pure: writes the alert id of a's series and episode ("<fingerprint>:<episode>", the
- * fingerprint as 16 hex digits) into buf, truncated to len - 1 bytes. Only the link, family,
- * key, metric and ev.episode of a are read: a child can name its parent's alert with it.
- * probe_id must be the publisher's. REDISPUB_ALERT_ID_MAX bytes are always enough.
+ * Pure: writes the alert id of a's series, run and episode ("<fingerprint>:<run>:<episode>",
+ * the fingerprint as 16 hex digits) into buf, truncated to len - 1 bytes. Only the link,
+ * family, key, metric, run_s and ev.episode of a are read: a child can name its parent's alert
+ * with it. The run keeps ids apart across restarts of the probe, where episodes count from 1
+ * again, and keeps them equal across replays of one file. probe_id must be the publisher's.
+ * REDISPUB_ALERT_ID_MAX bytes are always enough.
  */
-#define REDISPUB_ALERT_ID_MAX 32
+#define REDISPUB_ALERT_ID_MAX 64
 void redispub_alert_id(const struct redispub_alert *a, const char *probe_id, char *buf, size_t len);
 
 /*

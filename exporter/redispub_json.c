@@ -243,8 +243,8 @@ uint64_t redispub_fingerprint(const struct redispub_alert *a, const char *probe_
 
 void redispub_alert_id(const struct redispub_alert *a, const char *probe_id, char *buf, size_t len)
 {
-	snprintf(buf, len, "%016" PRIx64 ":%" PRIu32, redispub_fingerprint(a, probe_id),
-	         a->ev.episode);
+	snprintf(buf, len, "%016" PRIx64 ":%" PRIu64 ":%" PRIu32, redispub_fingerprint(a, probe_id),
+	         a->run_s, a->ev.episode);
 }
 
 void redispub_time(uint64_t ns, char *buf, size_t len)

@@ -135,6 +135,7 @@ static void describe(struct probe *pr, const struct detect_alert *a, struct redi
 
 	memset(m, 0, sizeof(*m));
 	m->ev = a->ev;
+	m->run_s = al->run_s;
 	if (a->id == UINT32_MAX) {
 		snprintf(m->link, sizeof(m->link), "probe");
 		snprintf(m->family, sizeof(m->family), "probe");
@@ -158,6 +159,7 @@ static void describe(struct probe *pr, const struct detect_alert *a, struct redi
 
 		memset(&parent, 0, sizeof(parent));
 		parent.ev.episode = a->parent_episode;
+		parent.run_s = al->run_s;
 		snprintf(parent.link, sizeof(parent.link), "%s", pr->inputs[0].name);
 		snprintf(parent.family, sizeof(parent.family), "link");
 		snprintf(parent.key, sizeof(parent.key), "%s", pr->inputs[0].name);
@@ -214,6 +216,13 @@ static unsigned run_once(struct probe *pr)
 		al->n_inbox = 0;
 	}
 	pthread_mutex_unlock(&al->mu);
+	if (!al->run_s) /* set once, from the first bins, before any alert can name it */
+		for (unsigned i = 0; i < al->n_work; i++) {
+			uint64_t s = al->work[i]->start_ns / 1000000000ull;
+
+			if (!al->run_s || s < al->run_s)
+				al->run_s = s;
+		}
 	for (unsigned i = 0; i < al->n_work; i++)
 		detect_engine_put(al->engine, al->work[i]);
 	al->n_work = 0;

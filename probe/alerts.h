@@ -28,6 +28,7 @@ struct probe_alerts {
 	struct redispub *redis; /* --redis, or NULL (always NULL without hiredis) */
 	char probe_id[64];
 	uint64_t lost_seen; /* capture losses already given to the engine */
+	uint64_t run_s;     /* the first bin's start (packet time, s): the run in alert ids */
 	pthread_t thread;
 	int started;
 	/* counters, written by the detector thread, read after the join */

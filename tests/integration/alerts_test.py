@@ -14,7 +14,8 @@ to 60 s so that the trace can be short.
              cleared_at at the injected end; no alert for D; every message valid against
              docs/alert.schema.json; the stream equals the --alerts-file lines; the live
              channel got the same messages; the active hash is empty at the end; the same
-             run again gives the same alerts (packet time);
+             run again gives the same alerts (packet time), alert ids included: they name
+             the run by the trace's first second;
   dstprefix  the same file with --watch dst-prefix instead of the prefix list: the four /24s
              are admitted as automatic series by the heavy-hitter sketch, and the same three
              raise and clear, at the same times, under family dst-prefix;
@@ -25,7 +26,9 @@ to 60 s so that the trace can be short.
   silent     live capture on a veth pair in namespaces the test creates: 400 datagrams per
              second, then the sender stops. With no packet arriving, the link's bins still
              close by the capture clock: a critical rate_drop of the link is raised with
-             started_at at the stop (within 2 s) and before weir is stopped.
+             started_at at the stop (within 2 s) and before weir is stopped; its alert id
+             names the run by the second the capture began (so a restarted probe's ids
+             differ from the last run's).
 """
 import json
 import os
@@ -243,6 +246,10 @@ def test_expected(weir, tmp):
             runs.append(msgs)
         validate(runs[0])
         delays = check_expected(runs[0])
+        # alert ids carry the run: the first bin's second of packet time, here the trace's
+        runs_seen = {m["alert_id"].split(":")[1] for m in runs[0]}
+        if runs_seen != {str(int(T0))}:
+            wt.fail("alert ids name runs %s, the trace starts at %d" % (runs_seen, T0))
         strip = lambda ms: [{k: v for k, v in m.items() if k != "event_id"} for m in ms]
         if strip(runs[0]) != strip(runs[1]):
             wt.fail("a second run of the same file gave different alerts")
@@ -375,6 +382,7 @@ def test_silent(weir, tmp):
               "print(time.time())\n")
     with wt.veth_pair(addrs=("192.0.2.1/24", "192.0.2.2/24"), ipv6=False) as (ns_tx, _, ns_rx,
                                                                               rx):
+        launched = time.time()
         probe = subprocess.Popen(
             ["ip", "netns", "exec", ns_rx, weir, "-i", "pcap:" + rx, "--filter",
              "udp and dst host 192.0.2.2", "--alerts-file", af, "-q", "--detect",
@@ -393,10 +401,15 @@ def test_silent(weir, tmp):
                 if m["family"] == "link" and m["metric"] == "packets" and \
                         m["event"] == "raise" and m["kind"] == "rate_drop":
                     raised = m
-        wt.stop_weir(probe, signal.SIGTERM, 30, "SIGTERM")
+        said = wt.stop_weir(probe, signal.SIGTERM, 30, "SIGTERM")
     if raised is None:
-        wt.fail("no link rate_drop raised while the link stayed silent")
+        wt.fail("no link rate_drop raised while the link stayed silent; alerts: %s; "
+                "weir said: %s" % (open(af).read()[-2000:] or "none", said[-2000:]))
     began = ts(raised["started_at"]) + T0
+    run = int(raised["alert_id"].split(":")[1])
+    if not int(launched) - 1 <= run <= stopped:
+        wt.fail("alert id %s names run %d; weir was started at %.1f" % (
+            raised["alert_id"], run, launched))
     if raised["severity"] != "critical" or abs(began - stopped) > 2:
         wt.fail("link drop %s began at %.1f, the sender stopped at %.1f" % (
             raised["severity"], began, stopped))

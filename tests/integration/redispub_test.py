@@ -8,7 +8,7 @@ back from Redis to a file, one JSON text per line, and runs this script on it:
 
 Checks: the schema is a valid JSON Schema for its own $schema draft; every line is strict JSON
 (no NaN or Infinity, no duplicate keys) and validates; the identifiers agree with each other
-(event_id = alert_id:seq, alert_id = fingerprint:episode, group_id = parent_alert_id or
+(event_id = alert_id:seq, alert_id = fingerprint:run:episode, group_id = parent_alert_id or
 alert_id), which a schema cannot say. Then the schema must reject broken copies of a valid
 message, so a schema that accepts anything cannot pass. Exit status 0 only when all hold.
 """

@@ -459,6 +459,7 @@ static void test_format_golden(void)
 	a.ev.severity = DETECT_CRITICAL;
 	a.ev.detector = DETECT_BY_RATIO;
 	a.ev.episode = 7;
+	a.run_s = 1795333700;
 	a.ev.baseline = 1000;
 	a.ev.observed = 50;
 	a.ev.ratio = 0.05;
@@ -472,7 +473,8 @@ static void test_format_golden(void)
 	strcpy(a.metric, "packets");
 	snprintf(fp, sizeof(fp), "%016" PRIx64, fnv_parts(parts, 5));
 	snprintf(want, sizeof(want),
-	         "{\"schema\":\"weir.alert.v1\",\"event_id\":\"%s:7:0\",\"alert_id\":\"%s:7\","
+	         "{\"schema\":\"weir.alert.v1\",\"event_id\":\"%s:1795333700:7:0\","
+	         "\"alert_id\":\"%s:1795333700:7\","
 	         "\"fingerprint\":\"%s\",\"seq\":0,\"event\":\"raise\",\"kind\":\"rate_drop\","
 	         "\"severity\":\"critical\",\"score\":88,\"probe_id\":\"probe-1\","
 	         "\"link\":\"pcap:/x.pcap\",\"family\":\"prefix\",\"key\":\"10.1.2.0/24\","
@@ -481,7 +483,7 @@ static void test_format_golden(void)
 	         "\"critical\":0.1,\"sig_z\":5,\"clear_low\":0.8,\"clear_high\":1.25},"
 	         "\"started_at\":\"2026-11-22T07:49:41.123Z\","
 	         "\"detected_at\":\"2026-11-22T07:49:44.373Z\",\"cleared_at\":null,"
-	         "\"detection_delay_s\":3.25,\"duration_s\":3.25,\"group_id\":\"%s:7\","
+	         "\"detection_delay_s\":3.25,\"duration_s\":3.25,\"group_id\":\"%s:1795333700:7\","
 	         "\"parent_alert_id\":null,\"reason\":null,\"capture_health\":\"ok\"}",
 	         fp, fp, fp, fp);
 	n = redispub_format(&a, "probe-1", buf, sizeof(buf));
@@ -528,9 +530,9 @@ static void test_format_events(void)
 	{
 		char want[96];
 
-		snprintf(want, sizeof(want), "%s:1", fp1);
+		snprintf(want, sizeof(want), "%s:0:1", fp1);
 		CHECK_STR(id2, want);
-		snprintf(want, sizeof(want), "%s:1:4", fp1);
+		snprintf(want, sizeof(want), "%s:0:1:4", fp1);
 		CHECK_STR(id1, want);
 	}
 
@@ -547,6 +549,11 @@ static void test_format_events(void)
 		parent.ev.episode = 1;
 		redispub_alert_id(&parent, "p", pid, sizeof(pid));
 		CHECK_STR(pid, id2);
+		/* another run of the probe: the same series and episode are another alert */
+		parent.run_s = 1795333700;
+		redispub_alert_id(&parent, "p", pid, sizeof(pid));
+		CHECK(strcmp(pid, id2) != 0);
+		CHECK(strstr(pid, ":1795333700:1") != NULL);
 	}
 
 	/* update attached to a parent, capture degraded, numbers that are not finite */
