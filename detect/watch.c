@@ -2,8 +2,11 @@
  * The watch list, the workers' in-line counters and the engine that merges their bins.
  *
  * Prefix tables (prefixes:FILE, asn:FILE) are one open-addressed hash of (IP version, length,
- * masked address) with the distinct lengths of each version kept longest first: a lookup
- * masks the address once per length until a hit. The counters are flat arrays per family
+ * masked address) with the distinct lengths of each version kept longest first. IPv6 lookups
+ * mask the address once per length until a hit. IPv4 lookups, on the packet path, go through
+ * a multibit trie built from the hash once the file is read (strides 16, 8, 8, the prefixes
+ * expanded into it shortest first so that longer ones overwrite them): one load from a 256 KiB
+ * first level and at most two from 1 KiB blocks. The counters are flat arrays per family
  * (256 protocols, 4096 VLANs, 65536 ports, one cell per prefix or AS), so a packet costs a
  * few increments; closing a bin scans them for non-zero cells.
  *
@@ -46,7 +49,13 @@ struct lpm {
 	uint32_t mask;        /* slots - 1 */
 	uint8_t lens[2][129]; /* distinct lengths per version, longest first */
 	unsigned n_lens[2];
+	/* IPv4 trie: entries are 0 (no prefix), value + 1, or LPM_NEXT | block */
+	uint32_t *t16; /* first level, by the top 16 bits */
+	uint32_t *blk; /* blocks of 256 entries, by the next 8 bits */
+	uint32_t n_blk, cap_blk;
 };
+
+#define LPM_NEXT 0x80000000u
 
 static void mask_addr(uint8_t *a, unsigned bytes, unsigned len)
 {
@@ -162,29 +171,112 @@ static int lpm_add(struct lpm *t, const uint8_t *a, unsigned version, unsigned l
 	return 0;
 }
 
-static const struct pfx *lpm_lookup(const struct lpm *t, const uint8_t *addr, unsigned version)
+/* A block filled with `fill` (what the entry it splits held); its LPM_NEXT entry in ret. */
+static int lpm_block(struct lpm *t, uint32_t fill, uint32_t *ret)
+{
+	if (t->n_blk == t->cap_blk) {
+		uint32_t cap = t->cap_blk ? 2 * t->cap_blk : 16;
+		uint32_t *b;
+
+		if (cap >= LPM_NEXT / 256 || !(b = realloc(t->blk, (size_t)cap * 256 * sizeof(*b))))
+			return -ENOMEM;
+		t->blk = b;
+		t->cap_blk = cap;
+	}
+	for (unsigned i = 0; i < 256; i++)
+		t->blk[(size_t)t->n_blk * 256 + i] = fill;
+	*ret = LPM_NEXT | t->n_blk++;
+	return 0;
+}
+
+/* The block below entry *e (splitting a leaf into one); the block's first entry index. */
+static int lpm_down(struct lpm *t, uint32_t *table, size_t at, size_t *ret)
+{
+	uint32_t e = table[at];
+
+	if (!(e & LPM_NEXT)) {
+		int r = lpm_block(t, e, &e);
+
+		if (r < 0)
+			return r;
+		/* lpm_block may move t->blk, the table being split when it is a block */
+		(table == t->t16 ? t->t16 : t->blk)[at] = e;
+	}
+	*ret = (size_t)(e & ~LPM_NEXT) * 256;
+	return 0;
+}
+
+static int by_length(const void *a, const void *b)
+{
+	const struct pfx *x = *(const struct pfx *const *)a, *y = *(const struct pfx *const *)b;
+
+	return x->len != y->len ? (x->len < y->len ? -1 : 1) : (x < y ? -1 : x > y);
+}
+
+/* (Re)builds the IPv4 trie from every IPv4 prefix of the table. */
+static int lpm_build4(struct lpm *t)
+{
+	const struct pfx **v;
+	uint32_t n = 0;
+	int r = 0;
+
+	free(t->t16);
+	free(t->blk);
+	t->t16 = t->blk = NULL;
+	t->n_blk = t->cap_blk = 0;
+	if (t->n_lens[0] == 0)
+		return 0;
+	v = malloc(t->n * sizeof(*v));
+	t->t16 = calloc(65536, sizeof(*t->t16));
+	if (v == NULL || t->t16 == NULL) {
+		free(v);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < t->n; i++)
+		if (t->v[i].version == 4)
+			v[n++] = &t->v[i];
+	qsort(v, n, sizeof(*v), by_length);
+	for (uint32_t i = 0; i < n && r == 0; i++) {
+		uint32_t a = v[i]->a4, leaf = v[i]->value + 1, *table, first, count;
+		unsigned len = v[i]->len, shift = len > 24 ? 0 : len > 16 ? 8 : 16;
+		size_t base = 0;
+
+		if (len > 16)
+			r = lpm_down(t, t->t16, a >> 16, &base);
+		if (r == 0 && len > 24)
+			r = lpm_down(t, t->blk, base + (a >> 8 & 255), &base);
+		if (r < 0)
+			break;
+		/* the entries this prefix covers at its level; the shorter prefixes came first,
+		 * so they hold leaves only, which this one overwrites */
+		table = len > 16 ? t->blk : t->t16;
+		first = (a >> shift) & (shift == 16 ? 0xffffu : 0xffu);
+		count = 1u << (32 - len - shift);
+		for (uint32_t k = 0; k < count; k++)
+			table[base + first + k] = leaf;
+	}
+	free(v);
+	return r;
+}
+
+/* The value + 1 of the longest prefix holding addr, or 0. */
+static inline uint32_t lpm_lookup(const struct lpm *t, const uint8_t *addr, unsigned version)
 {
 	unsigned vi = version == 6;
 	uint8_t a[16];
 
-	if (t->slot == NULL)
-		return NULL;
 	if (version == 4) {
-		uint32_t a4 = wr_be32(addr);
+		uint32_t a4 = wr_be32(addr), e;
 
-		for (unsigned i = 0; i < t->n_lens[0]; i++) {
-			unsigned len = t->lens[0][i];
-			uint32_t m = len ? a4 & (0xffffffffu << (32 - len)) : 0;
-
-			for (uint32_t h = hash4(m, len) & t->mask; t->slot[h];
-			     h = (h + 1) & t->mask) {
-				const struct pfx *p = &t->v[t->slot[h] - 1];
-
-				if (p->a4 == m && p->len == len && p->version == 4)
-					return p;
-			}
+		if (t->t16 == NULL)
+			return 0;
+		e = t->t16[a4 >> 16];
+		if (e & LPM_NEXT) {
+			e = t->blk[(size_t)(e & ~LPM_NEXT) * 256 + (a4 >> 8 & 255)];
+			if (e & LPM_NEXT)
+				e = t->blk[(size_t)(e & ~LPM_NEXT) * 256 + (a4 & 255)];
 		}
-		return NULL;
+		return e;
 	}
 	for (unsigned i = 0; i < t->n_lens[vi]; i++) {
 		const struct pfx *p;
@@ -193,15 +285,17 @@ static const struct pfx *lpm_lookup(const struct lpm *t, const uint8_t *addr, un
 		mask_addr(a, 16, t->lens[vi][i]);
 		p = lpm_find_exact(t, a, version, t->lens[vi][i]);
 		if (p)
-			return p;
+			return p->value + 1;
 	}
-	return NULL;
+	return 0;
 }
 
 static void lpm_fini(struct lpm *t)
 {
 	free(t->v);
 	free(t->slot);
+	free(t->t16);
+	free(t->blk);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -425,6 +519,11 @@ static int load_table(struct detect_watch *w, const char *spec, const char *path
 	if (added == 0) {
 		snprintf(err, errlen, "--watch %s: '%s' holds no prefix", spec, path);
 		return -EINVAL;
+	}
+	if (lpm_build4(asn ? &w->asn : &w->prefixes) < 0) {
+		snprintf(err, errlen, "--watch %s: out of memory for the prefixes of '%s'", spec,
+		         path);
+		return -ENOMEM;
 	}
 	return 0;
 nomem:
@@ -781,25 +880,57 @@ static void count_hh(struct detect_counter *c, const struct capture_meta *m, uin
 	}
 }
 
+/* Adds a run of packets of one link (or protocol) to its cell. Consecutive packets mostly
+ * share both, so the packet loop sums them in registers and adds them here when the key
+ * changes, the bin closes or the burst ends: incrementing the cell for each packet would
+ * chain every packet to the one before through memory. */
+static inline void run_flush(struct cnt *cells, unsigned key, uint64_t packets, uint64_t bytes)
+{
+	if (cells && packets) {
+		cells[key].packets += packets;
+		cells[key].bytes += bytes;
+	}
+}
+
 void detect_counter_add_burst(struct detect_counter *c, const struct capture_meta *metas,
                               unsigned n, detect_bin_fn emit, void *arg)
 {
 	const struct detect_watch *w = c->w;
+	struct cnt *const proto_cells = c->proto;
+	uint64_t end = c->start_ns + c->bin_ns;
+	uint64_t l_pk = 0, l_by = 0, p_pk = 0, p_by = 0;
+	unsigned l_key = n ? metas[0].port % MAX_LINKS : 0, p_key = n ? metas[0].key.proto : 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		const struct capture_meta *m = &metas[i];
 		uint64_t bytes = m->l3_octets;
+		unsigned port = m->port % MAX_LINKS, proto = m->key.proto;
 
-		if (WR_UNLIKELY(c->start_ns == 0))
-			c->start_ns = m->ts_ns - m->ts_ns % c->bin_ns;
-		else if (m->ts_ns >= c->start_ns + c->bin_ns)
-			advance(c, m->ts_ns, emit, arg);
-		c->link[m->port % MAX_LINKS].packets++;
-		c->link[m->port % MAX_LINKS].bytes += bytes;
-		if (c->proto) {
-			c->proto[m->key.proto].packets++;
-			c->proto[m->key.proto].bytes += bytes;
+		if (WR_UNLIKELY(m->ts_ns >= end || c->start_ns == 0)) {
+			if (c->start_ns == 0) {
+				c->start_ns = m->ts_ns - m->ts_ns % c->bin_ns;
+			} else {
+				run_flush(c->link, l_key, l_pk, l_by);
+				run_flush(proto_cells, p_key, p_pk, p_by);
+				l_pk = l_by = p_pk = p_by = 0;
+				advance(c, m->ts_ns, emit, arg);
+			}
+			end = c->start_ns + c->bin_ns;
 		}
+		if (WR_UNLIKELY(port != l_key)) {
+			run_flush(c->link, l_key, l_pk, l_by);
+			l_key = port;
+			l_pk = l_by = 0;
+		}
+		l_pk++;
+		l_by += bytes;
+		if (WR_UNLIKELY(proto != p_key)) {
+			run_flush(proto_cells, p_key, p_pk, p_by);
+			p_key = proto;
+			p_pk = p_by = 0;
+		}
+		p_pk++;
+		p_by += bytes;
 		if (c->vlan && m->key.vlan_depth) {
 			c->vlan[m->key.vlan[0] & (N_VLAN - 1)].packets++;
 			c->vlan[m->key.vlan[0] & (N_VLAN - 1)].bytes += bytes;
@@ -809,25 +940,26 @@ void detect_counter_add_burst(struct detect_counter *c, const struct capture_met
 			c->dport[m->key.dport].bytes += bytes;
 		}
 		if (c->prefix) {
-			const struct pfx *p =
-			    lpm_lookup(&w->prefixes, m->key.dst, m->key.ip_version);
+			uint32_t v = lpm_lookup(&w->prefixes, m->key.dst, m->key.ip_version);
 
-			if (p) {
-				c->prefix[p->value].packets++;
-				c->prefix[p->value].bytes += bytes;
+			if (v) {
+				c->prefix[v - 1].packets++;
+				c->prefix[v - 1].bytes += bytes;
 			}
 		}
 		if (c->as) {
-			const struct pfx *p = lpm_lookup(&w->asn, m->key.dst, m->key.ip_version);
+			uint32_t v = lpm_lookup(&w->asn, m->key.dst, m->key.ip_version);
 
-			if (p) {
-				c->as[p->value].packets++;
-				c->as[p->value].bytes += bytes;
+			if (v) {
+				c->as[v - 1].packets++;
+				c->as[v - 1].bytes += bytes;
 			}
 		}
 		if (c->hh)
 			count_hh(c, m, bytes);
 	}
+	run_flush(c->link, l_key, l_pk, l_by);
+	run_flush(proto_cells, p_key, p_pk, p_by);
 }
 
 void detect_counter_add_flows(struct detect_counter *c, unsigned link, uint64_t flows)

@@ -565,6 +565,94 @@ static void test_prefix_lpm(void)
 	detect_watch_free(w);
 }
 
+/* IPv4 longest-prefix match against a brute-force scan: nested random prefixes of lengths
+ * 4..32 around a few bases, and destinations drawn near them or anywhere; every packet must
+ * count in the prefix the scan picks, or nowhere. (test_prefix_lpm has the /0.) */
+static void test_prefix_lpm_random(void)
+{
+	enum { N_PFX = 400, N_PKT = 20000 };
+	static uint32_t addr[N_PFX], hits[N_PFX];
+	static uint8_t len[N_PFX];
+	static const uint32_t bases[] = {0x0A000000u, 0x0A010200u, 0xC0A80000u, 0xAC100000u};
+	uint64_t rng = 0x1234567887654321ull;
+	struct detect_watch *w = detect_watch_create();
+	char err[256], spec[300], path[256], name[64], want[64];
+	struct detect_counter *c;
+	struct bins bs = {.n = 0};
+	unsigned n = 0, nowhere = 0, counted = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/random-prefixes.txt", tmpdir);
+	f = fopen(path, "w");
+	while (n < N_PFX) {
+		uint32_t a =
+		    bases[wr_xorshift64(&rng) % 4] ^ (uint32_t)(wr_xorshift64(&rng) & 0xffffu);
+		unsigned l = 4 + (unsigned)(wr_xorshift64(&rng) % 29), dup = 0;
+
+		a = l ? a & (0xffffffffu << (32 - l)) : 0;
+		for (unsigned i = 0; i < n; i++)
+			dup |= addr[i] == a && len[i] == l;
+		if (dup)
+			continue;
+		addr[n] = a;
+		len[n++] = (uint8_t)l;
+		fprintf(f, "%u.%u.%u.%u/%u\n", a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255, l);
+	}
+	fclose(f);
+	snprintf(spec, sizeof(spec), "prefixes:%s", path);
+	CHECK_EQ(detect_watch_add(w, spec, err, sizeof(err)), 0);
+	c = detect_counter_create(w, 0, NS);
+	for (unsigned k = 0; k < N_PKT; k++) {
+		uint32_t d = bases[wr_xorshift64(&rng) % 4] ^
+		             (uint32_t)(wr_xorshift64(&rng) & (k % 3 ? 0xffffu : 0xffffffu));
+
+		if (k % 5 == 0)
+			d = (uint32_t)wr_xorshift64(&rng);
+		char dst[20];
+		struct capture_meta m;
+		int best = -1;
+
+		for (unsigned i = 0; i < n; i++)
+			if ((len[i] == 0 || d >> (32 - len[i]) == addr[i] >> (32 - len[i])) &&
+			    (best < 0 || len[i] > len[best]))
+				best = (int)i;
+		if (best < 0)
+			nowhere++;
+		else
+			hits[best]++;
+		snprintf(dst, sizeof(dst), "%u.%u.%u.%u", d >> 24, d >> 16 & 255, d >> 8 & 255,
+		         d & 255);
+		m = pkt(dst, 17, 53, T0 * NS + k);
+		detect_counter_add_burst(c, &m, 1, keep_bin, &bs);
+	}
+	detect_counter_tick(c, 0, 1, keep_bin, &bs);
+	CHECK_EQ(bs.n, 2);
+	for (unsigned k = 0; bs.n == 2 && k < bs.b[0]->n_cells; k++) {
+		const struct detect_cell *x = &bs.b[0]->cells[k];
+		int found = 0;
+
+		if (x->id >> 24 != DETECT_FAM_PREFIX)
+			continue;
+		detect_watch_key_name(w, x->id, name, sizeof(name));
+		for (unsigned i = 0; i < n && !found; i++) {
+			snprintf(want, sizeof(want), "%u.%u.%u.%u/%u", addr[i] >> 24,
+			         addr[i] >> 16 & 255, addr[i] >> 8 & 255, addr[i] & 255, len[i]);
+			if (strcmp(want, name) == 0) {
+				found = 1;
+				CHECK_EQ(x->packets, hits[i]);
+				counted += (unsigned)x->packets;
+			}
+		}
+		CHECK(found);
+	}
+	CHECK_EQ(counted + nowhere, N_PKT);
+	CHECK(nowhere > 0 && counted > N_PKT / 2); /* both outcomes exercised */
+	for (unsigned i = 0; i < bs.n; i++)
+		detect_bin_free(bs.b[i]);
+	detect_counter_free(c);
+	detect_watch_free(w);
+}
+
 static void test_watch_files(void)
 {
 	struct detect_watch *w = detect_watch_create();
@@ -939,6 +1027,7 @@ int main(void)
 	T_RUN(test_no_false_alerts);
 	T_RUN(test_health);
 	T_RUN(test_prefix_lpm);
+	T_RUN(test_prefix_lpm_random);
 	T_RUN(test_watch_files);
 	T_RUN(test_engine_merge);
 	T_RUN(test_dst_prefix);
