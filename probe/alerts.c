@@ -125,6 +125,8 @@ static uint64_t capture_lost(struct probe *pr)
 	for (unsigned i = 0; i < pr->n_inputs; i++)
 		for (unsigned q = 0; q < pr->inputs[i].n_queues; q++)
 			n += atomic_load_explicit(&pr->inputs[i].readers[q].lost_pub,
+			                          memory_order_relaxed) +
+			     atomic_load_explicit(&pr->inputs[i].readers[q].dropped_pub,
 			                          memory_order_relaxed);
 	return n;
 }

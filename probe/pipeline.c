@@ -335,6 +335,28 @@ static void loss_add(struct probe_loss *l, uint64_t items, uint64_t packets, uin
  * quiet live queue moves the clock to the wall clock. (A file that has nothing yet, a pipe,
  * keeps its clock: time is packet time.)
  */
+/* Queue 0's thread of a live input polls the driver's loss counters (kernel drops, NIC
+ * missed, no buffers; the driver wants them read from the thread that reads its packets) for
+ * the detector's health gate: every STATS_POLL_MS, looking at the clock every 64 bursts or
+ * when the input is quiet. */
+#define STATS_POLL_MS 250
+
+static void poll_drops(struct probe_reader *r, int quiet)
+{
+	struct probe_input *in = r->in;
+	struct capture_stats st;
+	uint64_t now;
+
+	if (r->queue != 0 || offline(in) || (!quiet && (++r->bursts & 63) != 0))
+		return;
+	now = wr_mono_ns();
+	if (now < r->stats_due_ns)
+		return;
+	r->stats_due_ns = now + STATS_POLL_MS * WR_NS_PER_MS;
+	in->ops->stats(in->handle, &st);
+	atomic_store_explicit(&r->dropped_pub, st.dropped + st.nombuf, memory_order_relaxed);
+}
+
 static int reader_burst(struct probe_reader *r, struct capture_meta *metas)
 {
 	struct probe_input *in = r->in;
@@ -351,6 +373,7 @@ static int reader_burst(struct probe_reader *r, struct capture_meta *metas)
 		}
 		return -ENODATA;
 	}
+	poll_drops(r, n == 0);
 	if (n == 0) {
 		if (!offline(in)) {
 			uint64_t now = wr_wall_ns();

@@ -108,8 +108,13 @@ struct probe_reader {
 	/* IP packets observed but in no flow (malformed, ring full), for the exporter's
 	 * Metering Process Reliability record: written by the reader, read by the exporter */
 	struct probe_loss ignored;
-	/* capture losses (ring_full) for the detector's health gate: relaxed, any reader */
+	/* capture losses for the detector's health gate, relaxed, read by any thread: ring_full,
+	 * and the driver's own count of packets lost before weir saw them (kernel or NIC drops,
+	 * no buffers) as polled by queue 0's thread every STATS_POLL_MS on a live input */
 	_Atomic uint64_t lost_pub;
+	_Atomic uint64_t dropped_pub;
+	uint64_t stats_due_ns; /* next poll (monotonic) */
+	unsigned bursts;       /* since the last look at the clock */
 };
 
 /* A flow cache and the thread that owns it. */

@@ -28,7 +28,11 @@ to 60 s so that the trace can be short.
              close by the capture clock: a critical rate_drop of the link is raised with
              started_at at the stop (within 2 s) and before weir is stopped; its alert id
              names the run by the second the capture began (so a restarted probe's ids
-             differ from the last run's).
+             differ from the last run's);
+  degraded   live capture on a veth pair with a 1 MiB kernel ring: steady traffic, then a
+             flood while the probe is stopped (SIGSTOP): the kernel drops packets, and the
+             drops, polled from the capture driver, raise probe_degraded (capture_health
+             "degraded"), and the link's loss is not reported as a rate_drop.
 """
 import json
 import os
@@ -418,8 +422,64 @@ def test_silent(weir, tmp):
                 began - stopped, ts(raised["detected_at"]) + T0 - stopped))
 
 
+def test_degraded(weir, tmp):
+    af, js = os.path.join(tmp, "a.jsonl"), os.path.join(tmp, "s.json")
+    sender = ("import socket, sys, time\n"
+              "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+              "t0 = time.time(); k = 0\n"
+              "while time.time() < t0 + float(sys.argv[1]):\n"
+              "    s.sendto(b'x' * 64, ('192.0.2.2', 9000 + k % 50)); k += 1\n"
+              "    if time.time() < t0 + 10 and k % 4 == 0: time.sleep(0.01)\n"
+              "print(k)\n")
+    with wt.veth_pair(addrs=("192.0.2.1/24", "192.0.2.2/24"), ipv6=False) as (ns_tx, _, ns_rx,
+                                                                              rx):
+        probe = subprocess.Popen(
+            ["ip", "netns", "exec", ns_rx, weir, "-i", "pcap:" + rx, "--filter",
+             "udp and dst host 192.0.2.2", "--buffer-mb", "1", "--alerts-file", af,
+             "--summary-json", js, "-q", "--detect", "warmup_s=5", "--detect",
+             "baseline_half_life_s=5"], stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        # 10 s at a steady ~400/s, then as fast as the sender goes for 4 s while the probe is
+        # stopped: the 1 MiB kernel ring overflows and the kernel drops what does not fit
+        tx = subprocess.Popen(["ip", "netns", "exec", ns_tx, sys.executable, "-c", sender,
+                               "14"], stdout=subprocess.PIPE, text=True)
+        time.sleep(10.5)
+        probe.send_signal(signal.SIGSTOP)
+        sent = int(tx.communicate(timeout=60)[0])
+        probe.send_signal(signal.SIGCONT)
+        raised = None
+        deadline = time.time() + 30  # a guard against a hang, not a measurement
+        while raised is None and time.time() < deadline:
+            time.sleep(0.5)
+            for line in open(af):
+                m = json.loads(line)
+                if m["kind"] == "probe_degraded" and m["event"] == "raise":
+                    raised = m
+        said = wt.stop_weir(probe, signal.SIGTERM, 30, "SIGTERM")
+    summary = json.load(open(js))
+    if summary["dropped"] == 0:
+        wt.fail("%d datagrams sent, %d read, and the kernel dropped none: the test did not "
+                "overflow the ring" % (sent, summary["packets_read"]))
+    if raised is None:
+        wt.fail("the kernel dropped %d packets and no probe_degraded was raised; alerts: %s; "
+                "weir said: %s" % (summary["dropped"], open(af).read()[-2000:] or "none",
+                                   said[-2000:]))
+    if raised["family"] != "probe" or raised["capture_health"] != "degraded":
+        wt.fail("probe_degraded raise: %s" % raised)
+    # the gate: the capture's own loss is not reported as the link's traffic dropping
+    drops = [m for m in map(json.loads, open(af)) if m["kind"] == "rate_drop"]
+    if drops:
+        wt.fail("rate_drop raised while the probe was losing packets: %s" % drops[0])
+    if summary["packets_read"] + summary["dropped"] > sent:
+        wt.fail("read %d + dropped %d exceed the %d sent" % (
+            summary["packets_read"], summary["dropped"], sent))
+    return ("%d sent, %d read, %d dropped by the kernel while the probe was stopped: "
+            "probe_degraded raised, no rate_drop" % (sent, summary["packets_read"],
+                                                     summary["dropped"]))
+
+
 TESTS = {"expected": test_expected, "restart": test_restart, "noredis": test_noredis,
-         "silent": test_silent, "dstprefix": test_dstprefix}
+         "silent": test_silent, "dstprefix": test_dstprefix, "degraded": test_degraded}
 
 
 def main():
