@@ -374,6 +374,18 @@ def test_noredis(weir, tmp):
             "after %.1f s" % (n, events, a["redis"]["spooled"], a["redis"]["lost"], took))
 
 
+def wait_for_raise(path, want):
+    """The first raise in the alerts file `path` that `want` accepts, waiting up to 30 s (a
+    guard against a hang, not a measurement) for a running weir to write it; or None."""
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        time.sleep(0.5)
+        for m in map(json.loads, open(path)):
+            if m["event"] == "raise" and want(m):
+                return m
+    return None
+
+
 def test_silent(weir, tmp):
     af = os.path.join(tmp, "a.jsonl")
     sender = ("import socket, sys, time\n"
@@ -396,15 +408,8 @@ def test_silent(weir, tmp):
         out = subprocess.run(["ip", "netns", "exec", ns_tx, sys.executable, "-c", sender,
                               "20"], capture_output=True, text=True, check=True)
         stopped = float(out.stdout.strip())
-        raised = None
-        deadline = time.time() + 30  # a guard against a hang, not a measurement
-        while raised is None and time.time() < deadline:
-            time.sleep(0.5)
-            for line in open(af):
-                m = json.loads(line)
-                if m["family"] == "link" and m["metric"] == "packets" and \
-                        m["event"] == "raise" and m["kind"] == "rate_drop":
-                    raised = m
+        raised = wait_for_raise(af, lambda m: m["family"] == "link" and
+                                m["metric"] == "packets" and m["kind"] == "rate_drop")
         said = wt.stop_weir(probe, signal.SIGTERM, 30, "SIGTERM")
     if raised is None:
         wt.fail("no link rate_drop raised while the link stayed silent; alerts: %s; "
@@ -447,14 +452,7 @@ def test_degraded(weir, tmp):
         probe.send_signal(signal.SIGSTOP)
         sent = int(tx.communicate(timeout=60)[0])
         probe.send_signal(signal.SIGCONT)
-        raised = None
-        deadline = time.time() + 30  # a guard against a hang, not a measurement
-        while raised is None and time.time() < deadline:
-            time.sleep(0.5)
-            for line in open(af):
-                m = json.loads(line)
-                if m["kind"] == "probe_degraded" and m["event"] == "raise":
-                    raised = m
+        raised = wait_for_raise(af, lambda m: m["kind"] == "probe_degraded")
         said = wt.stop_weir(probe, signal.SIGTERM, 30, "SIGTERM")
     summary = json.load(open(js))
     if summary["dropped"] == 0:
