@@ -54,6 +54,7 @@ void detect_params_default(struct detect_params *p)
 	    .flap_raises = 5,
 	    .flap_window_s = 600,
 	    .degraded_loss_share = 0.001,
+	    .dst_prefix_idle_s = 3600,
 	};
 }
 
@@ -93,6 +94,7 @@ static const struct {
     KEY(flap_raises),
     KEY(flap_window_s),
     KEY(degraded_loss_share),
+    KEY(dst_prefix_idle_s),
 };
 #undef KEY
 
@@ -190,6 +192,8 @@ int detect_params_check(const struct detect_params *p, const char **ret_key)
 		bad = "flap_window_s";
 	if (bad == NULL && !(p->degraded_loss_share >= 0 && p->degraded_loss_share < 1))
 		bad = "degraded_loss_share";
+	if (bad == NULL && !(p->dst_prefix_idle_s >= 1 && p->dst_prefix_idle_s <= 86400 * 30))
+		bad = "dst_prefix_idle_s";
 	if (ret_key)
 		*ret_key = bad;
 	return bad ? -EINVAL : 0;

@@ -69,6 +69,9 @@ struct detect_params {
 	double flap_window_s;         /* (600) */
 	double degraded_loss_share;   /* probe_degraded: capture lost more than this share of
 	                                 a bin's packets (0.001) */
+	double dst_prefix_idle_s;     /* an automatic dst-prefix series with no packet for this
+	                                 long and no alert firing is retired, its slot freed
+	                                 (3600) */
 };
 
 void detect_params_default(struct detect_params *p);

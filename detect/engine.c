@@ -23,8 +23,8 @@
 #define MAX_QUEUED 4096 /* bins per worker waiting for the others */
 
 struct eseries {
-	uint32_t id; /* 0xffffffff: empty slot */
-	uint32_t pad;
+	uint32_t id;                  /* 0xffffffff: empty slot */
+	uint32_t quiet;               /* dst-prefix: bins in a row without a packet */
 	double count[DETECT_METRICS]; /* this bin */
 	struct detect_series s[DETECT_METRICS];
 };
@@ -52,6 +52,8 @@ struct detect_engine {
 	struct detect_engine_stats st;
 	struct cand_sum *cand; /* this bin's heavy-hitter candidates, from every worker */
 	unsigned n_cand, cap_cand;
+	uint32_t *retire; /* dst-prefix series found idle in this bin */
+	unsigned n_retire, cap_retire;
 };
 
 static void add_candidate(struct detect_engine *e, const struct detect_cell *c)
@@ -147,6 +149,7 @@ void detect_engine_free(struct detect_engine *e)
 		free(e->q);
 	}
 	free(e->tab);
+	free(e->retire);
 	free(e->held);
 	free(e->cand);
 	free(e);
@@ -180,6 +183,28 @@ static int grow(struct detect_engine *e)
 	e->tab = t;
 	e->mask = slots - 1;
 	return 0;
+}
+
+/* Removes a series from the table, moving later entries of its probe run back (no
+ * tombstones). */
+static void erase(struct detect_engine *e, struct eseries *s)
+{
+	uint32_t i = (uint32_t)(s - e->tab), j = i;
+
+	for (;;) {
+		uint32_t k;
+
+		j = (j + 1) & e->mask;
+		if (e->tab[j].id == UINT32_MAX)
+			break;
+		k = id_hash(e->tab[j].id) & e->mask; /* where entry j would like to be */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue; /* it can stay: its run does not pass through i */
+		e->tab[i] = e->tab[j];
+		i = j;
+	}
+	e->tab[i].id = UINT32_MAX;
+	e->n_series--;
 }
 
 static struct eseries *find(struct detect_engine *e, uint32_t id, int create)
@@ -309,6 +334,33 @@ static void update_series(struct detect_engine *e, struct eseries *s, uint64_t e
 	memset(s->count, 0, sizeof(s->count));
 }
 
+/* An automatic dst-prefix series without a packet for dst_prefix_idle_s and no alert firing
+ * is retired: the busy prefixes of a long-running probe change, and the slots are few. */
+static int idle(struct detect_engine *e, struct eseries *s, double bin_s)
+{
+	s->quiet = s->count[DETECT_PACKETS] > 0 ? 0 : s->quiet + 1;
+	if (s->quiet * bin_s < e->dp.dst_prefix_idle_s)
+		return 0;
+	for (int m = 0; m < DETECT_METRICS; m++)
+		if (detect_series_firing(&s->s[m]))
+			return 0;
+	return 1;
+}
+
+static void retire_later(struct detect_engine *e, uint32_t id)
+{
+	if (e->n_retire == e->cap_retire) {
+		unsigned cap = e->cap_retire ? 2 * e->cap_retire : 64;
+		uint32_t *v = realloc(e->retire, cap * sizeof(*v));
+
+		if (v == NULL)
+			return; /* retired at a later bin */
+		e->retire = v;
+		e->cap_retire = cap;
+	}
+	e->retire[e->n_retire++] = id;
+}
+
 static void evaluate_bin(struct detect_engine *e, uint64_t t)
 {
 	double bin_s = (double)e->p.bin_ns / 1e9;
@@ -331,9 +383,11 @@ static void evaluate_bin(struct detect_engine *e, uint64_t t)
 			const struct detect_cell *c = &b->cells[k];
 			struct eseries *s;
 
-			if (c->id == DETECT_CANDIDATE) {
-				/* admitted since the worker closed this bin: it counts for its
-				 * series, so the outcome does not depend on thread timing */
+			if (c->id == DETECT_CANDIDATE || c->id >> 24 == DETECT_FAM_DSTPFX) {
+				/* by prefix, not by the worker's slot: a candidate admitted since
+				 * the worker closed this bin counts for its series, so the outcome
+				 * does not depend on thread timing; a series retired since is a
+				 * candidate again */
 				int slot = detect_watch_hh_slot(e->p.watch, c->key);
 
 				if (slot < 0) {
@@ -384,9 +438,27 @@ static void evaluate_bin(struct detect_engine *e, uint64_t t)
 		if (ls)
 			update_series(e, ls, end, bin_s, gate, NULL);
 	}
-	for (uint32_t h = 0; h <= e->mask; h++)
-		if (e->tab[h].id != UINT32_MAX && e->tab[h].id >> 24 != DETECT_FAM_LINK)
-			update_series(e, &e->tab[h], end, bin_s, gate, parent);
+	e->n_retire = 0;
+	for (uint32_t h = 0; h <= e->mask; h++) {
+		struct eseries *s = &e->tab[h];
+
+		if (s->id == UINT32_MAX || s->id >> 24 == DETECT_FAM_LINK)
+			continue;
+		if (s->id >> 24 == DETECT_FAM_DSTPFX && idle(e, s, bin_s)) {
+			retire_later(e, s->id);
+			continue;
+		}
+		update_series(e, s, end, bin_s, gate, parent);
+	}
+	/* after the pass: erasing moves entries */
+	for (unsigned i = 0; i < e->n_retire; i++) {
+		struct eseries *s = find(e, e->retire[i], 0);
+
+		if (s)
+			erase(e, s);
+		detect_watch_hh_retire(e->p.watch, e->retire[i] & 0xffffffu);
+		e->st.retired++;
+	}
 }
 
 unsigned detect_engine_run(struct detect_engine *e, uint64_t lost_packets, struct detect_alert *out,

@@ -329,18 +329,24 @@ static inline uint32_t hh_hash(uint64_t key)
 	return (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 40);
 }
 
+/* Admitted prefixes sit in sets of four slots (one cache line) chosen by the hash, so a slot
+ * can be freed and taken again without the probe chains an open-addressed table keeps. */
+#define HH_WAYS 4
+
+static inline uint32_t hh_set(uint64_t key)
+{
+	return (hh_hash(key) & (DETECT_HH_SLOTS / HH_WAYS - 1)) * HH_WAYS;
+}
+
 /* The slot of an admitted prefix, or -1. */
 static inline int32_t hh_find(const struct detect_watch *w, uint64_t key)
 {
-	for (uint32_t h = hh_hash(key) & (DETECT_HH_SLOTS - 1);;
-	     h = (h + 1) & (DETECT_HH_SLOTS - 1)) {
-		uint64_t k = atomic_load_explicit(&w->hh_keys[h], memory_order_acquire);
+	uint32_t h = hh_set(key);
 
-		if (k == key)
-			return (int32_t)h;
-		if (k == 0)
-			return -1;
-	}
+	for (uint32_t i = 0; i < HH_WAYS; i++)
+		if (atomic_load_explicit(&w->hh_keys[h + i], memory_order_acquire) == key)
+			return (int32_t)(h + i);
+	return -1;
 }
 
 int detect_watch_hh_slot(const struct detect_watch *w, uint64_t key)
@@ -357,14 +363,23 @@ int detect_watch_hh_admit(struct detect_watch *w, uint64_t key)
 	if (hh_find(w, key) >= 0)
 		return -EEXIST;
 	if (w->hh_n >= DETECT_HH_SLOTS / 2)
-		return -ENOSPC; /* keep probes short */
-	for (h = hh_hash(key) & (DETECT_HH_SLOTS - 1);
-	     atomic_load_explicit(&w->hh_keys[h], memory_order_relaxed) != 0;
-	     h = (h + 1) & (DETECT_HH_SLOTS - 1))
-		;
-	atomic_store_explicit(&w->hh_keys[h], key, memory_order_release);
-	w->hh_n++;
-	return (int)h;
+		return -ENOSPC;
+	for (h = hh_set(key); h < hh_set(key) + HH_WAYS; h++)
+		if (atomic_load_explicit(&w->hh_keys[h], memory_order_relaxed) == 0) {
+			atomic_store_explicit(&w->hh_keys[h], key, memory_order_release);
+			w->hh_n++;
+			return (int)h;
+		}
+	return -ENOSPC;
+}
+
+void detect_watch_hh_retire(struct detect_watch *w, uint32_t slot)
+{
+	if (w->hh_keys == NULL || slot >= DETECT_HH_SLOTS ||
+	    atomic_load_explicit(&w->hh_keys[slot], memory_order_relaxed) == 0)
+		return;
+	atomic_store_explicit(&w->hh_keys[slot], 0, memory_order_release);
+	w->hh_n--;
 }
 
 struct detect_watch *detect_watch_create(void)
@@ -682,6 +697,7 @@ struct detect_counter {
 	uint32_t link_flows[MAX_LINKS];
 	struct cnt *proto, *vlan, *dport, *prefix, *as;
 	struct cnt *hh;     /* admitted dst-prefix series, by slot */
+	uint64_t *hh_tag;   /* the prefix each hh cell has counted in this bin */
 	struct cand *cands; /* the heavy-hitter sketch of this bin (HH_CANDS) */
 };
 
@@ -704,6 +720,7 @@ struct detect_counter *detect_counter_create(const struct detect_watch *w, unsig
 	    (w->n_prefixes && !(c->prefix = calloc(w->n_prefixes, sizeof(struct cnt)))) ||
 	    (w->n_as && !(c->as = calloc(w->n_as, sizeof(struct cnt)))) ||
 	    (w->hh_keys && !(c->hh = calloc(DETECT_HH_SLOTS, sizeof(struct cnt)))) ||
+	    (w->hh_keys && !(c->hh_tag = calloc(DETECT_HH_SLOTS, sizeof(uint64_t)))) ||
 	    (w->hh_keys && !(c->cands = calloc(HH_CANDS, sizeof(struct cand)))))
 		goto fail;
 	return c;
@@ -723,6 +740,7 @@ void detect_counter_free(struct detect_counter *c)
 	free(c->prefix);
 	free(c->as);
 	free(c->hh);
+	free(c->hh_tag);
 	free(c->cands);
 	free(c);
 }
@@ -790,8 +808,16 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 		k += collect(c->dport, N_DPORT, DETECT_FAM_DPORT, b->cells + k);
 		k += collect(c->prefix, c->w->n_prefixes, DETECT_FAM_PREFIX, b->cells + k);
 		k += collect(c->as, c->w->n_as, DETECT_FAM_ASN, b->cells + k);
-		k += collect(c->hh, c->hh ? DETECT_HH_SLOTS : 0, DETECT_FAM_DSTPFX, b->cells + k);
-		for (unsigned i = 0; c->cands && i < HH_CANDS; i++) {
+		{
+			unsigned k0 = k;
+
+			k += collect(c->hh, c->hh ? DETECT_HH_SLOTS : 0, DETECT_FAM_DSTPFX,
+			             b->cells + k);
+			for (unsigned i = k0; i < k; i++) /* the engine takes them by prefix */
+				b->cells[i].key = c->hh_tag[b->cells[i].id & 0xffffffu];
+		}
+		/* k < n: the engine may admit a prefix between the count above and here */
+		for (unsigned i = 0; c->cands && i < HH_CANDS && k < n; i++) {
 			/* a prefix the engine admitted after this worker counted it in the sketch
 			 * still reaches its series (the sums are the same as counted exactly when
 			 * no other prefix shared the bucket); the rest are candidates */
@@ -863,6 +889,12 @@ static void count_hh(struct detect_counter *c, const struct capture_meta *m, uin
 	struct cand *b;
 
 	if (slot >= 0) {
+		if (WR_UNLIKELY(c->hh_tag[slot] != key)) {
+			/* the slot held another prefix, retired since: what this bin counted of
+			 * that one is no series' any more */
+			c->hh_tag[slot] = key;
+			c->hh[slot].packets = c->hh[slot].bytes = 0;
+		}
 		c->hh[slot].packets++;
 		c->hh[slot].bytes += bytes;
 		return;

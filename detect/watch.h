@@ -54,8 +54,13 @@ void detect_watch_free(struct detect_watch *w);
 int detect_watch_add(struct detect_watch *w, const char *spec, char *err, size_t errlen);
 
 /* dst-prefix: admits a candidate prefix (the engine's thread only; the workers' counters
- * see it from their next packet). Returns its series index, or -EEXIST, -ENOSPC. */
+ * see it from their next packet). Returns its series index, or -EEXIST, -ENOSPC (its set of
+ * four slots is taken, or half of all slots are). */
 int detect_watch_hh_admit(struct detect_watch *w, uint64_t key);
+/* Frees the slot of an admitted prefix (the engine's thread only). A worker may still count
+ * a few packets of it under the slot; its cells carry the prefix, and the engine takes cells
+ * by prefix, never by slot alone, so a slot given to another prefix gets none of them. */
+void detect_watch_hh_retire(struct detect_watch *w, uint32_t slot);
 /* The series index of an admitted prefix, or -1. Any thread. */
 int detect_watch_hh_slot(const struct detect_watch *w, uint64_t key);
 
@@ -78,7 +83,7 @@ struct detect_cell {
 	uint32_t flows; /* new flows (link only) */
 	uint64_t packets;
 	uint64_t bytes; /* IP octets */
-	uint64_t key;   /* candidates: the prefix (detect_hh_key()) */
+	uint64_t key;   /* candidates and dst-prefix: the prefix (version << 56 | /24 or /48) */
 };
 
 #define DETECT_CANDIDATE UINT32_MAX /* a heavy-hitter candidate, not yet a series */
@@ -139,6 +144,7 @@ struct detect_engine_stats {
 	uint64_t series;         /* series known */
 	uint64_t series_refused; /* new series beyond max_series (or the dst-prefix slots) */
 	uint64_t admitted;       /* dst-prefix series admitted */
+	uint64_t retired;        /* dst-prefix series retired after dst_prefix_idle_s quiet */
 	uint64_t bins_forced;    /* bins evaluated before every worker had closed them */
 	uint64_t events;
 };

@@ -597,8 +597,10 @@ static void print_alerts(const struct probe *pr)
 	        al->raised[DETECT_PROBE_DEGRADED], al->events[1], al->events[2]);
 	if (al->engine_stats.admitted)
 		fprintf(stderr,
-		        "  alerts: %" PRIu64 " busy destination prefixes admitted as series\n",
-		        al->engine_stats.admitted);
+		        "  alerts: %" PRIu64
+		        " busy destination prefixes admitted as series, %" PRIu64
+		        " retired after dst_prefix_idle_s without a packet\n",
+		        al->engine_stats.admitted, al->engine_stats.retired);
 	if (al->engine_stats.series_refused)
 		fprintf(stderr,
 		        "  alerts: %" PRIu64 " series refused past the cap of %" PRIu64 "\n",
@@ -745,11 +747,11 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 		fprintf(f,
 		        "  \"alerts\": {\"series\": %" PRIu64 ", \"bins\": %" PRIu64
 		        ", \"series_refused\": %" PRIu64 ", \"admitted\": %" PRIu64
-		        ", \"raised\": %" PRIu64 ", \"updates\": %" PRIu64 ", \"cleared\": %" PRIu64
-		        ", \"raised_by_kind\": {",
+		        ", \"retired\": %" PRIu64 ", \"raised\": %" PRIu64 ", \"updates\": %" PRIu64
+		        ", \"cleared\": %" PRIu64 ", \"raised_by_kind\": {",
 		        al->engine_stats.series, al->engine_stats.bins,
-		        al->engine_stats.series_refused, al->engine_stats.admitted, al->events[0],
-		        al->events[1], al->events[2]);
+		        al->engine_stats.series_refused, al->engine_stats.admitted,
+		        al->engine_stats.retired, al->events[0], al->events[1], al->events[2]);
 		for (int k = DETECT_RATE_DROP; k <= DETECT_PROBE_DEGRADED; k++)
 			fprintf(f, "%s\"%s\": %" PRIu64, k > 1 ? ", " : "", detect_kind_name(k),
 			        al->raised[k]);

@@ -878,6 +878,138 @@ static void test_dst_prefix(void)
 
 /* After an hour at zero the alert clears as rebaselined; the series then learns again from
  * scratch, and the return of traffic is not a surge against a baseline of zero. */
+/* An IPv4 /24's dst-prefix key, as the counters make it. */
+static uint64_t v4_key(const char *addr)
+{
+	struct in_addr a;
+
+	inet_pton(AF_INET, addr, &a);
+	return 4ull << 56 | (uint64_t)ntohl(a.s_addr) >> 8;
+}
+
+/* One second of dst-prefix traffic, 300 packets to each address given, into the engine. */
+static void dst_second(struct detect_counter *c, struct detect_engine *e, unsigned t,
+                       const char *const *dsts, unsigned n_dsts)
+{
+	struct bins bs = {.n = 0};
+	struct detect_alert out[64];
+
+	for (unsigned k = 0; k < 300; k++)
+		for (unsigned d = 0; d < n_dsts; d++) {
+			struct capture_meta m =
+			    pkt(dsts[d], 17, 53, (T0 + t) * NS + k * 1000000 + d);
+
+			detect_counter_add_burst(c, &m, 1, keep_bin, &bs);
+		}
+	detect_counter_tick(c, (T0 + t + 1) * NS, 0, keep_bin, &bs);
+	for (unsigned i = 0; i < bs.n; i++)
+		detect_engine_put(e, bs.b[i]);
+	while (detect_engine_run(e, 0, out, 64) > 0)
+		;
+}
+
+/* A dst-prefix series that stays quiet for dst_prefix_idle_s is retired and its slot freed;
+ * the prefix is admitted again when it comes back; a busy one is kept. A worker's counts of
+ * a retired prefix never reach the prefix that takes its slot. */
+static void test_dst_prefix_ageing(void)
+{
+	struct detect_watch *w = detect_watch_create();
+	struct detect_params p;
+	struct detect_engine *e;
+	struct detect_counter *c;
+	struct detect_engine_stats st;
+	struct bins bs = {.n = 0};
+	static const char *const both[] = {"203.0.113.9", "198.51.100.7"};
+	char err[256], addr[32];
+	uint64_t k1 = v4_key("198.51.100.7"), k2 = 0;
+	int s1, s2 = -1;
+
+	CHECK_EQ(detect_watch_add(w, "dst-prefix", err, sizeof(err)), 0);
+	detect_params_default(&p);
+	p.dst_prefix_idle_s = 5;
+	e = new_engine(w, &p, 1);
+	c = detect_counter_create(w, 0, NS);
+	for (unsigned t = 0; t < 3; t++) /* both busy: admitted after the first second */
+		dst_second(c, e, t, both, 2);
+	CHECK(detect_watch_hh_slot(w, k1) >= 0);
+	for (unsigned t = 3; t < 7; t++) /* 198.51.100.0/24 quiet for 4 bins */
+		dst_second(c, e, t, both, 1);
+	CHECK(detect_watch_hh_slot(w, k1) >= 0);
+	dst_second(c, e, 7, both, 1); /* the fifth */
+	detect_engine_get_stats(e, &st);
+	CHECK_EQ(st.retired, 1);
+	CHECK(detect_watch_hh_slot(w, k1) < 0);
+	CHECK(detect_watch_hh_slot(w, v4_key("203.0.113.9")) >= 0);
+	CHECK_EQ(st.series, 2);           /* the link and 203.0.113.0/24 */
+	for (unsigned t = 8; t < 11; t++) /* back: admitted again */
+		dst_second(c, e, t, both, 2);
+	detect_engine_get_stats(e, &st);
+	CHECK_EQ(st.admitted, 3);
+	CHECK_EQ(st.retired, 1);
+	CHECK(detect_watch_hh_slot(w, k1) >= 0);
+	detect_counter_free(c);
+	detect_engine_free(e);
+	detect_watch_free(w);
+
+	/* a slot freed and given to another prefix while a worker has counts of the first one */
+	w = detect_watch_create();
+	CHECK_EQ(detect_watch_add(w, "dst-prefix", err, sizeof(err)), 0);
+	c = detect_counter_create(w, 0, NS);
+	s1 = detect_watch_hh_admit(w, k1);
+	CHECK(s1 >= 0);
+	for (unsigned k = 0; k < 5; k++) {
+		struct capture_meta m = pkt("198.51.100.7", 17, 53, T0 * NS + k);
+
+		detect_counter_add_burst(c, &m, 1, keep_bin, &bs);
+	}
+	detect_watch_hh_retire(w, (uint32_t)s1);
+	for (uint32_t a = 0x0a000000u; a < 0x0a400000u && s2 != s1; a += 256) {
+		s2 = detect_watch_hh_admit(w, 4ull << 56 | a >> 8);
+		if (s2 >= 0 && s2 != s1)
+			detect_watch_hh_retire(w, (uint32_t)s2);
+		k2 = 4ull << 56 | a >> 8;
+		snprintf(addr, sizeof(addr), "%u.%u.%u.1", a >> 24, a >> 16 & 255, a >> 8 & 255);
+	}
+	CHECK_EQ(s2, s1); /* another /24 took the slot */
+	for (unsigned k = 0; k < 3; k++) {
+		struct capture_meta m = pkt(addr, 17, 53, T0 * NS + 10 + k);
+
+		detect_counter_add_burst(c, &m, 1, keep_bin, &bs);
+	}
+	detect_counter_tick(c, 0, 1, keep_bin, &bs);
+	CHECK_EQ(bs.n, 2);
+	if (bs.n == 2) {
+		const struct detect_cell *x =
+		    cell_of(bs.b[0], detect_series_id(DETECT_FAM_DSTPFX, (uint32_t)s1));
+
+		CHECK(x != NULL && x->key == k2 && x->packets == 3); /* none of the first's 5 */
+	}
+	/* the engine takes cells by prefix: a cell of the retired prefix under the slot is
+	 * a candidate (too light to admit), not the new prefix's */
+	e = new_engine(w, &p, 1);
+	if (bs.n == 2) {
+		for (unsigned k = 0; k < bs.b[0]->n_cells; k++)
+			if (bs.b[0]->cells[k].id >> 24 == DETECT_FAM_DSTPFX)
+				bs.b[0]->cells[k].key = k1;
+		for (unsigned i = 0; i < bs.n; i++)
+			detect_engine_put(e, bs.b[i]);
+		bs.n = 0;
+		{
+			struct detect_alert out[8];
+
+			while (detect_engine_run(e, 0, out, 8) > 0)
+				;
+		}
+		detect_engine_get_stats(e, &st);
+		CHECK_EQ(st.series, 1); /* the link only */
+	}
+	for (unsigned i = 0; i < bs.n; i++)
+		detect_bin_free(bs.b[i]);
+	detect_counter_free(c);
+	detect_engine_free(e);
+	detect_watch_free(w);
+}
+
 static void test_rebaseline_zero(void)
 {
 	struct detect_series s = {0};
@@ -1031,6 +1163,7 @@ int main(void)
 	T_RUN(test_watch_files);
 	T_RUN(test_engine_merge);
 	T_RUN(test_dst_prefix);
+	T_RUN(test_dst_prefix_ageing);
 	T_RUN(test_rebaseline_zero);
 	T_RUN(test_gap_times);
 	T_RUN(test_subsecond_bins);
