@@ -54,6 +54,7 @@ struct detect_engine {
 	unsigned n_cand, cap_cand;
 	uint32_t *retire; /* dst-prefix series found idle in this bin */
 	unsigned n_retire, cap_retire;
+	uint32_t hh_episodes; /* the highest episode of any retired dst-prefix series */
 };
 
 static void add_candidate(struct detect_engine *e, const struct detect_cell *c)
@@ -78,8 +79,11 @@ static int cmp_cand(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static struct eseries *dst_series(struct detect_engine *e, uint32_t slot);
+
 /* A prefix the workers together saw DETECT_HH_ADMIT times in the bin becomes a series: the
- * workers count it exactly from now on, and its first full bin creates it. */
+ * workers count it exactly from now on. Its series exists from now on too, so that it ages
+ * out even if the prefix never sends again; without room for it, the slot is given back. */
 static void admit_candidates(struct detect_engine *e)
 {
 	unsigned i = 0;
@@ -96,7 +100,9 @@ static void admit_candidates(struct detect_engine *e)
 		if (sum < DETECT_HH_ADMIT)
 			continue;
 		r = detect_watch_hh_admit(e->p.watch, key);
-		if (r >= 0)
+		if (r >= 0 && dst_series(e, (uint32_t)r) == NULL)
+			detect_watch_hh_retire(e->p.watch, (uint32_t)r); /* counted as refused */
+		else if (r >= 0)
 			e->st.admitted++;
 		else if (r == -ENOSPC)
 			e->st.series_refused++;
@@ -231,6 +237,20 @@ static struct eseries *find(struct detect_engine *e, uint32_t id, int create)
 	return &e->tab[h];
 }
 
+/* The series of an admitted prefix, created when new. A prefix admitted again after its
+ * series was retired counts its alerts on from the highest episode any retired series
+ * reached, so that its alert ids (fingerprint, run, episode) never repeat within a run. */
+static struct eseries *dst_series(struct detect_engine *e, uint32_t slot)
+{
+	uint32_t id = detect_series_id(DETECT_FAM_DSTPFX, slot);
+	struct eseries *s = find(e, id, 0);
+
+	if (s == NULL && (s = find(e, id, 1)) != NULL)
+		for (int m = 0; m < DETECT_METRICS; m++)
+			s->s[m].episode = e->hh_episodes;
+	return s;
+}
+
 static void evaluate_bin(struct detect_engine *e, uint64_t t);
 static uint64_t oldest_queued(const struct detect_engine *e);
 
@@ -327,6 +347,8 @@ static void update_series(struct detect_engine *e, struct eseries *s, uint64_t e
 		a.family = (uint8_t)fam;
 		a.link = fam == DETECT_FAM_LINK ? (s->id & 0xffffffu) : 0;
 		a.degraded = gate;
+		if (fam == DETECT_FAM_DSTPFX)
+			a.hh_key = detect_watch_hh_key(e->p.watch, s->id & 0xffffffu);
 		if (parent != NULL && detect_series_firing(&parent->s[DETECT_PACKETS]))
 			a.parent_episode = parent->s[DETECT_PACKETS].episode;
 		hold(e, &a);
@@ -394,7 +416,7 @@ static void evaluate_bin(struct detect_engine *e, uint64_t t)
 					add_candidate(e, c);
 					continue;
 				}
-				s = find(e, detect_series_id(DETECT_FAM_DSTPFX, (uint32_t)slot), 1);
+				s = dst_series(e, (uint32_t)slot);
 			} else {
 				s = find(e, c->id, 1);
 			}
@@ -454,8 +476,12 @@ static void evaluate_bin(struct detect_engine *e, uint64_t t)
 	for (unsigned i = 0; i < e->n_retire; i++) {
 		struct eseries *s = find(e, e->retire[i], 0);
 
-		if (s)
+		if (s) {
+			for (int m = 0; m < DETECT_METRICS; m++)
+				if (s->s[m].episode > e->hh_episodes)
+					e->hh_episodes = s->s[m].episode;
 			erase(e, s);
+		}
 		detect_watch_hh_retire(e->p.watch, e->retire[i] & 0xffffffu);
 		e->st.retired++;
 	}

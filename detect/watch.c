@@ -607,6 +607,34 @@ const char *detect_metric_name(int metric)
 	return metric >= 0 && metric < DETECT_METRICS ? n[metric] : "?";
 }
 
+uint64_t detect_watch_hh_key(const struct detect_watch *w, uint32_t slot)
+{
+	if (w->hh_keys == NULL || slot >= DETECT_HH_SLOTS)
+		return 0;
+	return atomic_load_explicit(&w->hh_keys[slot], memory_order_acquire);
+}
+
+int detect_hh_key_name(uint64_t key, char *buf, size_t len)
+{
+	uint8_t a[16] = {0};
+	char t[INET6_ADDRSTRLEN];
+
+	if (key >> 56 == 4) {
+		wr_put_be32(a, (uint32_t)(key << 8));
+		inet_ntop(AF_INET, a, t, sizeof(t));
+		snprintf(buf, len, "%s/24", t);
+		return 0;
+	}
+	if (key >> 56 == 6) {
+		wr_put_be32(a, (uint32_t)(key >> 16));
+		wr_put_be16(a + 4, (uint16_t)key);
+		inet_ntop(AF_INET6, a, t, sizeof(t));
+		snprintf(buf, len, "%s/48", t);
+		return 0;
+	}
+	return -1;
+}
+
 void detect_watch_key_name(const struct detect_watch *w, uint32_t id, char *buf, size_t len)
 {
 	uint32_t idx = id & 0xffffffu;
@@ -643,25 +671,8 @@ void detect_watch_key_name(const struct detect_watch *w, uint32_t id, char *buf,
 		}
 		break;
 	case DETECT_FAM_DSTPFX:
-		if (w->hh_keys && idx < DETECT_HH_SLOTS) {
-			uint64_t k = atomic_load_explicit(&w->hh_keys[idx], memory_order_acquire);
-			uint8_t a[16] = {0};
-			char t[INET6_ADDRSTRLEN];
-
-			if (k >> 56 == 4) {
-				wr_put_be32(a, (uint32_t)(k << 8));
-				inet_ntop(AF_INET, a, t, sizeof(t));
-				snprintf(buf, len, "%s/24", t);
-				return;
-			}
-			if (k >> 56 == 6) {
-				wr_put_be32(a, (uint32_t)(k >> 16));
-				wr_put_be16(a + 4, (uint16_t)k);
-				inet_ntop(AF_INET6, a, t, sizeof(t));
-				snprintf(buf, len, "%s/48", t);
-				return;
-			}
-		}
+		if (detect_hh_key_name(detect_watch_hh_key(w, idx), buf, len) == 0)
+			return;
 		break;
 	default:
 		break;

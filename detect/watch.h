@@ -63,6 +63,10 @@ int detect_watch_hh_admit(struct detect_watch *w, uint64_t key);
 void detect_watch_hh_retire(struct detect_watch *w, uint32_t slot);
 /* The series index of an admitted prefix, or -1. Any thread. */
 int detect_watch_hh_slot(const struct detect_watch *w, uint64_t key);
+/* The prefix in a slot now (0: free). Any thread. */
+uint64_t detect_watch_hh_key(const struct detect_watch *w, uint32_t slot);
+/* Writes a dst-prefix key as "198.51.100.0/24" or "2001:db8:aa::/48"; 0, or -1 (not one). */
+int detect_hh_key_name(uint64_t key, char *buf, size_t len);
 
 /* Whether a family is watched (link always is). */
 int detect_watch_has(const struct detect_watch *w, int family);
@@ -137,6 +141,9 @@ struct detect_alert {
 	uint32_t parent_episode; /* a child raised while its link's alert fires: that alert's
 	                            episode (0: none) */
 	int degraded;            /* the capture health gate was on */
+	uint64_t hh_key;         /* dst-prefix: the prefix the series counted when the event was
+	                            made (detect_hh_key_name()); its slot may be retired and
+	                            given to another prefix before the event is delivered */
 };
 
 struct detect_engine_stats {

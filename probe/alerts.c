@@ -152,6 +152,8 @@ static void describe(struct probe *pr, const struct detect_alert *a, struct redi
 		snprintf(m->family, sizeof(m->family), "%s", detect_family_name(a->family));
 		if (a->family == DETECT_FAM_LINK)
 			snprintf(m->key, sizeof(m->key), "%s", pr->inputs[a->link].name);
+		else if (a->family == DETECT_FAM_DSTPFX) /* by the prefix the event was made for */
+			detect_hh_key_name(a->hh_key, m->key, sizeof(m->key));
 		else
 			detect_watch_key_name(al->watch, a->id, m->key, sizeof(m->key));
 		snprintf(m->metric, sizeof(m->metric), "%s", detect_metric_name(a->metric));
@@ -218,18 +220,21 @@ static unsigned run_once(struct probe *pr)
 		al->n_inbox = 0;
 	}
 	pthread_mutex_unlock(&al->mu);
-	if (!al->run_s) /* set once, from the first bins, before any alert can name it */
-		for (unsigned i = 0; i < al->n_work; i++) {
+	/* set once, from the first bins (not a worker's end mark), before any alert names it */
+	for (unsigned i = 0; !al->run_set && i < al->n_work; i++)
+		if (al->work[i]->start_ns != UINT64_MAX) {
 			uint64_t s = al->work[i]->start_ns / 1000000000ull;
 
 			if (!al->run_s || s < al->run_s)
 				al->run_s = s;
 		}
+	al->run_set |= al->run_s != 0;
 	for (unsigned i = 0; i < al->n_work; i++)
 		detect_engine_put(al->engine, al->work[i]);
 	al->n_work = 0;
 	do {
-		n = detect_engine_run(al->engine, lost - al->lost_seen, ev, EVENTS_MAX);
+		n = detect_engine_run(al->engine, lost > al->lost_seen ? lost - al->lost_seen : 0,
+		                      ev, EVENTS_MAX);
 		al->lost_seen = lost;
 		for (unsigned i = 0; i < n; i++)
 			deliver(pr, &ev[i]);

@@ -29,6 +29,7 @@ struct probe_alerts {
 	char probe_id[64];
 	uint64_t lost_seen; /* capture losses already given to the engine */
 	uint64_t run_s;     /* the first bin's start (packet time, s): the run in alert ids */
+	int run_set;
 	pthread_t thread;
 	int started;
 	/* counters, written by the detector thread, read after the join */

@@ -345,7 +345,7 @@ static void poll_drops(struct probe_reader *r, int quiet)
 {
 	struct probe_input *in = r->in;
 	struct capture_stats st;
-	uint64_t now;
+	uint64_t now, raw;
 
 	if (r->queue != 0 || offline(in) || (!quiet && (++r->bursts & 63) != 0))
 		return;
@@ -354,7 +354,16 @@ static void poll_drops(struct probe_reader *r, int quiet)
 		return;
 	r->stats_due_ns = now + STATS_POLL_MS * WR_NS_PER_MS;
 	in->ops->stats(in->handle, &st);
-	atomic_store_explicit(&r->dropped_pub, st.dropped + st.nombuf, memory_order_relaxed);
+	raw = st.dropped + st.nombuf;
+	/* only increases count: a 32-bit counter (pcap's ps_drop) wraps, a device's may reset */
+	if (raw >= r->dropped_raw)
+		r->dropped_sum += raw - r->dropped_raw;
+	else if (r->dropped_raw <= UINT32_MAX && r->dropped_raw > 0xf0000000u)
+		r->dropped_sum += (raw - r->dropped_raw) & UINT32_MAX;
+	else /* a reset: what came since */
+		r->dropped_sum += raw;
+	r->dropped_raw = raw;
+	atomic_store_explicit(&r->dropped_pub, r->dropped_sum, memory_order_relaxed);
 }
 
 static int reader_burst(struct probe_reader *r, struct capture_meta *metas)

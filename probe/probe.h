@@ -113,6 +113,8 @@ struct probe_reader {
 	 * no buffers) as polled by queue 0's thread every STATS_POLL_MS on a live input */
 	_Atomic uint64_t lost_pub;
 	_Atomic uint64_t dropped_pub;
+	uint64_t dropped_raw;  /* the driver's counter at the last poll */
+	uint64_t dropped_sum;  /* what dropped_pub says: the increases, summed */
 	uint64_t stats_due_ns; /* next poll (monotonic) */
 	unsigned bursts;       /* since the last look at the clock */
 };

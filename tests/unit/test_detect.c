@@ -1010,6 +1010,75 @@ static void test_dst_prefix_ageing(void)
 	detect_watch_free(w);
 }
 
+/* A dst-prefix series through outage, rebaseline, retirement, re-admission and a second
+ * outage, with the engine run only every 50 s (so that events wait while later bins are
+ * evaluated): every event names its prefix when it comes out, the second raise does not
+ * reuse the first's episode (alert ids stay unique), and a prefix admitted on one busy bin
+ * that never sends again is retired too. */
+static void test_dst_prefix_lifecycle(void)
+{
+	struct detect_watch *w = detect_watch_create();
+	struct detect_params p;
+	struct detect_engine *e;
+	struct detect_counter *c;
+	struct detect_engine_stats st;
+	struct bins bs = {.n = 0};
+	struct detect_alert out[64];
+	char err[256], name[64];
+	uint32_t episodes[4] = {0};
+	unsigned raises = 0, misnamed = 0, n;
+
+	CHECK_EQ(detect_watch_add(w, "dst-prefix", err, sizeof(err)), 0);
+	detect_params_default(&p);
+	p.warmup_s = 10;
+	p.baseline_half_life_s = 10;
+	p.rebaseline_s = 20;
+	p.dst_prefix_idle_s = 30; /* longer than the raise takes */
+	e = new_engine(w, &p, 1);
+	c = detect_counter_create(w, 0, NS);
+	for (unsigned t = 0; t < 200; t++) {
+		int busy = t < 40 || (t >= 100 && t < 140);
+
+		for (unsigned k = 0; k < 300; k++) {
+			struct capture_meta m[2] = {
+			    pkt("203.0.113.9", 17, 53, (T0 + t) * NS + k * 1000000),
+			    pkt(busy ? "198.51.100.7" : "192.0.2.9", 17, 53,
+			        (T0 + t) * NS + k * 1000000 + 1)};
+
+			/* 192.0.2.0/24: one busy second (t = 40), then never again */
+			detect_counter_add_burst(c, m, busy || t == 40 ? 2 : 1, keep_bin, &bs);
+		}
+		detect_counter_tick(c, (T0 + t + 1) * NS, 0, keep_bin, &bs);
+		if (bs.n < 50 && t + 1 < 200)
+			continue;
+		for (unsigned i = 0; i < bs.n; i++)
+			detect_engine_put(e, bs.b[i]);
+		bs.n = 0;
+		while ((n = detect_engine_run(e, 0, out, 64)) > 0)
+			for (unsigned i = 0; i < n; i++) {
+				if (out[i].family != DETECT_FAM_DSTPFX)
+					continue;
+				/* named by the prefix held with the event: the slot may have
+				 * been retired, and even given to another prefix, since */
+				CHECK_EQ(detect_hh_key_name(out[i].hh_key, name, sizeof(name)), 0);
+				misnamed += strcmp(name, "198.51.100.0/24") != 0;
+				if (out[i].ev.type == DETECT_RAISE &&
+				    out[i].metric == DETECT_PACKETS && raises < 4)
+					episodes[raises++] = out[i].ev.episode;
+			}
+	}
+	detect_engine_get_stats(e, &st);
+	CHECK_EQ(misnamed, 0);
+	CHECK_EQ(raises, 2);
+	CHECK(episodes[1] > episodes[0]);
+	CHECK(st.retired >= 2); /* 198.51.100.0/24 once, 192.0.2.0/24 */
+	CHECK(detect_watch_hh_slot(w, v4_key("192.0.2.9")) < 0);
+	CHECK(detect_watch_hh_slot(w, v4_key("203.0.113.9")) >= 0);
+	detect_counter_free(c);
+	detect_engine_free(e);
+	detect_watch_free(w);
+}
+
 static void test_rebaseline_zero(void)
 {
 	struct detect_series s = {0};
@@ -1164,6 +1233,7 @@ int main(void)
 	T_RUN(test_engine_merge);
 	T_RUN(test_dst_prefix);
 	T_RUN(test_dst_prefix_ageing);
+	T_RUN(test_dst_prefix_lifecycle);
 	T_RUN(test_rebaseline_zero);
 	T_RUN(test_gap_times);
 	T_RUN(test_subsecond_bins);
