@@ -431,7 +431,6 @@ static void evaluate_bin(struct detect_engine *e, uint64_t t)
 		detect_bin_free(b);
 	}
 	e->st.bins++;
-	admit_candidates(e);
 
 	/* capture health first: its gate applies to this bin's drops; what the links counted
 	 * in the bin is what was received */
@@ -485,6 +484,8 @@ static void evaluate_bin(struct detect_engine *e, uint64_t t)
 		detect_watch_hh_retire(e->p.watch, e->retire[i] & 0xffffffu);
 		e->st.retired++;
 	}
+	/* last: a series admitted now starts with the next bin, its first counted exactly */
+	admit_candidates(e);
 }
 
 unsigned detect_engine_run(struct detect_engine *e, uint64_t lost_packets, struct detect_alert *out,
