@@ -401,8 +401,9 @@ def test_silent(weir, tmp):
         launched = time.time()
         probe = subprocess.Popen(
             ["ip", "netns", "exec", ns_rx, weir, "-i", "pcap:" + rx, "--filter",
-             "udp and dst host 192.0.2.2", "--alerts-file", af, "-q", "--detect",
-             "warmup_s=10", "--detect", "baseline_half_life_s=10"],
+             "udp and dst host 192.0.2.2", "--alerts-file", af, "-q", "--summary-json",
+             os.path.join(tmp, "s.json"), "--detect", "warmup_s=10", "--detect",
+             "baseline_half_life_s=10"],
             stderr=subprocess.PIPE, text=True)
         time.sleep(1.0)
         out = subprocess.run(["ip", "netns", "exec", ns_tx, sys.executable, "-c", sender,
@@ -413,7 +414,9 @@ def test_silent(weir, tmp):
         said = wt.stop_weir(probe, signal.SIGTERM, 30, "SIGTERM")
     if raised is None:
         wt.fail("no link rate_drop raised while the link stayed silent; alerts: %s; "
-                "weir said: %s" % (open(af).read()[-2000:] or "none", said[-2000:]))
+                "weir said: %s; summary: %s" % (open(af).read()[-2000:] or "none",
+                                                said[-2000:],
+                                                open(os.path.join(tmp, "s.json")).read()))
     began = ts(raised["started_at"]) + T0
     run = int(raised["alert_id"].split(":")[1])
     if not int(launched) - 1 <= run <= stopped:
