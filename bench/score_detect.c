@@ -28,30 +28,6 @@
 
 static uint64_t rng = 1;
 
-static double uniform(void)
-{
-	return ((wr_xorshift64(&rng) >> 11) + 0.5) / 9007199254740992.0;
-}
-
-static double poisson(double mean)
-{
-	if (mean <= 0)
-		return 0;
-	if (mean < 30) {
-		double l = exp(-mean), p = 1.0;
-		int k = 0;
-
-		do {
-			k++;
-			p *= uniform();
-		} while (p > l);
-		return k - 1;
-	}
-	double z = sqrt(-2.0 * log(uniform())) * cos(2 * M_PI * uniform());
-	double x = floor(mean + sqrt(mean) * z + 0.5);
-	return x < 0 ? 0 : x;
-}
-
 enum cls { DROP0, DROP10, DROP50, DROP80, SURGE2, SURGE5, SURGE20, RAMP, BLIP, N_CLS };
 static const char *const cls_name[] = {"drop to 0%",  "drop to 10%", "drop to 50%",
                                        "drop to 80%", "surge x2",    "surge x5",
@@ -128,7 +104,7 @@ static void run_case(const struct detect_params *p, double base, int diurnal, in
 {
 	struct detect_series s;
 	struct detect_event ev;
-	double start = WARM + 600 + floor(uniform() * 600);
+	double start = WARM + 600 + floor(wr_uniform(&rng) * 600);
 	double len = c == BLIP ? 3 : c == RAMP ? 900 : dur;
 	unsigned end = (unsigned)(start + len + 600);
 	int found = 0, should = c != BLIP && c != DROP80 && c != SURGE2;
@@ -136,7 +112,7 @@ static void run_case(const struct detect_params *p, double base, int diurnal, in
 
 	memset(&s, 0, sizeof(s));
 	for (unsigned t = 0; t < end; t++) {
-		double n = poisson(rate_at(base, diurnal, c, start, len, t));
+		double n = wr_poisson(&rng, rate_at(base, diurnal, c, start, len, t));
 
 		if (!detect_series_update(&s, p, (T0 + t + 1) * NS, 1.0, n, 0, &ev))
 			continue;
@@ -192,7 +168,7 @@ int main(int argc, char **argv)
 
 			memset(&s, 0, sizeof(s));
 			for (unsigned t = 0; t < 86400; t++) {
-				double n = poisson(rate_at(rates[r], i & 1, -1, 0, 0, t));
+				double n = wr_poisson(&rng, rate_at(rates[r], i & 1, -1, 0, 0, t));
 
 				if (detect_series_update(&s, &p, (T0 + t + 1) * NS, 1.0, n, 0,
 				                         &ev) &&

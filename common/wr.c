@@ -4,6 +4,7 @@
 #include "wr.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -51,4 +52,27 @@ int wr_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret_value)
 		return -ERANGE;
 	*ret_value = v;
 	return 0;
+}
+
+double wr_poisson(uint64_t *state, double mean)
+{
+	double u1, u2, z, x;
+
+	if (mean <= 0)
+		return 0;
+	if (mean < 50) {
+		double l = exp(-mean), p = 1.0;
+		int k = 0;
+
+		do {
+			k++;
+			p *= wr_uniform(state);
+		} while (p > l);
+		return k - 1;
+	}
+	u1 = wr_uniform(state);
+	u2 = wr_uniform(state);
+	z = sqrt(-2.0 * log(u1)) * cos(2 * M_PI * u2);
+	x = floor(mean + sqrt(mean) * z + 0.5);
+	return x < 0 ? 0 : x;
 }

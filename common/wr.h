@@ -84,6 +84,16 @@ static inline uint64_t wr_xorshift64(uint64_t *state)
 	return *state;
 }
 
+/* Uniform in (0, 1) from the top 53 bits of wr_xorshift64(). */
+static inline double wr_uniform(uint64_t *state)
+{
+	return ((wr_xorshift64(state) >> 11) + 0.5) / 9007199254740992.0;
+}
+
+/* A Poisson count of the given mean from wr_uniform(): Knuth's product of uniforms below a
+ * mean of 50, a rounded normal (Box-Muller) above. For synthetic series in tests and benches. */
+double wr_poisson(uint64_t *state, double mean);
+
 /* Wall-clock time (CLOCK_REALTIME) in nanoseconds since the Unix epoch. */
 uint64_t wr_wall_ns(void);
 

@@ -22,32 +22,6 @@
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static double uniform(void)
-{
-	return ((wr_xorshift64(&rng) >> 11) + 0.5) / 9007199254740992.0;
-}
-
-/* Poisson counts: Knuth's method for small means, a rounded normal for large ones. */
-static double poisson(double mean)
-{
-	if (mean <= 0)
-		return 0;
-	if (mean < 50) {
-		double l = exp(-mean), p = 1.0;
-		int k = 0;
-
-		do {
-			k++;
-			p *= uniform();
-		} while (p > l);
-		return k - 1;
-	}
-	double u1 = uniform(), u2 = uniform();
-	double z = sqrt(-2.0 * log(u1)) * cos(2 * M_PI * u2);
-	double x = floor(mean + sqrt(mean) * z + 0.5);
-	return x < 0 ? 0 : x;
-}
-
 /* A run: rate(t) per second for t in [0, n) one-second bins; events collected. */
 struct run {
 	struct detect_event ev[256];
@@ -62,7 +36,7 @@ static void drive(struct detect_series *s, const struct detect_params *p, unsign
 {
 	for (unsigned t = from; t < from + n; t++) {
 		struct detect_event ev;
-		double c = poisson(f(t, arg));
+		double c = wr_poisson(&rng, f(t, arg));
 
 		if (detect_series_update(s, p, (T0 + t + 1) * NS, 1.0, c, gate, &ev) &&
 		    r->n_ev < 256) {
