@@ -30,13 +30,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_frame.h"
 #include "capture.h"
 #include "detect.h"
 #include "flowcache.h"
 #include "watch.h"
 #include "wr.h"
 
-#define FRAME        64
+#define FRAME        BENCH_FRAME
 #define BURST        32
 #define FLOWS        100000
 #define N_PREFIXES   1000 /* destinations: 10.0.0.0/24 .. 10.3.231.0/24 */
@@ -96,17 +97,10 @@ static void build_frames(void)
 		uint8_t *p = frames + (size_t)i * FRAME;
 		uint32_t f = (uint32_t)(wr_xorshift64(&rng_state) % FLOWS);
 
-		memset(p, 0, FRAME);
-		p[12] = 0x08;
-		p[14] = 0x45;
-		wr_put_be16(p + 16, FRAME - 14 - 4);
-		p[22] = 64;
-		p[23] = 17;
-		wr_put_be32(p + 26, 0xAC100000u | f);
-		wr_put_be32(p + 30, 0x0A000000u | (f % N_PREFIXES) << 8 | f / N_PREFIXES);
-		wr_put_be16(p + 34, (uint16_t)(1024 + f % 50000));
-		wr_put_be16(p + 36, (uint16_t)(1 + (f * 2654435761u >> 22) % N_DPORTS));
-		wr_put_be16(p + 38, FRAME - 14 - 4 - 20);
+		bench_frame_udp4(p, 0xAC100000u | f,
+		                 0x0A000000u | (f % N_PREFIXES) << 8 | f / N_PREFIXES,
+		                 (uint16_t)(1024 + f % 50000),
+		                 (uint16_t)(1 + (f * 2654435761u >> 22) % N_DPORTS));
 	}
 }
 

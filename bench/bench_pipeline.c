@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench_frame.h"
 #include "capture.h"
 #include "drv_pcap.h"
 #include "flowcache.h"
@@ -42,7 +43,7 @@
 #include <rte_hash_crc.h>
 #endif
 
-#define FRAME 64
+#define FRAME BENCH_FRAME
 #define BURST 32
 
 static uint8_t *frames;
@@ -93,17 +94,8 @@ static void build_frames(uint32_t flows, int zipf)
 		}
 		/* churn: the active set moves on by churn_per_s ids per second of packet time */
 		f += (uint32_t)(churn_per_s * i * ns_per_pkt / WR_NS_PER_S);
-		memset(p, 0, FRAME);
-		p[12] = 0x08;
-		p[14] = 0x45;
-		wr_put_be16(p + 16, FRAME - 14 - 4);
-		p[22] = 64;
-		p[23] = 17;
-		wr_put_be32(p + 26, 0x0A000000 | (f >> 8));
-		wr_put_be32(p + 30, 0xC0A80000 | (f & 0xFF));
-		wr_put_be16(p + 34, (uint16_t)(1024 + (f % 50000)));
-		wr_put_be16(p + 36, 443);
-		wr_put_be16(p + 38, FRAME - 14 - 4 - 20);
+		bench_frame_udp4(p, 0x0A000000 | (f >> 8), 0xC0A80000 | (f & 0xFF),
+		                 (uint16_t)(1024 + (f % 50000)), 443);
 	}
 	free(cdf);
 }
