@@ -38,7 +38,6 @@
 struct pfx {
 	uint8_t addr[16];
 	uint8_t version, len;
-	uint32_t a4;    /* IPv4: the masked address, host order (a compare without memcmp) */
 	uint32_t value; /* prefix index (prefixes) or AS index (asn) */
 };
 
@@ -143,7 +142,6 @@ static int lpm_add(struct lpm *t, const uint8_t *a, unsigned version, unsigned l
 	memcpy(p->addr, a, version == 4 ? 4 : 16);
 	p->version = (uint8_t)version;
 	p->len = (uint8_t)len;
-	p->a4 = version == 4 ? wr_be32(p->addr) : 0;
 	p->value = value;
 	if (2 * t->n > t->mask || t->slot == NULL) {
 		if (lpm_rehash(t, t->slot ? 2 * (t->mask + 1) : 256) < 0)
@@ -237,7 +235,7 @@ static int lpm_build4(struct lpm *t)
 			v[n++] = &t->v[i];
 	qsort(v, n, sizeof(*v), by_length);
 	for (uint32_t i = 0; i < n && r == 0; i++) {
-		uint32_t a = v[i]->a4, leaf = v[i]->value + 1, *table, first, count;
+		uint32_t a = wr_be32(v[i]->addr), leaf = v[i]->value + 1, *table, first, count;
 		unsigned len = v[i]->len, shift = len > 24 ? 0 : len > 16 ? 8 : 16;
 		size_t base = 0;
 
@@ -309,11 +307,12 @@ struct detect_watch {
 	struct lpm asn; /* value: index into as_nums */
 	uint32_t *as_nums;
 	uint32_t n_as, cap_as;
-	/* dst-prefix: the admitted prefixes, slot = series index. The one mutable part of the
-	 * watch: the engine inserts (release), the workers look up (acquire); never removed,
-	 * so a reader never sees a slot change under it. */
+	/* dst-prefix: the admitted prefixes, slot = series index, in sets of HH_WAYS. The one
+	 * mutable part of the watch: the engine admits and retires (release), the workers look
+	 * up (acquire); their cells carry the prefix, so a slot that changes owner under a
+	 * worker never credits the new owner. */
 	_Atomic uint64_t *hh_keys; /* DETECT_HH_SLOTS, 0 = empty */
-	uint32_t hh_n;             /* admitted so far (engine thread) */
+	uint32_t hh_n;             /* admitted now (engine thread) */
 };
 
 /* A destination's automatic prefix: IPv4 /24 or IPv6 /48, tagged with the version. */

@@ -241,10 +241,15 @@ uint64_t redispub_fingerprint(const struct redispub_alert *a, const char *probe_
 	return h;
 }
 
+static void alert_id_of(const struct redispub_alert *a, uint64_t fingerprint, char *buf, size_t len)
+{
+	snprintf(buf, len, "%016" PRIx64 ":%" PRIu64 ":%" PRIu32, fingerprint, a->run_s,
+	         a->ev.episode);
+}
+
 void redispub_alert_id(const struct redispub_alert *a, const char *probe_id, char *buf, size_t len)
 {
-	snprintf(buf, len, "%016" PRIx64 ":%" PRIu64 ":%" PRIu32, redispub_fingerprint(a, probe_id),
-	         a->run_s, a->ev.episode);
+	alert_id_of(a, redispub_fingerprint(a, probe_id), buf, len);
 }
 
 void redispub_time(uint64_t ns, char *buf, size_t len)
@@ -264,6 +269,7 @@ int redispub_format_with(const struct redispub_alert *a, const char *probe_id,
 	const struct detect_event *ev;
 	struct jw w = {.buf = buf, .cap = len ? len - 1 : 0};
 	char alert_id[REDISPUB_ALERT_ID_MAX], id[REDISPUB_ALERT_ID_MAX + 16], fp[20];
+	uint64_t fingerprint;
 	int clear, attached;
 	double score;
 
@@ -279,8 +285,9 @@ int redispub_format_with(const struct redispub_alert *a, const char *probe_id,
 		return -ENOSPC;
 	clear = ev->type == DETECT_CLEAR;
 	attached = a->parent_alert_id[0] != '\0';
-	redispub_alert_id(a, probe_id, alert_id, sizeof(alert_id));
-	snprintf(fp, sizeof(fp), "%016" PRIx64, redispub_fingerprint(a, probe_id));
+	fingerprint = redispub_fingerprint(a, probe_id);
+	alert_id_of(a, fingerprint, alert_id, sizeof(alert_id));
+	snprintf(fp, sizeof(fp), "%016" PRIx64, fingerprint);
 	snprintf(id, sizeof(id), "%s:%" PRIu32, alert_id, ev->seq);
 	score = isfinite(ev->score) ? round(ev->score) : 0;
 	score = score < 0 ? 0 : score > 100 ? 100 : score;

@@ -124,7 +124,7 @@ static uint64_t capture_lost(struct probe *pr)
 
 	for (unsigned i = 0; i < pr->n_inputs; i++)
 		for (unsigned q = 0; q < pr->inputs[i].n_queues; q++)
-			n += atomic_load_explicit(&pr->inputs[i].readers[q].lost_pub,
+			n += atomic_load_explicit(&pr->inputs[i].readers[q].ring_full,
 			                          memory_order_relaxed) +
 			     atomic_load_explicit(&pr->inputs[i].readers[q].dropped_pub,
 			                          memory_order_relaxed);
@@ -158,16 +158,14 @@ static void describe(struct probe *pr, const struct detect_alert *a, struct redi
 			detect_watch_key_name(al->watch, a->id, m->key, sizeof(m->key));
 		snprintf(m->metric, sizeof(m->metric), "%s", detect_metric_name(a->metric));
 	}
-	if (a->parent_episode) {
+	if (a->parent_episode) { /* the alert of the link's packet series it is attached to */
+		struct detect_alert pa = {.id = detect_series_id(DETECT_FAM_LINK, 0),
+		                          .family = DETECT_FAM_LINK,
+		                          .metric = DETECT_PACKETS};
 		struct redispub_alert parent;
 
-		memset(&parent, 0, sizeof(parent));
-		parent.ev.episode = a->parent_episode;
-		parent.run_s = al->run_s;
-		snprintf(parent.link, sizeof(parent.link), "%s", pr->inputs[0].name);
-		snprintf(parent.family, sizeof(parent.family), "link");
-		snprintf(parent.key, sizeof(parent.key), "%s", pr->inputs[0].name);
-		snprintf(parent.metric, sizeof(parent.metric), "packets");
+		pa.ev.episode = a->parent_episode;
+		describe(pr, &pa, &parent);
 		redispub_alert_id(&parent, al->probe_id, m->parent_alert_id,
 		                  sizeof(m->parent_alert_id));
 	}
@@ -204,7 +202,7 @@ static unsigned run_once(struct probe *pr)
 	struct probe_alerts *al = &pr->alerts;
 	struct detect_alert ev[EVENTS_MAX];
 	uint64_t lost = capture_lost(pr);
-	unsigned n, total = 0;
+	unsigned n, n_work, total = 0;
 
 	/* take the bins the workers handed over, then evaluate without the lock */
 	pthread_mutex_lock(&al->mu);
@@ -216,22 +214,19 @@ static unsigned run_once(struct probe *pr)
 		al->cap_inbox = al->cap_work;
 		al->work = t;
 		al->cap_work = cap;
-		al->n_work = al->n_inbox;
+		n_work = al->n_inbox;
 		al->n_inbox = 0;
 	}
 	pthread_mutex_unlock(&al->mu);
 	/* set once, from the first bins (not a worker's end mark), before any alert names it */
-	for (unsigned i = 0; !al->run_set && i < al->n_work; i++)
-		if (al->work[i]->start_ns != UINT64_MAX) {
-			uint64_t s = al->work[i]->start_ns / 1000000000ull;
+	for (unsigned i = 0; al->run_s == 0 && i < n_work; i++) {
+		uint64_t s = al->work[i]->start_ns / WR_NS_PER_S;
 
-			if (!al->run_s || s < al->run_s)
-				al->run_s = s;
-		}
-	al->run_set |= al->run_s != 0;
-	for (unsigned i = 0; i < al->n_work; i++)
+		if (al->work[i]->start_ns != UINT64_MAX && (s < al->run_s || al->run_s == 0))
+			al->run_s = s;
+	}
+	for (unsigned i = 0; i < n_work; i++)
 		detect_engine_put(al->engine, al->work[i]);
-	al->n_work = 0;
 	do {
 		n = detect_engine_run(al->engine, lost > al->lost_seen ? lost - al->lost_seen : 0,
 		                      ev, EVENTS_MAX);

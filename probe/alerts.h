@@ -21,7 +21,7 @@ struct probe_alerts {
 	struct detect_engine *engine;
 	pthread_mutex_t mu; /* guards the inbox: workers put bins, the detector takes them */
 	struct detect_bin **inbox, **work; /* handed over / being put into the engine */
-	unsigned n_inbox, cap_inbox, n_work, cap_work;
+	unsigned n_inbox, cap_inbox, cap_work;
 	uint64_t bins_lost; /* bins the inbox had no memory for */
 	int mu_ok;
 	FILE *file;             /* --alerts-file, or NULL */
@@ -29,7 +29,6 @@ struct probe_alerts {
 	char probe_id[64];
 	uint64_t lost_seen; /* capture losses already given to the engine */
 	uint64_t run_s;     /* the first bin's start (packet time, s): the run in alert ids */
-	int run_set;
 	pthread_t thread;
 	int started;
 	/* counters, written by the detector thread, read after the join */

@@ -329,12 +329,6 @@ static void loss_add(struct probe_loss *l, uint64_t items, uint64_t packets, uin
 	atomic_store_explicit(&l->last_ns, when_ns, memory_order_relaxed);
 }
 
-/*
- * Reads one burst from the reader's queue and parses it: the selected packets go to metas.
- * Returns how many, or -ENODATA when the queue has ended (r->error set on a fatal error). A
- * quiet live queue moves the clock to the wall clock. (A file that has nothing yet, a pipe,
- * keeps its clock: time is packet time.)
- */
 /* Queue 0's thread of a live input polls the driver's loss counters (kernel drops, NIC
  * missed, no buffers; the driver wants them read from the thread that reads its packets) for
  * the detector's health gate: every STATS_POLL_MS, looking at the clock every 64 bursts or
@@ -345,7 +339,7 @@ static void poll_drops(struct probe_reader *r, int quiet)
 {
 	struct probe_input *in = r->in;
 	struct capture_stats st;
-	uint64_t now, raw;
+	uint64_t now, raw, sum;
 
 	if (r->queue != 0 || offline(in) || (!quiet && (++r->bursts & 63) != 0))
 		return;
@@ -356,16 +350,23 @@ static void poll_drops(struct probe_reader *r, int quiet)
 	in->ops->stats(in->handle, &st);
 	raw = st.dropped + st.nombuf;
 	/* only increases count: a 32-bit counter (pcap's ps_drop) wraps, a device's may reset */
+	sum = atomic_load_explicit(&r->dropped_pub, memory_order_relaxed);
 	if (raw >= r->dropped_raw)
-		r->dropped_sum += raw - r->dropped_raw;
+		sum += raw - r->dropped_raw;
 	else if (r->dropped_raw <= UINT32_MAX && r->dropped_raw > 0xf0000000u)
-		r->dropped_sum += (raw - r->dropped_raw) & UINT32_MAX;
+		sum += (raw - r->dropped_raw) & UINT32_MAX;
 	else /* a reset: what came since */
-		r->dropped_sum += raw;
+		sum += raw;
 	r->dropped_raw = raw;
-	atomic_store_explicit(&r->dropped_pub, r->dropped_sum, memory_order_relaxed);
+	atomic_store_explicit(&r->dropped_pub, sum, memory_order_relaxed);
 }
 
+/*
+ * Reads one burst from the reader's queue and parses it: the selected packets go to metas.
+ * Returns how many, or -ENODATA when the queue has ended (r->error set on a fatal error). A
+ * quiet live queue moves the clock to the wall clock. (A file that has nothing yet, a pipe,
+ * keeps its clock: time is packet time.)
+ */
 static int reader_burst(struct probe_reader *r, struct capture_meta *metas)
 {
 	struct probe_input *in = r->in;
@@ -474,8 +475,12 @@ static void *reader_main(void *arg)
 				continue;
 			for (unsigned j = put; j < cnt[k]; j++)
 				octets += items[j].l3_octets;
-			r->ring_full += cnt[k] - put;
-			atomic_fetch_add_explicit(&r->lost_pub, cnt[k] - put, memory_order_relaxed);
+			/* one writer: a load and a store, no locked add */
+			atomic_store_explicit(
+			    &r->ring_full,
+			    atomic_load_explicit(&r->ring_full, memory_order_relaxed) + cnt[k] -
+			        put,
+			    memory_order_relaxed);
 			loss_add(&r->ignored, cnt[k] - put, cnt[k] - put, octets, items[put].ts_ns);
 		}
 		atomic_store_explicit(&r->clock_pub, r->clock_ns, memory_order_release);

@@ -99,8 +99,10 @@ struct probe_reader {
 	atomic_int finished;        /* set after the last packet is in the rings */
 	/* counters */
 	uint64_t verdicts[CAPTURE_VERDICT_MAX];
-	uint64_t not_sampled;      /* parsed packets the selector passed over */
-	uint64_t ring_full;        /* live input: parsed packets lost to a full worker ring */
+	uint64_t not_sampled; /* parsed packets the selector passed over */
+	/* live input: parsed packets lost to a full worker ring (written by the reader only,
+	 * relaxed; the detector's health gate reads it while capture runs) */
+	_Atomic uint64_t ring_full;
 	uint64_t clock_steps_back; /* packets so far behind the clock that it was reset to them */
 	uint64_t clock_outliers;   /* jumps ahead that the next packet did not confirm */
 	struct capture_stats qstats;
@@ -108,13 +110,11 @@ struct probe_reader {
 	/* IP packets observed but in no flow (malformed, ring full), for the exporter's
 	 * Metering Process Reliability record: written by the reader, read by the exporter */
 	struct probe_loss ignored;
-	/* capture losses for the detector's health gate, relaxed, read by any thread: ring_full,
-	 * and the driver's own count of packets lost before weir saw them (kernel or NIC drops,
-	 * no buffers) as polled by queue 0's thread every STATS_POLL_MS on a live input */
-	_Atomic uint64_t lost_pub;
+	/* for the health gate too: the packets the driver reports lost before weir saw them
+	 * (kernel or NIC drops, no buffers), the increases of its counter summed, as polled by
+	 * queue 0's thread every STATS_POLL_MS on a live input; relaxed, read by any thread */
 	_Atomic uint64_t dropped_pub;
 	uint64_t dropped_raw;  /* the driver's counter at the last poll */
-	uint64_t dropped_sum;  /* what dropped_pub says: the increases, summed */
 	uint64_t stats_due_ns; /* next poll (monotonic) */
 	unsigned bursts;       /* since the last look at the clock */
 };
