@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wr.h"
+
 _Static_assert(sizeof(struct detect_series) <= 64, "a series fits one cache line");
 
 enum { ST_NORMAL = 0, ST_PENDING, ST_FIRING, ST_FLAPPING };
@@ -109,7 +111,7 @@ int detect_params_set(struct detect_params *p, const char *kv, char *err, size_t
 		snprintf(err, errlen, "expected KEY=VALUE");
 		return -EINVAL;
 	}
-	for (size_t k = 0; k < sizeof(param_keys) / sizeof(param_keys[0]); k++) {
+	for (size_t k = 0; k < WR_ARRAY_SIZE(param_keys); k++) {
 		uint8_t *field = (uint8_t *)p + param_keys[k].off;
 
 		if (strlen(param_keys[k].key) != klen || strncmp(kv, param_keys[k].key, klen) != 0)
@@ -330,7 +332,7 @@ static double score_of(const struct detect_params *p, int kind, double ratio)
 
 static uint64_t s_to_ns(uint32_t s)
 {
-	return (uint64_t)s * 1000000000ull;
+	return (uint64_t)s * WR_NS_PER_S;
 }
 
 enum { HOLD_CRIT = 1, HOLD_MARK = 2 };
@@ -581,7 +583,7 @@ int detect_series_update(struct detect_series *s, const struct detect_params *p,
                          double bin_s, double count, int suppress_drops,
                          struct detect_event *ret_ev)
 {
-	uint32_t now = (uint32_t)(t_ns / 1000000000ull);
+	uint32_t now = (uint32_t)(t_ns / WR_NS_PER_S);
 	int out = 0;
 	double need, w;
 
@@ -659,7 +661,7 @@ static void health_event(struct detect_health *h, struct detect_event *ev, int t
 int detect_health_update(struct detect_health *h, const struct detect_params *p, uint64_t t_ns,
                          double received, double lost, struct detect_event *ret_ev)
 {
-	uint32_t now = (uint32_t)(t_ns / 1000000000ull);
+	uint32_t now = (uint32_t)(t_ns / WR_NS_PER_S);
 
 	if (lost > 0 && lost > p->degraded_loss_share * (received + lost)) {
 		h->last_lost_s = now;
@@ -708,14 +710,14 @@ int detect_health_degraded(const struct detect_health *h)
 const char *detect_event_type_name(int type)
 {
 	static const char *const n[] = {"?", "raise", "update", "clear"};
-	return type > 0 && type < 4 ? n[type] : "?";
+	return type > 0 && type < (int)WR_ARRAY_SIZE(n) ? n[type] : "?";
 }
 
 const char *detect_kind_name(int kind)
 {
 	static const char *const n[] = {"?",           "rate_drop", "rate_surge",
 	                                "level_shift", "flapping",  "probe_degraded"};
-	return kind > 0 && kind < 6 ? n[kind] : "?";
+	return kind > 0 && kind < (int)WR_ARRAY_SIZE(n) ? n[kind] : "?";
 }
 
 const char *detect_severity_name(int severity)
@@ -726,11 +728,11 @@ const char *detect_severity_name(int severity)
 const char *detect_detector_name(int detector)
 {
 	static const char *const n[] = {"?", "ratio", "cusum", "flapping", "capture_health"};
-	return detector > 0 && detector < 5 ? n[detector] : "?";
+	return detector > 0 && detector < (int)WR_ARRAY_SIZE(n) ? n[detector] : "?";
 }
 
 const char *detect_reason_name(int reason)
 {
 	static const char *const n[] = {"", "recovered", "rebaselined", "reset", "stable"};
-	return reason >= 0 && reason < 5 ? n[reason] : "";
+	return reason >= 0 && reason < (int)WR_ARRAY_SIZE(n) ? n[reason] : "";
 }

@@ -180,7 +180,7 @@ static void deliver(struct probe *pr, const struct detect_alert *a)
 	int len;
 
 	describe(pr, a, &m);
-	if (a->ev.type >= 1 && a->ev.type <= 3)
+	if (a->ev.type >= DETECT_RAISE && a->ev.type <= DETECT_CLEAR)
 		al->events[a->ev.type - 1]++;
 	if (a->ev.type == DETECT_RAISE && a->ev.kind < WR_ARRAY_SIZE(al->raised))
 		al->raised[a->ev.kind]++;
