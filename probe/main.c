@@ -605,6 +605,9 @@ static void print_alerts(const struct probe *pr)
 		fprintf(stderr,
 		        "  alerts: %" PRIu64 " series refused past the cap of %" PRIu64 "\n",
 		        al->engine_stats.series_refused, pr->cfg.max_series);
+	if (al->bins_lost)
+		fprintf(stderr, "  alerts: %" PRIu64 " bins lost for want of memory\n",
+		        al->bins_lost);
 	if (pr->cfg.redis_url)
 		fprintf(stderr,
 		        "  redis %s: %" PRIu64 " messages published, %" PRIu64
@@ -746,10 +749,11 @@ static int write_json(const struct probe *pr, const struct totals *t, const char
 
 		fprintf(f,
 		        "  \"alerts\": {\"series\": %" PRIu64 ", \"bins\": %" PRIu64
-		        ", \"series_refused\": %" PRIu64 ", \"admitted\": %" PRIu64
-		        ", \"retired\": %" PRIu64 ", \"raised\": %" PRIu64 ", \"updates\": %" PRIu64
-		        ", \"cleared\": %" PRIu64 ", \"raised_by_kind\": {",
-		        al->engine_stats.series, al->engine_stats.bins,
+		        ", \"bins_lost\": %" PRIu64 ", \"series_refused\": %" PRIu64
+		        ", \"admitted\": %" PRIu64 ", \"retired\": %" PRIu64
+		        ", \"raised\": %" PRIu64 ", \"updates\": %" PRIu64 ", \"cleared\": %" PRIu64
+		        ", \"raised_by_kind\": {",
+		        al->engine_stats.series, al->engine_stats.bins, al->bins_lost,
 		        al->engine_stats.series_refused, al->engine_stats.admitted,
 		        al->engine_stats.retired, al->events[0], al->events[1], al->events[2]);
 		for (int k = DETECT_RATE_DROP; k <= DETECT_PROBE_DEGRADED; k++)
