@@ -922,86 +922,116 @@ static void count_hh(struct detect_counter *c, const struct capture_meta *m, uin
 	}
 }
 
-/* Adds a run of packets of one link (or protocol) to its cell. Consecutive packets mostly
- * share both, so the packet loop sums them in registers and adds them here when the key
- * changes, the bin closes or the burst ends: incrementing the cell for each packet would
- * chain every packet to the one before through memory. */
-static inline void run_flush(struct cnt *cells, unsigned key, uint64_t packets, uint64_t bytes)
+/* Adds the link and protocol counts of packets of one bin. Consecutive packets mostly share
+ * both, so they are summed in registers and added to a cell when the key changes or the run
+ * ends: incrementing the cell for each packet would chain every packet to the one before
+ * through memory. */
+static void count_link_proto(struct detect_counter *c, const struct capture_meta *m, unsigned n)
 {
-	if (cells && packets) {
-		cells[key].packets += packets;
-		cells[key].bytes += bytes;
-	}
-}
-
-void detect_counter_add_burst(struct detect_counter *c, const struct capture_meta *metas,
-                              unsigned n, detect_bin_fn emit, void *arg)
-{
-	const struct detect_watch *w = c->w;
-	struct cnt *const proto_cells = c->proto;
-	uint64_t end = c->start_ns + c->bin_ns;
+	unsigned l_key = m[0].port % MAX_LINKS, p_key = m[0].key.proto;
 	uint64_t l_pk = 0, l_by = 0, p_pk = 0, p_by = 0;
-	unsigned l_key = n ? metas[0].port % MAX_LINKS : 0, p_key = n ? metas[0].key.proto : 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		const struct capture_meta *m = &metas[i];
-		uint64_t bytes = m->l3_octets;
-		unsigned port = m->port % MAX_LINKS, proto = m->key.proto;
+		unsigned port = m[i].port % MAX_LINKS, proto = m[i].key.proto;
+		uint64_t bytes = m[i].l3_octets;
 
-		if (WR_UNLIKELY(m->ts_ns >= end || c->start_ns == 0)) {
-			if (c->start_ns == 0) {
-				c->start_ns = m->ts_ns - m->ts_ns % c->bin_ns;
-			} else {
-				run_flush(c->link, l_key, l_pk, l_by);
-				run_flush(proto_cells, p_key, p_pk, p_by);
-				l_pk = l_by = p_pk = p_by = 0;
-				advance(c, m->ts_ns, emit, arg);
-			}
-			end = c->start_ns + c->bin_ns;
-		}
 		if (WR_UNLIKELY(port != l_key)) {
-			run_flush(c->link, l_key, l_pk, l_by);
+			c->link[l_key].packets += l_pk;
+			c->link[l_key].bytes += l_by;
 			l_key = port;
 			l_pk = l_by = 0;
 		}
 		l_pk++;
 		l_by += bytes;
 		if (WR_UNLIKELY(proto != p_key)) {
-			run_flush(proto_cells, p_key, p_pk, p_by);
+			if (c->proto) {
+				c->proto[p_key].packets += p_pk;
+				c->proto[p_key].bytes += p_by;
+			}
 			p_key = proto;
 			p_pk = p_by = 0;
 		}
 		p_pk++;
 		p_by += bytes;
-		if (c->vlan && m->key.vlan_depth) {
-			c->vlan[m->key.vlan[0] & (N_VLAN - 1)].packets++;
-			c->vlan[m->key.vlan[0] & (N_VLAN - 1)].bytes += bytes;
+	}
+	c->link[l_key].packets += l_pk;
+	c->link[l_key].bytes += l_by;
+	if (c->proto) {
+		c->proto[p_key].packets += p_pk;
+		c->proto[p_key].bytes += p_by;
+	}
+}
+
+/* The families counted by lookup, each in a loop of its own over the packets of one bin, so
+ * that a family's loads of one packet overlap with those of the next. */
+static void count_lookups(struct detect_counter *c, const struct capture_meta *m, unsigned n)
+{
+	const struct detect_watch *w = c->w;
+
+	if (c->vlan)
+		for (unsigned i = 0; i < n; i++)
+			if (m[i].key.vlan_depth) {
+				struct cnt *x = &c->vlan[m[i].key.vlan[0] & (N_VLAN - 1)];
+
+				x->packets++;
+				x->bytes += m[i].l3_octets;
+			}
+	if (c->dport)
+		for (unsigned i = 0; i < n; i++) {
+			unsigned p = m[i].key.proto;
+
+			if (p == 6 || p == 17 || p == 132) {
+				struct cnt *x = &c->dport[m[i].key.dport];
+
+				x->packets++;
+				x->bytes += m[i].l3_octets;
+			}
 		}
-		if (c->dport && (m->key.proto == 6 || m->key.proto == 17 || m->key.proto == 132)) {
-			c->dport[m->key.dport].packets++;
-			c->dport[m->key.dport].bytes += bytes;
-		}
-		if (c->prefix) {
-			uint32_t v = lpm_lookup(&w->prefixes, m->key.dst, m->key.ip_version);
+	if (c->prefix)
+		for (unsigned i = 0; i < n; i++) {
+			uint32_t v = lpm_lookup(&w->prefixes, m[i].key.dst, m[i].key.ip_version);
 
 			if (v) {
 				c->prefix[v - 1].packets++;
-				c->prefix[v - 1].bytes += bytes;
+				c->prefix[v - 1].bytes += m[i].l3_octets;
 			}
 		}
-		if (c->as) {
-			uint32_t v = lpm_lookup(&w->asn, m->key.dst, m->key.ip_version);
+	if (c->as)
+		for (unsigned i = 0; i < n; i++) {
+			uint32_t v = lpm_lookup(&w->asn, m[i].key.dst, m[i].key.ip_version);
 
 			if (v) {
 				c->as[v - 1].packets++;
-				c->as[v - 1].bytes += bytes;
+				c->as[v - 1].bytes += m[i].l3_octets;
 			}
 		}
-		if (c->hh)
-			count_hh(c, m, bytes);
+	if (c->hh)
+		for (unsigned i = 0; i < n; i++)
+			count_hh(c, &m[i], m[i].l3_octets);
+}
+
+void detect_counter_add_burst(struct detect_counter *c, const struct capture_meta *metas,
+                              unsigned n, detect_bin_fn emit, void *arg)
+{
+	unsigned i = 0;
+
+	while (i < n) {
+		unsigned j = i + 1;
+		uint64_t end;
+
+		if (WR_UNLIKELY(c->start_ns == 0))
+			c->start_ns = metas[i].ts_ns - metas[i].ts_ns % c->bin_ns;
+		else if (WR_UNLIKELY(metas[i].ts_ns >= c->start_ns + c->bin_ns))
+			advance(c, metas[i].ts_ns, emit, arg);
+		/* the packets up to the first of a later bin (one of an earlier bin, out of
+		 * order, counts in the open one) */
+		end = c->start_ns + c->bin_ns;
+		while (j < n && metas[j].ts_ns < end)
+			j++;
+		count_link_proto(c, metas + i, j - i);
+		count_lookups(c, metas + i, j - i);
+		i = j;
 	}
-	run_flush(c->link, l_key, l_pk, l_by);
-	run_flush(proto_cells, p_key, p_pk, p_by);
 }
 
 void detect_counter_add_flows(struct detect_counter *c, unsigned link, uint64_t flows)
