@@ -100,6 +100,25 @@ static const struct {
 };
 #undef KEY
 
+const char *detect_param_name(unsigned i)
+{
+	return i < WR_ARRAY_SIZE(param_keys) ? param_keys[i].key : NULL;
+}
+
+double detect_param_value(const struct detect_params *p, unsigned i)
+{
+	const uint8_t *field = (const uint8_t *)p + param_keys[i].off;
+	double d;
+	unsigned u;
+
+	if (param_keys[i].size == sizeof(double)) {
+		memcpy(&d, field, sizeof(d));
+		return d;
+	}
+	memcpy(&u, field, sizeof(u));
+	return u;
+}
+
 int detect_params_set(struct detect_params *p, const char *kv, char *err, size_t errlen)
 {
 	const char *eq = strchr(kv, '=');

@@ -31,6 +31,7 @@
 #define PROBE_MAX_QUEUES  16 /* per input */
 #define PROBE_BURST       32
 #define PROBE_MAX_WATCH   16
+#define PROBE_MAX_EAL     64 /* EAL arguments from the config file */
 
 struct probe_config {
 	const char *inputs[PROBE_MAX_INPUTS];
@@ -66,6 +67,14 @@ struct probe_config {
 	const char *alerts_file;     /* --alerts-file: JSON lines, or NULL */
 	const char *probe_id;        /* --probe-id [the host name] */
 	int quiet;                   /* no summary on stderr */
+	/* where the settings came from (options.c) */
+	const char *config_file;             /* -c FILE, or NULL */
+	int check_only;                      /* -t: check the settings and exit */
+	const char *eal_file[PROBE_MAX_EAL]; /* eal: of the config file */
+	unsigned n_eal_file;
+	char **eal_owned;                              /* eal_file as the EAL's argv */
+	unsigned sample_origin_line[PROBE_MAX_INPUTS]; /* file line of sample N=..., 0: none */
+	struct probe_owned *owned;                     /* strings read from the config file */
 };
 
 struct probe_input;
