@@ -858,12 +858,16 @@ static int apply_file(struct parse_state *st, const char *file, const struct opt
 	return 0;
 }
 
+static int file_value(struct parse_state *st, const char *file, yaml_document_t *doc,
+                      const struct opt_def *o, const char *key, const yaml_node_t *vn);
+
 /* One key: value pair of the file. 0 or an exit status. */
 static int file_pair(struct parse_state *st, const char *file, yaml_document_t *doc,
                      const yaml_node_t *kn, const yaml_node_t *vn)
 {
 	char key[64], h[96];
 	const struct opt_def *o;
+	int rc;
 
 	if (kn->type != YAML_SCALAR_NODE || kn->data.scalar.length >= sizeof(key))
 		return bad(&(struct origin){file, line_of(kn)}, "key",
@@ -880,6 +884,16 @@ static int file_pair(struct parse_state *st, const char *file, yaml_document_t *
 	if (st->origin[o - opts].file != NULL)
 		return bad(&(struct origin){file, line_of(kn)}, key,
 		           "given twice (first at line %u)", st->origin[o - opts].line);
+	rc = file_value(st, file, doc, o, key, vn);
+	st->origin[o - opts] = (struct origin){file, line_of(kn)};
+	return rc;
+}
+
+/* The value of key (option o): a scalar, a list or the detector's mapping. 0 or an exit
+ * status. */
+static int file_value(struct parse_state *st, const char *file, yaml_document_t *doc,
+                      const struct opt_def *o, const char *key, const yaml_node_t *vn)
+{
 	if (vn->type == YAML_SEQUENCE_NODE) {
 		if (o->kind != OPT_LIST && !(o->flags & OF_REPEAT))
 			return bad(&(struct origin){file, line_of(vn)}, key,
@@ -895,8 +909,6 @@ static int file_pair(struct parse_state *st, const char *file, yaml_document_t *
 			if ((rc = apply_file(st, file, o, val, line_of(item))) != 0)
 				return rc;
 		}
-		if (vn->data.sequence.items.start == vn->data.sequence.items.top)
-			st->origin[o - opts] = (struct origin){file, line_of(vn)};
 		return 0;
 	}
 	if (vn->type == YAML_MAPPING_NODE) {
