@@ -36,6 +36,9 @@ enum opt_kind {
 #define OF_CLI    0x1u /* command line only */
 #define OF_FILE   0x2u /* config file only */
 #define OF_REPEAT 0x4u /* OPT_FN: repeatable (a list in the file) */
+#define OF_RELOAD                                                              \
+	0x8u /* taken up by a running weir on SIGHUP (none yet: a changed file \
+	        takes effect at the next start) */
 
 struct parse_state;
 
@@ -515,8 +518,8 @@ static const char *kind_name(const struct opt_def *o)
 /* The key reference of docs/CONFIG.md, a row per option. */
 static void print_help_config(FILE *f)
 {
-	fputs("| key | command line | type | default | bounds | unit | meaning |\n"
-	      "|---|---|---|---|---|---|---|\n",
+	fputs("| key | command line | type | default | bounds | unit | reload | meaning |\n"
+	      "|---|---|---|---|---|---|---|---|\n",
 	      f);
 	for (size_t i = 0; i < N_OPTS; i++) {
 		const struct opt_def *o = &opts[i];
@@ -531,11 +534,11 @@ static void print_help_config(FILE *f)
 		fprintf(f, "| %s%s%s | %s |", o->flags & OF_CLI ? "" : "`",
 		        o->flags & OF_CLI ? "(none)" : o->name, o->flags & OF_CLI ? "" : "`",
 		        o->flags & OF_FILE ? "(after `--`)" : cli);
-		fprintf(f, " %s | %s | %s | %s | ", kind_name(o),
+		fprintf(f, " %s | %s | %s | %s | %s | ", kind_name(o),
 		        o->def        ? o->def
 		        : o->def_note ? o->def_note
 		                      : "",
-		        range, o->unit ? o->unit : "");
+		        range, o->unit ? o->unit : "", o->flags & OF_RELOAD ? "yes" : "no");
 		for (const char *p = o->help; *p; p++)
 			fputs(*p == '|' ? "\\|" : (char[2]){*p, 0}, f);
 		fputs(" |\n", f);
