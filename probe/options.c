@@ -564,14 +564,28 @@ static uint64_t get_num(const struct probe_config *c, const struct opt_def *o)
 	return v64;
 }
 
+/* v in the fewest digits (15 or 17) that read back as v. */
+static const char *exact(double v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.15g", v);
+	if (strtod(buf, NULL) != v)
+		snprintf(buf, len, "%.17g", v);
+	return buf;
+}
+
 /* Prints "<a><b>"value"" with the value as a YAML double-quoted string. */
 static void put_quoted(FILE *f, const char *a, const char *b, const char *v)
 {
 	fprintf(f, "%s%s\"", a, b);
 	for (; *v; v++) {
-		if (*v == '"' || *v == '\\')
-			fputc('\\', f);
-		fputc(*v, f);
+		unsigned char u = (unsigned char)*v;
+
+		if (u == '"' || u == '\\')
+			fprintf(f, "\\%c", u);
+		else if (u < 0x20 || u == 0x7f) /* control characters as escapes */
+			fprintf(f, "\\x%02x", u);
+		else
+			fputc(u, f);
 	}
 	fputs("\"\n", f);
 }
@@ -627,10 +641,13 @@ static void print_effective(FILE *f, const struct probe_config *c, const struct 
 			if (o->fn == set_timestamps) {
 				fprintf(f, "%s: %s\n", o->name, c->ipfix.time_ns ? "ns" : "ms");
 			} else if (o->fn == set_detect) {
+				char num[40];
+
 				fprintf(f, "%s:\n", o->name);
 				for (unsigned k = 0; detect_param_name(k) != NULL; k++)
-					fprintf(f, "  %s: %.15g\n", detect_param_name(k),
-					        detect_param_value(&c->detect, k));
+					fprintf(f, "  %s: %s\n", detect_param_name(k),
+					        exact(detect_param_value(&c->detect, k), num,
+					              sizeof(num)));
 			} else if (o->fn == set_sample) {
 				char item[300];
 
@@ -924,13 +941,17 @@ static int file_value(struct parse_state *st, const char *file, yaml_document_t 
 			const yaml_node_t *dv = yaml_document_get_node(doc, p->value);
 			const char *k = dk ? scalar(st, file, dk, key) : NULL;
 			const char *v = k && dv ? scalar(st, file, dv, k) : NULL;
-			char kv[256];
+			char *kv;
 			int rc;
 
 			if (v == NULL)
 				return 2;
-			snprintf(kv, sizeof(kv), "%s=%s", k, v);
-			if ((v = keep(st->c, kv, strlen(kv))) == NULL)
+			kv = malloc(strlen(k) + strlen(v) + 2);
+			if (kv != NULL)
+				sprintf(kv, "%s=%s", k, v);
+			v = kv ? keep(st->c, kv, strlen(kv)) : NULL;
+			free(kv);
+			if (v == NULL)
 				return bad(NULL, key, "out of memory");
 			if ((rc = apply_file(st, file, o, v, line_of(dk))) != 0)
 				return rc;
@@ -963,16 +984,35 @@ static int read_file(struct parse_state *st, const char *file)
 	}
 	yaml_parser_set_input_file(&parser, f);
 	if (!yaml_parser_load(&parser, &doc)) {
-		fprintf(stderr, "weir: %s:%zu:%zu: not valid YAML: %s%s%s\n", file,
-		        parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-		        parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
-		        parser.context ? parser.context : "");
+		if (parser.error ==
+		    YAML_READER_ERROR) /* bad bytes: libyaml knows the offset only */
+			fprintf(stderr, "weir: %s: byte %zu: not valid YAML: %s\n", file,
+			        parser.problem_offset,
+			        parser.problem ? parser.problem : "bad bytes");
+		else
+			fprintf(stderr, "weir: %s:%zu:%zu: not valid YAML: %s%s%s\n", file,
+			        parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+			        parser.problem ? parser.problem : "syntax error",
+			        parser.context ? " " : "", parser.context ? parser.context : "");
 		yaml_parser_delete(&parser);
 		fclose(f);
 		return 2;
 	}
 	root = yaml_document_get_root_node(&doc);
-	if (root != NULL && root->type != YAML_MAPPING_NODE)
+	if (root != NULL) {
+		/* one document only: a second (after ---) would be ignored without a word */
+		yaml_document_t more;
+
+		if (yaml_parser_load(&parser, &more)) {
+			yaml_node_t *r2 = yaml_document_get_root_node(&more);
+
+			if (r2 != NULL)
+				rc = bad(&(struct origin){file, line_of(r2)}, "file",
+				         "a second YAML document: weir reads one");
+			yaml_document_delete(&more);
+		}
+	}
+	if (rc == 0 && root != NULL && root->type != YAML_MAPPING_NODE)
 		rc = bad(&(struct origin){file, line_of(root)}, "file",
 		         "expected a mapping of option names to values");
 	for (yaml_node_pair_t *p = root ? root->data.mapping.pairs.start : NULL;
@@ -1183,7 +1223,15 @@ int probe_options_parse(int argc, char **argv, struct probe_config *c)
 		if (o->kind == OPT_LIST && !cli_seen[o - opts]) {
 			/* the command line's list replaces the file's */
 			*(unsigned *)((uint8_t *)c + o->count_off) = 0;
-			memset(st.watch_line, 0, sizeof(st.watch_line));
+			if (strcmp(o->name, "watch") == 0)
+				memset(st.watch_line, 0, sizeof(st.watch_line));
+		}
+		if (o->fn == set_sample && !cli_seen[o - opts]) {
+			/* so are the file's sample selectors */
+			st.every = (struct capture_sampler_params){.algo = CAPTURE_SAMPLE_NONE};
+			st.every_spec = NULL;
+			memset(c->sample_own, 0, sizeof(c->sample_own));
+			memset(c->sample_origin_line, 0, sizeof(c->sample_origin_line));
 		}
 		cli_seen[o - opts] = 1;
 		st.cur = cli;

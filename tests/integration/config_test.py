@@ -52,6 +52,7 @@ ERROR_CASES = [
     ("- a\n", 5, ["not valid YAML"]),
     ("idle-timeout: [1\n", 6, ["not valid YAML"]),
     ("output:\n  - \"ipfix:file:/tmp/x\"\n", 5, ["output", "given twice"]),
+    ("---\nworkers: 2\n", 6, ["second YAML document"]),
 ]
 
 
@@ -123,12 +124,13 @@ def test_precedence(weir, tmp):
         'idle-timeout: 30\nactive-timeout: 600\nbiflow: yes\n'
         'watch:\n  - proto\n  - dport\n'
         'detect:\n  drop_warning: 0.4\n  raise_critical_s: 7\n'
-        'eal:\n  - "--no-huge"\n')
+        'eal:\n  - "--no-huge"\n'
+        'sample:\n  - "2=count:5"\n')
     _, file_only = effective(weir, ["-c", cfg])
     want = {"idle-timeout": "30", "active-timeout": "600", "biflow": "true",
             "input": ["gen:flows=10", "gen:flows=20"], "output": ["ipfix:file:/tmp/a"],
             "watch": ["proto", "dport"], "eal": ["--no-huge"], "max-flows": "1048576",
-            "udp-rate": "20000", "timestamps": "ms"}
+            "udp-rate": "20000", "timestamps": "ms", "sample": ["none", "2=count:5"]}
     for k, v in want.items():
         if file_only.get(k) != v:
             wt.fail("from the file alone, %s is %r, expected %r" % (k, file_only.get(k), v))
@@ -137,10 +139,11 @@ def test_precedence(weir, tmp):
         wt.fail("detect from the file: %r" % file_only["detect"])
     text, both = effective(weir, ["-c", cfg, "--idle-timeout", "5", "-i", "gen:flows=3",
                                   "--watch", "vlan", "--detect", "drop_warning=0.3",
-                                  "--timestamps", "ns", "--", "--in-memory"])
+                                  "--timestamps", "ns", "--sample", "count:3",
+                                  "--", "--in-memory"])
     want = {"idle-timeout": "5", "active-timeout": "600", "input": ["gen:flows=3"],
             "watch": ["vlan"], "timestamps": "ns", "eal": ["--in-memory"],
-            "output": ["ipfix:file:/tmp/a"]}
+            "output": ["ipfix:file:/tmp/a"], "sample": ["count:3"]}
     for k, v in want.items():
         if both.get(k) != v:
             wt.fail("with the command line over the file, %s is %r, expected %r" % (
