@@ -99,6 +99,7 @@ static const struct {
     KEY(dst_prefix_idle_s),
 };
 #undef KEY
+_Static_assert(WR_ARRAY_SIZE(param_keys) == DETECT_N_PARAMS, "DETECT_N_PARAMS is the table's");
 
 const char *detect_param_name(unsigned i)
 {

@@ -78,12 +78,15 @@ void detect_params_default(struct detect_params *p);
 
 /* Sets one parameter from "KEY=VALUE" (KEY: a field name above). 0, or -EINVAL with the
  * problem (unknown key, not a number) in err. Ranges are detect_params_check()'s. */
-/* The name of parameter i (0, 1, ...), NULL past the last: for hints and documentation. */
-const char *detect_param_name(unsigned i);
-/* The value of parameter i (< the count detect_param_name() gives names for). */
-double detect_param_value(const struct detect_params *p, unsigned i);
-
 int detect_params_set(struct detect_params *p, const char *key_value, char *err, size_t errlen);
+
+#define DETECT_N_PARAMS 28 /* the parameters settable by name */
+
+/* The name of parameter i (0 .. DETECT_N_PARAMS-1), NULL past the last: for hints and
+ * documentation. */
+const char *detect_param_name(unsigned i);
+/* The value of parameter i (< DETECT_N_PARAMS). */
+double detect_param_value(const struct detect_params *p, unsigned i);
 
 /* Checks every parameter; 0 or -EINVAL with the offending key in *ret_key. */
 int detect_params_check(const struct detect_params *p, const char **ret_key);

@@ -33,9 +33,10 @@ enum opt_kind {
 	OPT_FN,   /* checked and stored by a function of its own */
 };
 
-#define OF_CLI    0x1u /* command line only */
-#define OF_FILE   0x2u /* config file only */
-#define OF_REPEAT 0x4u /* OPT_FN: repeatable (a list in the file) */
+#define OF_CLI    0x1u  /* command line only */
+#define OF_FILE   0x2u  /* config file only */
+#define OF_REPEAT 0x4u  /* OPT_FN: repeatable (a list in the file) */
+#define OF_MAP    0x10u /* OPT_FN: a mapping of KEY: VALUE in the file, each applied as KEY=VALUE */
 #define OF_RELOAD                                                              \
 	0x8u /* taken up by a running weir on SIGHUP (none yet: a changed file \
 	        takes effect at the next start) */
@@ -56,6 +57,10 @@ struct opt_def {
 	size_t count_off;  /* OPT_LIST: its unsigned count */
 	unsigned list_max;
 	int (*fn)(struct parse_state *st, const char *val, char *err, size_t errlen);
+	/* OPT_FN: forgets the file's values when the command line gives the option (a
+	 * repeatable one), and prints the value in effect */
+	void (*reset)(struct parse_state *st);
+	void (*print)(FILE *f, const struct opt_def *o, const struct parse_state *st);
 	const char *section; /* starts a group in --help */
 	const char *help;
 };
@@ -66,21 +71,20 @@ struct origin {
 	unsigned line;
 };
 
-#define MAX_DETECT_SEEN 64
+#define LIST_MAX PROBE_MAX_EAL /* the longest list option */
+_Static_assert(PROBE_MAX_INPUTS <= LIST_MAX && PROBE_MAX_OUTPUTS <= LIST_MAX &&
+                   PROBE_MAX_WATCH <= LIST_MAX,
+               "list_line has room for every list");
 
 struct parse_state {
 	struct probe_config *c;
 	struct capture_sampler_params every; /* --sample without N= */
 	const char *every_spec;
-	struct origin *origin; /* per table entry: where its last value came from */
-	uint8_t *cli_seen;     /* per table entry: given on the command line */
-	struct {
-		char key[48];
-		struct origin at;
-	} detect_seen[MAX_DETECT_SEEN];
-	unsigned n_detect_seen;
-	struct origin cur;                    /* the value being applied */
-	unsigned watch_line[PROBE_MAX_WATCH]; /* file line of each watch: item, 0: none */
+	struct origin origin[64];         /* per table entry: where its last value came from */
+	struct origin cur;                /* the value being applied */
+	unsigned list_line[64][LIST_MAX]; /* file line of each list item, 0: none */
+	unsigned sample_line[PROBE_MAX_INPUTS];   /* file line of sample N=..., 0: none */
+	struct origin detect_at[DETECT_N_PARAMS]; /* where each detector key was set */
 };
 
 /* Strings read from the config file live as long as the config: a list freed at the end. */
@@ -102,6 +106,22 @@ static const char *keep(struct probe_config *c, const char *s, size_t len)
 	return o->s;
 }
 
+/* "k=v", kept like keep()'s strings. */
+static const char *keep_join(struct probe_config *c, const char *k, const char *v)
+{
+	size_t lk = strlen(k), lv = strlen(v);
+	struct probe_owned *o = malloc(sizeof(*o) + lk + lv + 2);
+
+	if (o == NULL)
+		return NULL;
+	memcpy(o->s, k, lk);
+	o->s[lk] = '=';
+	memcpy(o->s + lk + 1, v, lv + 1);
+	o->next = c->owned;
+	c->owned = o;
+	return o->s;
+}
+
 void probe_options_free(struct probe_config *c)
 {
 	struct probe_owned *o = c->owned, *next;
@@ -111,8 +131,60 @@ void probe_options_free(struct probe_config *c)
 		free(o);
 	}
 	c->owned = NULL;
-	free(c->eal_owned);
-	c->eal_owned = NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Printing values as the file writes them                                                    */
+
+static uint64_t get_num(const struct probe_config *c, const struct opt_def *o)
+{
+	const uint8_t *field = (const uint8_t *)c + o->off;
+	uint16_t v16;
+	uint32_t v32;
+	uint64_t v64;
+
+	if (o->size == sizeof(v16)) {
+		memcpy(&v16, field, sizeof(v16));
+		return v16;
+	}
+	if (o->size == sizeof(v32)) {
+		memcpy(&v32, field, sizeof(v32));
+		return v32;
+	}
+	memcpy(&v64, field, sizeof(v64));
+	return v64;
+}
+
+/* v in the fewest digits (15 or 17) that read back as v. */
+static const char *exact(double v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.15g", v);
+	if (strtod(buf, NULL) != v)
+		snprintf(buf, len, "%.17g", v);
+	return buf;
+}
+
+/* Writes v escaped for a YAML double-quoted string (control characters as \xNN). */
+static void put_escaped(FILE *f, const char *v)
+{
+	for (; *v; v++) {
+		unsigned char u = (unsigned char)*v;
+
+		if (u == '"' || u == '\\')
+			fprintf(f, "\\%c", u);
+		else if (u < 0x20 || u == 0x7f)
+			fprintf(f, "\\x%02x", u);
+		else
+			fputc(u, f);
+	}
+}
+
+/* Prints "<a><b>"value"" with the value as a YAML double-quoted string. */
+static void put_quoted(FILE *f, const char *a, const char *b, const char *v)
+{
+	fprintf(f, "%s%s\"", a, b);
+	put_escaped(f, v);
+	fputs("\"\n", f);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -152,9 +224,32 @@ static int set_sample(struct parse_state *st, const char *arg, char *err, size_t
 		c->sample[n - 1] = sp;
 		c->sample_spec[n - 1] = sp.algo == CAPTURE_SAMPLE_NONE ? NULL : spec;
 		c->sample_own[n - 1] = 1;
-		c->sample_origin_line[n - 1] = st->cur.line;
+		st->sample_line[n - 1] = st->cur.line;
 	}
 	return 0;
+}
+
+/* The command line's --sample replaces the file's selectors, like its lists. */
+static void reset_sample(struct parse_state *st)
+{
+	st->every = (struct capture_sampler_params){.algo = CAPTURE_SAMPLE_NONE};
+	st->every_spec = NULL;
+	memset(st->c->sample_own, 0, sizeof(st->c->sample_own));
+	memset(st->sample_line, 0, sizeof(st->sample_line));
+}
+
+static void print_sample(FILE *f, const struct opt_def *o, const struct parse_state *st)
+{
+	const struct probe_config *c = st->c;
+
+	fprintf(f, "%s:\n", o->name);
+	put_quoted(f, " ", " - ", st->every_spec ? st->every_spec : "none");
+	for (unsigned k = 0; k < PROBE_MAX_INPUTS; k++)
+		if (c->sample_own[k]) {
+			fprintf(f, "  - \"%u=", k + 1);
+			put_escaped(f, c->sample_spec[k] ? c->sample_spec[k] : "none");
+			fputs("\"\n", f);
+		}
 }
 
 static int set_timestamps(struct parse_state *st, const char *val, char *err, size_t errlen)
@@ -167,50 +262,53 @@ static int set_timestamps(struct parse_state *st, const char *val, char *err, si
 	return 0;
 }
 
-static unsigned edit_distance(const char *a, const char *b);
+static void print_timestamps(FILE *f, const struct opt_def *o, const struct parse_state *st)
+{
+	fprintf(f, "%s: %s\n", o->name, st->c->ipfix.time_ns ? "ns" : "ms");
+}
+
+static const char *nearest(const char *key, const char *(*name)(unsigned));
+
+/* The index of detector parameter `key` (len bytes long), or -1. */
+static int detect_index(const char *key, size_t len)
+{
+	for (unsigned i = 0; detect_param_name(i) != NULL; i++)
+		if (strlen(detect_param_name(i)) == len &&
+		    strncmp(detect_param_name(i), key, len) == 0)
+			return (int)i;
+	return -1;
+}
 
 /* --detect KEY=VALUE. An unknown key gets the nearest known one as a hint. */
 static int set_detect(struct parse_state *st, const char *kv, char *err, size_t errlen)
 {
-	const char *eq = strchr(kv, '='), *best = NULL;
-	unsigned best_d = ~0u;
-	char key[48];
+	const char *eq = strchr(kv, '=');
+	int i = eq ? detect_index(kv, (size_t)(eq - kv)) : -1;
 
 	if (detect_params_set(&st->c->detect, kv, err, errlen) == 0) {
-		size_t len = eq ? (size_t)(eq - kv) : 0;
-		unsigned i;
-
-		if (len >= sizeof(key))
-			return 0;
-		memcpy(key, kv, len);
-		key[len] = '\0';
-		for (i = 0; i < st->n_detect_seen; i++)
-			if (strcmp(st->detect_seen[i].key, key) == 0)
-				break;
-		if (i == st->n_detect_seen && i < MAX_DETECT_SEEN)
-			strcpy(st->detect_seen[st->n_detect_seen++].key, key);
-		if (i < MAX_DETECT_SEEN)
-			st->detect_seen[i].at = st->cur;
+		st->detect_at[i] = st->cur; /* set: the key is known */
 		return 0;
 	}
-	if (eq == NULL || (size_t)(eq - kv) >= sizeof(key) || strncmp(err, "unknown key", 11) != 0)
-		return -EINVAL;
-	memcpy(key, kv, (size_t)(eq - kv));
-	key[eq - kv] = '\0';
-	for (unsigned i = 0; detect_param_name(i) != NULL; i++) {
-		unsigned d = edit_distance(key, detect_param_name(i));
-
-		if (d < best_d) {
-			best_d = d;
-			best = detect_param_name(i);
-		}
-	}
-	if (best != NULL && best_d <= 1 + strlen(key) / 3) {
+	if (eq != NULL && i < 0) {
+		char key[64];
+		const char *best;
 		size_t used = strlen(err);
 
-		snprintf(err + used, errlen - used, " (did you mean '%s'?)", best);
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+		if ((best = nearest(key, detect_param_name)) != NULL)
+			snprintf(err + used, errlen - used, " (did you mean '%s'?)", best);
 	}
 	return -EINVAL;
+}
+
+static void print_detect(FILE *f, const struct opt_def *o, const struct parse_state *st)
+{
+	char num[40];
+
+	fprintf(f, "%s:\n", o->name);
+	for (unsigned k = 0; detect_param_name(k) != NULL; k++)
+		fprintf(f, "  %s: %s\n", detect_param_name(k),
+		        exact(detect_param_value(&st->c->detect, k), num, sizeof(num)));
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -276,6 +374,8 @@ static const struct opt_def opts[] = {
      .flags = OF_REPEAT,
      .metavar = "[N=]SPEC",
      .fn = set_sample,
+     .reset = reset_sample,
+     .print = print_sample,
      .def_note = "none",
      .help = "select packets before the table, on every input or on input N (1 = the "
              "first input; repeatable; N= wins): count:N (1 in N), random:N (1 of every N "
@@ -294,6 +394,7 @@ static const struct opt_def opts[] = {
      .metavar = "ms|ns",
      .def = "ms",
      .fn = set_timestamps,
+     .print = print_timestamps,
      .help = "flowStart/EndMilliseconds or flowStart/EndNanoseconds"},
     {NUM("stats-refresh", "SEC", "60", "s", 1, 86400, ipfix.stats_refresh_s),
      .help = "send the statistics options records every SEC seconds (also with every "
@@ -337,9 +438,10 @@ static const struct opt_def opts[] = {
     {NUM("bin-ms", "MS", "1000", "ms", 100, 60000, bin_ms), .help = "counting bin"},
     {.name = "detect",
      .kind = OPT_FN,
-     .flags = OF_REPEAT,
+     .flags = OF_REPEAT | OF_MAP,
      .metavar = "KEY=VALUE",
      .fn = set_detect,
+     .print = print_detect,
      .def_note = "docs/DETECTION.md",
      .help = "a detector parameter (repeatable; in the file, a mapping of KEY: VALUE; see "
              "docs/DETECTION.md), e.g. drop_warning=0.5, raise_critical_s=3, warmup_s=600"},
@@ -390,6 +492,7 @@ static const struct opt_def opts[] = {
 };
 
 #define N_OPTS WR_ARRAY_SIZE(opts)
+_Static_assert(N_OPTS <= WR_ARRAY_SIZE(((struct parse_state *)0)->origin), "parse_state room");
 
 static const char usage_head[] =
     "Usage: weir -i INPUT [-i INPUT ...] -o OUTPUT [-o OUTPUT ...] [OPTIONS] [-- EAL-ARGS]\n"
@@ -486,13 +589,11 @@ static void print_help(FILE *f)
 		describe_bounds(o, bounds, sizeof(bounds));
 		snprintf(text, sizeof(text), "%s%s%s", o->help, bounds[0] ? " " : "", bounds);
 		fputs(head, f);
-		if (n < 29) {
+		if (n < 29) /* the text beside the option, or below it when the option is long */
 			fprintf(f, "%*s", 29 - n, "");
-			print_wrapped(f, text, 29, 29);
-		} else {
+		else
 			fprintf(f, "\n%*s", 29, "");
-			print_wrapped(f, text, 29, 29);
-		}
+		print_wrapped(f, text, 29, 29);
 	}
 	fputs(usage_tail, f);
 }
@@ -509,8 +610,7 @@ static const char *kind_name(const struct opt_def *o)
 	case OPT_LIST:
 		return "list of strings";
 	case OPT_FN:
-		return o->flags & OF_REPEAT ? (strcmp(o->name, "detect") == 0 ? "mapping" : "list")
-		                            : "string";
+		return o->flags & OF_MAP ? "mapping" : o->flags & OF_REPEAT ? "list" : "string";
 	}
 	return "";
 }
@@ -543,51 +643,6 @@ static void print_help_config(FILE *f)
 			fputs(*p == '|' ? "\\|" : (char[2]){*p, 0}, f);
 		fputs(" |\n", f);
 	}
-}
-
-static uint64_t get_num(const struct probe_config *c, const struct opt_def *o)
-{
-	const uint8_t *field = (const uint8_t *)c + o->off;
-	uint16_t v16;
-	uint32_t v32;
-	uint64_t v64;
-
-	if (o->size == sizeof(v16)) {
-		memcpy(&v16, field, sizeof(v16));
-		return v16;
-	}
-	if (o->size == sizeof(v32)) {
-		memcpy(&v32, field, sizeof(v32));
-		return v32;
-	}
-	memcpy(&v64, field, sizeof(v64));
-	return v64;
-}
-
-/* v in the fewest digits (15 or 17) that read back as v. */
-static const char *exact(double v, char *buf, size_t len)
-{
-	snprintf(buf, len, "%.15g", v);
-	if (strtod(buf, NULL) != v)
-		snprintf(buf, len, "%.17g", v);
-	return buf;
-}
-
-/* Prints "<a><b>"value"" with the value as a YAML double-quoted string. */
-static void put_quoted(FILE *f, const char *a, const char *b, const char *v)
-{
-	fprintf(f, "%s%s\"", a, b);
-	for (; *v; v++) {
-		unsigned char u = (unsigned char)*v;
-
-		if (u == '"' || u == '\\')
-			fprintf(f, "\\%c", u);
-		else if (u < 0x20 || u == 0x7f) /* control characters as escapes */
-			fprintf(f, "\\x%02x", u);
-		else
-			fputc(u, f);
-	}
-	fputs("\"\n", f);
 }
 
 /* The settings in effect, as a config file that gives them (for -t and the control socket).
@@ -638,29 +693,7 @@ static void print_effective(FILE *f, const struct probe_config *c, const struct 
 			break;
 		}
 		case OPT_FN:
-			if (o->fn == set_timestamps) {
-				fprintf(f, "%s: %s\n", o->name, c->ipfix.time_ns ? "ns" : "ms");
-			} else if (o->fn == set_detect) {
-				char num[40];
-
-				fprintf(f, "%s:\n", o->name);
-				for (unsigned k = 0; detect_param_name(k) != NULL; k++)
-					fprintf(f, "  %s: %s\n", detect_param_name(k),
-					        exact(detect_param_value(&c->detect, k), num,
-					              sizeof(num)));
-			} else if (o->fn == set_sample) {
-				char item[300];
-
-				fprintf(f, "%s:\n", o->name);
-				put_quoted(f, " ", " - ", st->every_spec ? st->every_spec : "none");
-				for (unsigned k = 0; k < PROBE_MAX_INPUTS; k++)
-					if (c->sample_own[k]) {
-						snprintf(item, sizeof(item), "%u=%s", k + 1,
-						         c->sample_spec[k] ? c->sample_spec[k]
-						                           : "none");
-						put_quoted(f, " ", " - ", item);
-					}
-			}
+			o->print(f, o, st);
 			break;
 		}
 	}
@@ -781,27 +814,28 @@ static const struct opt_def *find_opt(const char *name)
 	return NULL;
 }
 
-/* " (did you mean 'x'?)" for the nearest file key, or "". */
-static const char *hint(const char *key, char *buf, size_t len)
+/* The name nearest to key among name(0), name(1), ... (up to the first NULL; "" is
+ * skipped), when it is near enough to be a typo of it; else NULL. */
+static const char *nearest(const char *key, const char *(*name)(unsigned))
 {
-	const char *best = NULL;
+	const char *best = NULL, *n;
 	unsigned best_d = ~0u;
 
-	for (size_t i = 0; i < N_OPTS; i++) {
-		unsigned d;
+	for (unsigned i = 0; (n = name(i)) != NULL; i++) {
+		unsigned d = n[0] ? edit_distance(key, n) : ~0u;
 
-		if (opts[i].flags & OF_CLI)
-			continue;
-		d = edit_distance(key, opts[i].name);
 		if (d < best_d) {
 			best_d = d;
-			best = opts[i].name;
+			best = n;
 		}
 	}
-	if (best == NULL || best_d > 1 + strlen(key) / 3)
-		return "";
-	snprintf(buf, len, " (did you mean '%s'?)", best);
-	return buf;
+	return best != NULL && best_d <= 1 + strlen(key) / 3 ? best : NULL;
+}
+
+/* The keys a config file may hold, for nearest(). */
+static const char *file_key(unsigned i)
+{
+	return i >= N_OPTS ? NULL : opts[i].flags & OF_CLI ? "" : opts[i].name;
 }
 
 /* Reports an error about a setting; returns the exit status for it. */
@@ -872,9 +906,8 @@ static int apply_file(struct parse_state *st, const char *file, const struct opt
 		         o->kind == OPT_FN ? val : "");
 		return bad(&st->cur, label, "%s", err);
 	}
-	st->origin[o - opts] = st->cur;
-	if (o->kind == OPT_LIST && strcmp(o->name, "watch") == 0)
-		st->watch_line[st->c->n_watch - 1] = line;
+	if (o->kind == OPT_LIST) /* the count is >= 1 after apply() */
+		st->list_line[o - opts][*(unsigned *)((uint8_t *)st->c + o->count_off) - 1] = line;
 	return 0;
 }
 
@@ -885,8 +918,9 @@ static int file_value(struct parse_state *st, const char *file, yaml_document_t 
 static int file_pair(struct parse_state *st, const char *file, yaml_document_t *doc,
                      const yaml_node_t *kn, const yaml_node_t *vn)
 {
-	char key[64], h[96];
+	char key[64];
 	const struct opt_def *o;
+	const char *near;
 	int rc;
 
 	if (kn->type != YAML_SCALAR_NODE || kn->data.scalar.length >= sizeof(key))
@@ -895,9 +929,11 @@ static int file_pair(struct parse_state *st, const char *file, yaml_document_t *
 	memcpy(key, kn->data.scalar.value, kn->data.scalar.length);
 	key[kn->data.scalar.length] = '\0';
 	o = find_opt(key);
+	if (o == NULL && (near = nearest(key, file_key)) != NULL)
+		return bad(&(struct origin){file, line_of(kn)}, key,
+		           "unknown key (did you mean '%s'?)", near);
 	if (o == NULL)
-		return bad(&(struct origin){file, line_of(kn)}, key, "unknown key%s",
-		           hint(key, h, sizeof(h)));
+		return bad(&(struct origin){file, line_of(kn)}, key, "unknown key");
 	if (o->flags & OF_CLI)
 		return bad(&(struct origin){file, line_of(kn)}, key,
 		           "only on the command line, not in a config file");
@@ -932,7 +968,7 @@ static int file_value(struct parse_state *st, const char *file, yaml_document_t 
 		return 0;
 	}
 	if (vn->type == YAML_MAPPING_NODE) {
-		if (o->fn != set_detect)
+		if (!(o->flags & OF_MAP))
 			return bad(&(struct origin){file, line_of(vn)}, key,
 			           "expected a single value, not a mapping");
 		for (yaml_node_pair_t *p = vn->data.mapping.pairs.start;
@@ -941,19 +977,14 @@ static int file_value(struct parse_state *st, const char *file, yaml_document_t 
 			const yaml_node_t *dv = yaml_document_get_node(doc, p->value);
 			const char *k = dk ? scalar(st, file, dk, key) : NULL;
 			const char *v = k && dv ? scalar(st, file, dv, k) : NULL;
-			char *kv;
+			const char *kv;
 			int rc;
 
 			if (v == NULL)
 				return 2;
-			kv = malloc(strlen(k) + strlen(v) + 2);
-			if (kv != NULL)
-				sprintf(kv, "%s=%s", k, v);
-			v = kv ? keep(st->c, kv, strlen(kv)) : NULL;
-			free(kv);
-			if (v == NULL)
+			if ((kv = keep_join(st->c, k, v)) == NULL)
 				return bad(NULL, key, "out of memory");
-			if ((rc = apply_file(st, file, o, v, line_of(dk))) != 0)
+			if ((rc = apply_file(st, file, o, kv, line_of(dk))) != 0)
 				return rc;
 		}
 		return 0;
@@ -999,7 +1030,14 @@ static int read_file(struct parse_state *st, const char *file)
 		return 2;
 	}
 	root = yaml_document_get_root_node(&doc);
-	if (root != NULL) {
+	if (root == NULL) /* an empty file */
+		goto out;
+	if (root->type != YAML_MAPPING_NODE) {
+		rc = bad(&(struct origin){file, line_of(root)}, "file",
+		         "expected a mapping of option names to values");
+		goto out;
+	}
+	{
 		/* one document only: a second (after ---) would be ignored without a word */
 		yaml_document_t more;
 
@@ -1012,14 +1050,11 @@ static int read_file(struct parse_state *st, const char *file)
 			yaml_document_delete(&more);
 		}
 	}
-	if (rc == 0 && root != NULL && root->type != YAML_MAPPING_NODE)
-		rc = bad(&(struct origin){file, line_of(root)}, "file",
-		         "expected a mapping of option names to values");
-	for (yaml_node_pair_t *p = root ? root->data.mapping.pairs.start : NULL;
-	     rc == 0 && root && root->type == YAML_MAPPING_NODE && p < root->data.mapping.pairs.top;
-	     p++)
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+	     rc == 0 && p < root->data.mapping.pairs.top; p++)
 		rc = file_pair(st, file, &doc, yaml_document_get_node(&doc, p->key),
 		               yaml_document_get_node(&doc, p->value));
+out:
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	fclose(f);
@@ -1096,8 +1131,8 @@ static int check_all(struct parse_state *st)
 		    "ipfix:file:PATH (or alerts only, with --redis URL or --alerts-file FILE)");
 	for (i = c->n_inputs; i < PROBE_MAX_INPUTS; i++)
 		if (c->sample_own[i]) {
-			struct origin at = {c->sample_origin_line[i] ? c->config_file : NULL,
-			                    c->sample_origin_line[i]};
+			struct origin at = {st->sample_line[i] ? c->config_file : NULL,
+			                    st->sample_line[i]};
 
 			snprintf(name, sizeof(name), "%s %u=...", at.file ? "sample" : "--sample",
 			         i + 1);
@@ -1124,11 +1159,8 @@ static int check_all(struct parse_state *st)
 	}
 #endif
 	if (detect_params_check(&c->detect, &key) < 0) {
-		struct origin at = {NULL, 0};
+		struct origin at = st->detect_at[detect_index(key, strlen(key))];
 
-		for (i = 0; i < st->n_detect_seen; i++)
-			if (strcmp(st->detect_seen[i].key, key) == 0)
-				at = st->detect_seen[i].at;
 		snprintf(name, sizeof(name), "%s %s", at.file ? "detect:" : "--detect", key);
 		return bad(&at, name, "out of range (see docs/DETECTION.md)");
 	}
@@ -1140,22 +1172,17 @@ static int check_all(struct parse_state *st)
 		if (detect_watch_add(c->watch_built, c->watch[i], err, sizeof(err)) < 0) {
 			detect_watch_free(c->watch_built);
 			c->watch_built = NULL;
-			if (st->watch_line[i]) {
-				struct origin at = {c->config_file, st->watch_line[i]};
+			if (st->list_line[o - opts][i]) {
+				struct origin at = {c->config_file, st->list_line[o - opts][i]};
 
 				return bad(&at, "watch", "%s", err);
 			}
 			fprintf(stderr, "weir: %s\n", err);
 			return 2;
 		}
-	if (c->n_eal_file && c->capture.eal_argc == 0) {
-		c->eal_owned = calloc(c->n_eal_file + 1, sizeof(char *));
-		if (c->eal_owned == NULL)
-			return bad(NULL, "eal", "out of memory");
-		for (i = 0; i < c->n_eal_file; i++)
-			c->eal_owned[i] = (char *)c->eal_file[i];
+	if (c->n_eal_file && c->capture.eal_argc == 0) { /* "--" on the command line wins */
 		c->capture.eal_argc = (int)c->n_eal_file;
-		c->capture.eal_argv = c->eal_owned;
+		c->capture.eal_argv = (char **)c->eal_file; /* the driver copies what it keeps */
 	}
 	return -1;
 }
@@ -1164,15 +1191,10 @@ int probe_options_parse(int argc, char **argv, struct probe_config *c)
 {
 	struct option lo[N_OPTS + 1];
 	char shorts[2 * N_OPTS + 2], err[OPT_ERR_LEN], name[600];
-	struct origin origin[N_OPTS];
-	uint8_t cli_seen[N_OPTS];
-	struct parse_state st = {
-	    .c = c, .every = {.algo = CAPTURE_SAMPLE_NONE}, .origin = origin, .cli_seen = cli_seen};
+	struct parse_state st = {.c = c, .every = {.algo = CAPTURE_SAMPLE_NONE}};
 	const char *config = NULL;
 	int ch, rc;
 
-	memset(origin, 0, sizeof(origin));
-	memset(cli_seen, 0, sizeof(cli_seen));
 	ipfix_exporter_params_default(&c->ipfix);
 	detect_params_default(&c->detect);
 	c->max_series = 100000;
@@ -1220,24 +1242,20 @@ int probe_options_parse(int argc, char **argv, struct probe_config *c)
 			return bad(NULL, argv[optind - 1], "option needs a value");
 		if (o == NULL)
 			return bad(NULL, argv[optind - 1], "unknown option (see weir --help)");
-		if (o->kind == OPT_LIST && !cli_seen[o - opts]) {
-			/* the command line's list replaces the file's */
-			*(unsigned *)((uint8_t *)c + o->count_off) = 0;
-			if (strcmp(o->name, "watch") == 0)
-				memset(st.watch_line, 0, sizeof(st.watch_line));
+		if (st.origin[o - opts].file != NULL) {
+			/* the first time the command line gives an option the file gave: its
+			 * lists replace the file's */
+			if (o->kind == OPT_LIST) {
+				*(unsigned *)((uint8_t *)c + o->count_off) = 0;
+				memset(st.list_line[o - opts], 0, sizeof(st.list_line[0]));
+			}
+			if (o->reset)
+				o->reset(&st);
 		}
-		if (o->fn == set_sample && !cli_seen[o - opts]) {
-			/* so are the file's sample selectors */
-			st.every = (struct capture_sampler_params){.algo = CAPTURE_SAMPLE_NONE};
-			st.every_spec = NULL;
-			memset(c->sample_own, 0, sizeof(c->sample_own));
-			memset(c->sample_origin_line, 0, sizeof(c->sample_origin_line));
-		}
-		cli_seen[o - opts] = 1;
 		st.cur = cli;
 		if (apply(&st, o, o->kind == OPT_FLAG ? "true" : optarg, err, sizeof(err)) < 0)
 			return bad(NULL, what(o, &cli, optarg, name, sizeof(name)), "%s", err);
-		origin[o - opts] = cli;
+		st.origin[o - opts] = cli;
 	}
 	if (optind < argc && strcmp(argv[optind - 1], "--") == 0) {
 		/* everything after "--" is for DPDK's EAL */

@@ -72,9 +72,7 @@ struct probe_config {
 	int check_only;                      /* -t: check the settings and exit */
 	const char *eal_file[PROBE_MAX_EAL]; /* eal: of the config file */
 	unsigned n_eal_file;
-	char **eal_owned;                              /* eal_file as the EAL's argv */
-	unsigned sample_origin_line[PROBE_MAX_INPUTS]; /* file line of sample N=..., 0: none */
-	struct probe_owned *owned;                     /* strings read from the config file */
+	struct probe_owned *owned; /* strings read from the config file */
 };
 
 struct probe_input;
