@@ -6,8 +6,8 @@
  * when it is long enough for the baseline to expect min_window_count events (one bin for a
  * busy series, up to max_window_s for a quiet one); only then are the detectors run, on the
  * window's rate. Times inside a series are whole seconds since the epoch in 32 bits (the
- * event times keep the caller's nanoseconds), and window lengths are kept in 1/16 s so that
- * sub-second bins add up exactly.
+ * event times keep the caller's nanoseconds), and window lengths are kept in milliseconds so
+ * that sub-second bins add up exactly.
  */
 #include "detect.h"
 
@@ -634,10 +634,8 @@ int detect_series_update(struct detect_series *s, const struct detect_params *p,
 		s->hist_s = (uint16_t)(w < 1.0 ? 1 : w);
 		s->acc = 0;
 		s->acc_ms = 0;
-		return out;
+		return out; /* after a gap too: the memset above started the series again */
 	}
-	if (out)
-		return out;
 	/* the window is closed once the baseline expects enough counts in it */
 	need = s->base > 0 ? p->min_window_count / s->base : p->max_window_s;
 	if (need > p->max_window_s)

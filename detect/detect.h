@@ -168,7 +168,7 @@ int detect_series_firing(const struct detect_series *s);
  * after clear_drop_s without such a loss. received: the packets the bin counted. The gate for
  * detect_series_update() is detect_health_degraded(). */
 struct detect_health {
-	uint32_t since_s, ok_s, episode, last_lost_s;
+	uint32_t since_s, episode, last_lost_s;
 	uint16_t seq;
 	uint8_t firing, pad;
 	double lost, seen; /* since the alert began */

@@ -442,7 +442,7 @@ static void evaluate_bin(struct detect_engine *e, uint64_t t)
 	}
 	memset(&a, 0, sizeof(a));
 	if (detect_health_update(&e->health, &e->dp, end, seen, (double)e->lost, &a.ev)) {
-		a.id = UINT32_MAX;
+		a.id = DETECT_PROBE_ID;
 		a.family = DETECT_FAM_LINK;
 		a.degraded = detect_health_degraded(&e->health); /* the health it reports */
 		hold(e, &a);

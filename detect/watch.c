@@ -276,10 +276,11 @@ static inline uint32_t lpm_lookup(const struct lpm *t, const uint8_t *addr, unsi
 		}
 		return e;
 	}
+	memcpy(a, addr, 16);
 	for (unsigned i = 0; i < t->n_lens[vi]; i++) {
 		const struct pfx *p;
 
-		memcpy(a, addr, 16);
+		/* lengths go longest first, so masking the last mask's result is the same */
 		mask_addr(a, 16, t->lens[vi][i]);
 		p = lpm_find_exact(t, a, version, t->lens[vi][i]);
 		if (p)
@@ -332,20 +333,27 @@ static inline uint32_t hh_hash(uint64_t key)
  * can be freed and taken again without the probe chains an open-addressed table keeps. */
 #define HH_WAYS 4
 
-static inline uint32_t hh_set(uint64_t key)
+/* The first slot of the set of a prefix whose hh_hash() is hash. */
+static inline uint32_t hh_set(uint32_t hash)
 {
-	return (hh_hash(key) & (DETECT_HH_SLOTS / HH_WAYS - 1)) * HH_WAYS;
+	return (hash & (DETECT_HH_SLOTS / HH_WAYS - 1)) * HH_WAYS;
 }
 
-/* The slot of an admitted prefix, or -1. */
-static inline int32_t hh_find(const struct detect_watch *w, uint64_t key)
+/* The slot of an admitted prefix whose hh_hash() is hash, or -1. */
+static inline int32_t hh_find_hashed(const struct detect_watch *w, uint64_t key, uint32_t hash)
 {
-	uint32_t h = hh_set(key);
+	uint32_t h = hh_set(hash);
 
 	for (uint32_t i = 0; i < HH_WAYS; i++)
 		if (atomic_load_explicit(&w->hh_keys[h + i], memory_order_acquire) == key)
 			return (int32_t)(h + i);
 	return -1;
+}
+
+/* The slot of an admitted prefix, or -1. */
+static inline int32_t hh_find(const struct detect_watch *w, uint64_t key)
+{
+	return hh_find_hashed(w, key, hh_hash(key));
 }
 
 int detect_watch_hh_slot(const struct detect_watch *w, uint64_t key)
@@ -355,7 +363,7 @@ int detect_watch_hh_slot(const struct detect_watch *w, uint64_t key)
 
 int detect_watch_hh_admit(struct detect_watch *w, uint64_t key)
 {
-	uint32_t h;
+	uint32_t first = hh_set(hh_hash(key));
 
 	if (w->hh_keys == NULL || key == 0)
 		return -EINVAL;
@@ -363,7 +371,7 @@ int detect_watch_hh_admit(struct detect_watch *w, uint64_t key)
 		return -EEXIST;
 	if (w->hh_n >= DETECT_HH_SLOTS / 2)
 		return -ENOSPC;
-	for (h = hh_set(key); h < hh_set(key) + HH_WAYS; h++)
+	for (uint32_t h = first; h < first + HH_WAYS; h++)
 		if (atomic_load_explicit(&w->hh_keys[h], memory_order_relaxed) == 0) {
 			atomic_store_explicit(&w->hh_keys[h], key, memory_order_release);
 			w->hh_n++;
@@ -892,10 +900,11 @@ static void advance(struct detect_counter *c, uint64_t now, detect_bin_fn emit, 
 }
 
 /* dst-prefix: an admitted prefix counts exactly; any other feeds the sketch. */
-static void count_hh(struct detect_counter *c, const struct capture_meta *m, uint64_t bytes)
+static void count_hh(struct detect_counter *c, const struct capture_meta *m)
 {
-	uint64_t key = hh_key(m->key.dst, m->key.ip_version);
-	int32_t slot = hh_find(c->w, key);
+	uint64_t key = hh_key(m->key.dst, m->key.ip_version), bytes = m->l3_octets;
+	uint32_t hash = hh_hash(key); /* for the admitted sets and the sketch alike */
+	int32_t slot = hh_find_hashed(c->w, key, hash);
 	struct cand *b;
 
 	if (slot >= 0) {
@@ -909,7 +918,7 @@ static void count_hh(struct detect_counter *c, const struct capture_meta *m, uin
 		c->hh[slot].bytes += bytes;
 		return;
 	}
-	b = &c->cands[hh_hash(key) & (HH_CANDS - 1)];
+	b = &c->cands[hash & (HH_CANDS - 1)];
 	if (b->key == key) {
 		b->packets++;
 		b->bytes += bytes;
@@ -1007,7 +1016,7 @@ static void count_lookups(struct detect_counter *c, const struct capture_meta *m
 		}
 	if (c->hh)
 		for (unsigned i = 0; i < n; i++)
-			count_hh(c, &m[i], m[i].l3_octets);
+			count_hh(c, &m[i]);
 }
 
 void detect_counter_add_burst(struct detect_counter *c, const struct capture_meta *metas,

@@ -91,6 +91,7 @@ struct detect_cell {
 };
 
 #define DETECT_CANDIDATE UINT32_MAX /* a heavy-hitter candidate, not yet a series */
+#define DETECT_PROBE_ID  UINT32_MAX /* an alert's id: the probe's own health (probe_degraded) */
 #define DETECT_HH_ADMIT  200        /* packets in one bin that admit a candidate */
 #define DETECT_HH_SLOTS  65536      /* automatic series at most */
 
@@ -134,7 +135,7 @@ struct detect_engine_params {
 /* An event of a series: what detect_series_update() said, and who the series is. */
 struct detect_alert {
 	struct detect_event ev;
-	uint32_t id;             /* detect_series_id() */
+	uint32_t id;             /* detect_series_id(), or DETECT_PROBE_ID */
 	uint8_t metric;          /* enum detect_metric */
 	uint8_t family;          /* enum detect_family */
 	uint32_t link;           /* link index for link series; otherwise 0 */

@@ -138,7 +138,7 @@ static void describe(struct probe *pr, const struct detect_alert *a, struct redi
 	memset(m, 0, sizeof(*m));
 	m->ev = a->ev;
 	m->run_s = al->run_s;
-	if (a->id == UINT32_MAX) {
+	if (a->id == DETECT_PROBE_ID) {
 		snprintf(m->link, sizeof(m->link), "probe");
 		snprintf(m->family, sizeof(m->family), "probe");
 		snprintf(m->key, sizeof(m->key), "capture");
