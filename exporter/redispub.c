@@ -262,10 +262,16 @@ static void spool_unlink(struct redispub *r, struct spool_msg *m)
 int redispub_submit(struct redispub *r, const struct redispub_alert *a)
 {
 	char buf[REDISPUB_JSON_MAX];
-	struct spool_msg *m = NULL, *victim;
-	int n, rc = 0;
 
-	n = redispub_format_with(a, r->probe_id, &r->dp, buf, sizeof(buf));
+	return redispub_submit_json(r, a, buf,
+	                            redispub_format_with(a, r->probe_id, &r->dp, buf, sizeof(buf)));
+}
+
+int redispub_submit_json(struct redispub *r, const struct redispub_alert *a, const char *buf, int n)
+{
+	struct spool_msg *m = NULL, *victim;
+	int rc = 0;
+
 	if (n >= 0) {
 		m = malloc(sizeof(*m) + (size_t)n + 1);
 		if (m) {

@@ -98,6 +98,13 @@ struct redispub *redispub_create(const struct redispub_params *p, char *err, siz
  */
 int redispub_submit(struct redispub *r, const struct redispub_alert *a);
 
+/* The same with the alert already formatted by redispub_format_with() with this publisher's
+ * probe id and parameters: json is its NUL-terminated output and n its return value (< 0: the
+ * alert was refused, and is counted as dropped or lost). For a caller that also writes the
+ * message elsewhere, so it is formatted once. */
+int redispub_submit_json(struct redispub *r, const struct redispub_alert *a, const char *json,
+                         int n);
+
 /* Sets the JSON object (e.g. "{\"packets\":12}") sent as the "probe" field of heartbeats;
  * the string is copied; NULL removes it. */
 void redispub_set_health(struct redispub *r, const char *json_fields);

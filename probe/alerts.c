@@ -184,16 +184,16 @@ static void deliver(struct probe *pr, const struct detect_alert *a)
 		al->events[a->ev.type - 1]++;
 	if (a->ev.type == DETECT_RAISE && a->ev.kind < WR_ARRAY_SIZE(al->raised))
 		al->raised[a->ev.kind]++;
-	if (al->file) {
-		len = redispub_format_with(&m, al->probe_id, &pr->cfg.detect, json, sizeof(json));
-		if (len > 0) {
-			fwrite(json, 1, (size_t)len, al->file);
-			fputc('\n', al->file);
-		}
+	/* formatted once for the file and Redis alike (the publisher was given the same probe
+	 * id and parameters) */
+	len = redispub_format_with(&m, al->probe_id, &pr->cfg.detect, json, sizeof(json));
+	if (al->file && len > 0) {
+		fwrite(json, 1, (size_t)len, al->file);
+		fputc('\n', al->file);
 	}
 #if WEIR_HAVE_HIREDIS
 	if (al->redis)
-		redispub_submit(al->redis, &m);
+		redispub_submit_json(al->redis, &m, json, len);
 #endif
 }
 
