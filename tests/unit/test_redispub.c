@@ -603,9 +603,19 @@ static void test_format_events(void)
 	jfield(buf, "fingerprint", fp2, sizeof(fp2));
 	CHECK(strcmp(fp1, fp2) != 0);
 
-	/* every kind, with its thresholds */
+	/* every kind, with its thresholds: each message names its kind and detector and opens
+	 * its thresholds with the kind's first one */
 	for (int kind = DETECT_RATE_DROP; kind <= DETECT_PROBE_DEGRADED; kind++) {
+		static const char *const first[] = {
+		    [DETECT_RATE_DROP] = "\"thresholds\":{\"warning\":",
+		    [DETECT_RATE_SURGE] = "\"thresholds\":{\"warning\":",
+		    [DETECT_LEVEL_SHIFT] = "\"thresholds\":{\"cusum_k\":",
+		    [DETECT_FLAPPING] = "\"thresholds\":{\"raises\":",
+		    [DETECT_PROBE_DEGRADED] = "\"thresholds\":{\"clear_s\":"};
+
 		for (int type = DETECT_RAISE; type <= DETECT_CLEAR; type++) {
+			char want[96];
+
 			mk_alert(&a, type, "k", type == DETECT_RAISE ? 0 : (uint32_t)type);
 			a.ev.kind = (uint8_t)kind;
 			a.ev.detector = kind == DETECT_LEVEL_SHIFT      ? DETECT_BY_CUSUM
@@ -615,6 +625,14 @@ static void test_format_events(void)
 			if (type == DETECT_CLEAR && kind == DETECT_FLAPPING)
 				a.ev.reason = DETECT_REASON_STABLE;
 			fmt(&a, "p", buf);
+			snprintf(want, sizeof(want), "\"kind\":\"%s\"", detect_kind_name(kind));
+			CHECK(strstr(buf, want) != NULL);
+			snprintf(want, sizeof(want), "\"detector\":\"%s\"",
+			         detect_detector_name(a.ev.detector));
+			CHECK(strstr(buf, want) != NULL);
+			CHECK(strstr(buf, first[kind]) != NULL);
+			CHECK((strstr(buf, "\"floor_per_s\"") != NULL) ==
+			      (kind == DETECT_RATE_SURGE));
 		}
 	}
 	CHECK(strstr(buf, "\"kind\":\"probe_degraded\"") != NULL);
