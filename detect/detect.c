@@ -620,6 +620,14 @@ int detect_series_update(struct detect_series *s, const struct detect_params *p,
 		memset(s, 0, sizeof(*s));
 		s->episode = episode;
 	}
+	if (s->last_s == 0) {
+		/* a series' first bin (and the first after a gap) began with its first packet,
+		 * wherever in the bin that fell: it is not a sample of the rate. Taken as one, a
+		 * few packets in it seed the baseline so low that the climb to the real rate
+		 * teaches a spread wide enough to hide the next drop for minutes. */
+		s->last_s = now;
+		return out;
+	}
 	s->last_s = now;
 	s->acc += (float)count;
 	s->acc_ms += (uint32_t)lround(bin_s * 1000.0);

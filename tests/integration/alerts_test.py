@@ -426,8 +426,8 @@ def test_silent(weir, tmp):
         wt.fail("alert id %s names run %d; weir was started at %.1f" % (
             raised["alert_id"], run, launched))
     if raised["severity"] != "critical" or abs(began - stopped) > 2:
-        wt.fail("link drop %s began at %.1f, the sender stopped at %.1f" % (
-            raised["severity"], began, stopped))
+        wt.fail("link drop %s began at %.1f, the sender stopped at %.1f; alerts: %s" % (
+            raised["severity"], began, stopped, open(af).read()[-3000:]))
     return ("the sender stopped; with no packet since, the link's critical rate_drop began "
             "%.1f s from the stop and was raised %.1f s after it" % (
                 began - stopped, ts(raised["detected_at"]) + T0 - stopped))

@@ -132,6 +132,28 @@ static void test_drop_to_zero(void)
 	CHECK_EQ(r.ev[1].detected_at_ns, (T0 + 1204) * NS);
 }
 
+/* A series born late in a bin: its first bin holds 2 packets of a 400/s series. That bin is
+ * not a sample of the rate; taken as one, it seeded the baseline at 2/s and the climb to 400
+ * taught a log spread wide enough that the drop to zero raised nothing for the 40 s after. */
+static void test_partial_first_bin(void)
+{
+	struct detect_series s = {0};
+	struct detect_params p;
+	struct detect_event ev;
+	struct step st = {400, 0.0, 21, 61};
+	struct run r = {0};
+
+	detect_params_default(&p);
+	p.warmup_s = 10;
+	p.baseline_half_life_s = 10;
+	CHECK_EQ(detect_series_update(&s, &p, (T0 + 1) * NS, 1.0, 2, 0, &ev), 0);
+	drive(&s, &p, 1, 60, step_rate, &st, 0, &r);
+	CHECK_EQ(count_kind(&r, DETECT_RAISE, DETECT_RATE_DROP), 1);
+	CHECK(r.n_ev > 0 && r.ev[0].type == DETECT_RAISE && r.ev[0].severity == DETECT_CRITICAL);
+	CHECK_EQ(r.n_ev > 0 ? r.ev[0].started_at_ns : 0, (T0 + 21) * NS);
+	CHECK_EQ(r.n_ev > 0 ? r.ev[0].detected_at_ns : 0, (T0 + 25) * NS);
+}
+
 /* A 3 s blip to zero raises nothing (the hold is "longer than 3 s"). */
 static void test_blip(void)
 {
@@ -1223,6 +1245,7 @@ int main(void)
 	T_RUN(test_flapping_forever);
 	T_RUN(test_idle_worker);
 	T_RUN(test_health_share);
+	T_RUN(test_partial_first_bin);
 	{
 		char cmd[300];
 
