@@ -267,6 +267,11 @@ struct capture_driver_ops {
 	const char *(*describe)(void *handle);
 	/* Stops delivering packets; rx_burst then returns -ENODATA. Safe from another thread. */
 	void (*stop)(void *handle);
+	/* A finite input of known size (a regular file): how far it has been read, in bytes of
+	 * the total, for a progress bar. Returns 0, or -1 when unknown (a pipe, a live source).
+	 * May be called from any thread while another reads: the figure may lag a little. NULL
+	 * where never known. */
+	int (*progress)(void *handle, uint64_t *done, uint64_t *total);
 	void (*close)(void *handle); /* NULL is a no-op */
 };
 

@@ -506,6 +506,11 @@ unsigned detect_engine_run(struct detect_engine *e, uint64_t lost_packets, struc
 	return n;
 }
 
+void detect_engine_set_params(struct detect_engine *e, const struct detect_params *p)
+{
+	e->dp = *p;
+}
+
 void detect_engine_get_stats(const struct detect_engine *e, struct detect_engine_stats *ret)
 {
 	*ret = e->st;

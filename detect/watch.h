@@ -170,5 +170,8 @@ void detect_engine_put(struct detect_engine *e, struct detect_bin *bin);
 unsigned detect_engine_run(struct detect_engine *e, uint64_t lost_packets, struct detect_alert *out,
                            unsigned max);
 void detect_engine_get_stats(const struct detect_engine *e, struct detect_engine_stats *ret);
+/* Replaces the detector parameters (a reload; p already checked). Series keep their state:
+ * the new thresholds and holds apply from the next bin. */
+void detect_engine_set_params(struct detect_engine *e, const struct detect_params *p);
 
 #endif /* DETECT_WATCH_H */

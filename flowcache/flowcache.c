@@ -472,11 +472,9 @@ static uint32_t pending_room(const struct flowcache *fc)
 	return PENDING_CAP - fc->pend_n;
 }
 
-/* Copies a record's current counters out as an ended record. */
-static void record_out(struct flowcache *fc, const struct rec *r, enum flowcache_end_reason why)
+/* Copies a record's current counters into o. */
+static void rec_copy(const struct rec *r, struct flowcache_record *o, enum flowcache_end_reason why)
 {
-	struct flowcache_record *o = &fc->pending[(fc->pend_head + fc->pend_n) % PENDING_CAP];
-
 	memset(&o->key, 0, sizeof(o->key));
 	if (r->flags & REC_V6) {
 		memcpy(o->key.src, r->src6, 16);
@@ -506,6 +504,12 @@ static void record_out(struct flowcache *fc, const struct rec *r, enum flowcache
 	o->rev_tcp_flags = r->rev_tcp_flags;
 	o->rev_packets = r->rev_packets;
 	o->rev_octets = r->rev_octets;
+}
+
+/* Copies a record's current counters out as an ended record. */
+static void record_out(struct flowcache *fc, const struct rec *r, enum flowcache_end_reason why)
+{
+	rec_copy(r, &fc->pending[(fc->pend_head + fc->pend_n) % PENDING_CAP], why);
 	fc->pend_n++;
 }
 
@@ -1064,4 +1068,52 @@ void flowcache_get_stats(const struct flowcache *fc, struct flowcache_stats *ret
 {
 	*ret = fc->st;
 	ret->active = fc->live;
+}
+
+int flowcache_set_timeouts(struct flowcache *fc, uint64_t idle_timeout_ns,
+                           uint64_t active_timeout_ns)
+{
+	uint32_t i;
+
+	if (idle_timeout_ns == 0 || active_timeout_ns == 0)
+		return -EINVAL;
+	fc->p.idle_timeout_ns = idle_timeout_ns;
+	fc->p.active_timeout_ns = active_timeout_ns;
+	fc->quiet_min = idle_timeout_ns < FIN_LINGER_NS ? idle_timeout_ns : FIN_LINGER_NS;
+	/* A flow sits on the slot of its old deadline: a longer timeout only re-slots it when
+	 * that slot comes due, but a shorter one would let it leave late, so every flow on the
+	 * wheel moves to the slot of its new deadline now. */
+	for (i = 0; i < fc->fresh; i++)
+		if (fc->recs[i].wslot != NIL && fc->recs[i].flags & REC_LIVE) {
+			wheel_remove(fc, i);
+			wheel_insert(fc, i, deadline(fc, &fc->recs[i]));
+		}
+	return 0;
+}
+
+unsigned flowcache_top(const struct flowcache *fc, struct flowcache_record *out, unsigned n)
+{
+	uint32_t best[FLOWCACHE_TOP_MAX], i;
+	unsigned got = 0, k;
+
+	if (n > FLOWCACHE_TOP_MAX)
+		n = FLOWCACHE_TOP_MAX;
+	for (i = 0; i < fc->fresh && n > 0; i++) {
+		const struct rec *r = &fc->recs[i];
+
+		if (r->wslot == NIL || !(r->flags & REC_LIVE) || r->packets == 0)
+			continue;
+		if (got == n && r->octets <= fc->recs[best[n - 1]].octets)
+			continue;
+		/* insertion into best[], largest first */
+		k = got < n ? got++ : n - 1;
+		while (k > 0 && fc->recs[best[k - 1]].octets < r->octets) {
+			best[k] = best[k - 1];
+			k--;
+		}
+		best[k] = i;
+	}
+	for (k = 0; k < got; k++)
+		rec_copy(&fc->recs[best[k]], &out[k], FLOWCACHE_END_FORCED);
+	return got;
 }

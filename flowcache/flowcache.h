@@ -104,4 +104,16 @@ unsigned flowcache_flush(struct flowcache *fc, struct flowcache_record *out, uns
 
 void flowcache_get_stats(const struct flowcache *fc, struct flowcache_stats *ret);
 
+/* Changes the idle and active timeouts of a running cache (a reload): every flow is timed
+ * again by the new values, so a shorter timeout takes effect at once. O(flows); -EINVAL for
+ * a zero timeout (the cache is unchanged). Owner thread only. */
+int flowcache_set_timeouts(struct flowcache *fc, uint64_t idle_timeout_ns,
+                           uint64_t active_timeout_ns);
+
+#define FLOWCACHE_TOP_MAX 1000
+/* The n (at most FLOWCACHE_TOP_MAX) flows with the most octets in their current record,
+ * largest first, as records (end_reason FORCED; nothing leaves the cache). Returns how many.
+ * O(flows); owner thread only. */
+unsigned flowcache_top(const struct flowcache *fc, struct flowcache_record *out, unsigned n);
+
 #endif /* FLOWCACHE_H */

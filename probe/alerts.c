@@ -52,6 +52,10 @@ int probe_alerts_open(struct probe *pr, char *err, size_t errlen)
 	if (pthread_mutex_init(&al->mu, NULL) != 0)
 		goto nomem;
 	al->mu_ok = 1;
+	if (pthread_mutex_init(&al->view_mu, NULL) != 0)
+		goto nomem;
+	al->view_mu_ok = 1;
+	al->detect = c->detect;
 	if (c->alerts_file) {
 		al->file = fopen(c->alerts_file, "w");
 		if (al->file == NULL) {
@@ -172,6 +176,49 @@ static void describe(struct probe *pr, const struct detect_alert *a, struct redi
 	m->capture_degraded = a->degraded;
 }
 
+/* Keeps the list of firing alerts: a raise adds, an update replaces the message, a clear
+ * removes. Under view_mu. A message that cannot be kept (no memory) leaves the list as it
+ * was: the control socket then shows the alert's older message, or misses a new one. */
+static void track_firing(struct probe_alerts *al, const struct redispub_alert *m, const char *json)
+{
+	char id[sizeof(al->firing[0].id)];
+	unsigned i;
+
+	redispub_alert_id(m, al->probe_id, id, sizeof(id));
+	for (i = 0; i < al->n_firing && strcmp(al->firing[i].id, id) != 0; i++)
+		;
+	if (m->ev.type == DETECT_CLEAR) {
+		if (i < al->n_firing) {
+			free(al->firing[i].json);
+			al->firing[i] = al->firing[--al->n_firing];
+		}
+		return;
+	}
+	if (i == al->n_firing) {
+		if (al->n_firing == al->cap_firing) {
+			unsigned cap = al->cap_firing ? 2 * al->cap_firing : 16;
+			struct probe_firing *f = realloc(al->firing, cap * sizeof(*f));
+
+			if (f == NULL)
+				return;
+			al->firing = f;
+			al->cap_firing = cap;
+		}
+		snprintf(al->firing[i].id, sizeof(al->firing[i].id), "%s", id);
+		al->firing[i].kind = m->ev.kind;
+		al->firing[i].json = NULL;
+		al->n_firing++;
+	}
+	{
+		char *copy = strdup(json);
+
+		if (copy != NULL) {
+			free(al->firing[i].json);
+			al->firing[i].json = copy;
+		}
+	}
+}
+
 static void deliver(struct probe *pr, const struct detect_alert *a)
 {
 	struct probe_alerts *al = &pr->alerts;
@@ -186,10 +233,15 @@ static void deliver(struct probe *pr, const struct detect_alert *a)
 		al->raised[a->ev.kind]++;
 	/* formatted once for the file and Redis alike (the publisher was given the same probe
 	 * id and parameters) */
-	len = redispub_format_with(&m, al->probe_id, &pr->cfg.detect, json, sizeof(json));
+	len = redispub_format_with(&m, al->probe_id, &al->detect, json, sizeof(json));
 	if (al->file && len > 0) {
 		fwrite(json, 1, (size_t)len, al->file);
 		fputc('\n', al->file);
+	}
+	if (len > 0 && a->ev.type >= DETECT_RAISE && a->ev.type <= DETECT_CLEAR) {
+		pthread_mutex_lock(&al->view_mu);
+		track_firing(al, &m, json);
+		pthread_mutex_unlock(&al->view_mu);
 	}
 #if WEIR_HAVE_HIREDIS
 	if (al->redis)
@@ -225,6 +277,13 @@ static unsigned run_once(struct probe *pr)
 		if (al->work[i]->start_ns != UINT64_MAX && (s < al->run_s || al->run_s == 0))
 			al->run_s = s;
 	}
+	pthread_mutex_lock(&al->view_mu);
+	if (al->detect_next_set) { /* a reload: from this run on */
+		al->detect = al->detect_next;
+		al->detect_next_set = 0;
+		detect_engine_set_params(al->engine, &al->detect);
+	}
+	pthread_mutex_unlock(&al->view_mu);
 	for (unsigned i = 0; i < n_work; i++)
 		detect_engine_put(al->engine, al->work[i]);
 	do {
@@ -237,6 +296,9 @@ static unsigned run_once(struct probe *pr)
 	} while (n == EVENTS_MAX);
 	if (al->file && total)
 		fflush(al->file);
+	pthread_mutex_lock(&al->view_mu);
+	detect_engine_get_stats(al->engine, &al->engine_live);
+	pthread_mutex_unlock(&al->view_mu);
 	return total;
 }
 
@@ -303,4 +365,55 @@ void probe_alerts_close(struct probe *pr)
 	if (al->mu_ok)
 		pthread_mutex_destroy(&al->mu);
 	al->mu_ok = 0;
+	for (unsigned i = 0; i < al->n_firing; i++)
+		free(al->firing[i].json);
+	free(al->firing);
+	al->firing = NULL;
+	al->n_firing = al->cap_firing = 0;
+	if (al->view_mu_ok)
+		pthread_mutex_destroy(&al->view_mu);
+	al->view_mu_ok = 0;
+}
+
+void probe_alerts_set_params(struct probe *pr, const struct detect_params *p)
+{
+	struct probe_alerts *al = &pr->alerts;
+
+	pthread_mutex_lock(&al->view_mu);
+	al->detect_next = *p;
+	al->detect_next_set = 1;
+	pthread_mutex_unlock(&al->view_mu);
+}
+
+unsigned probe_alerts_firing(struct probe *pr, FILE *f, uint64_t by_kind[8])
+{
+	struct probe_alerts *al = &pr->alerts;
+	unsigned n;
+
+	if (!al->view_mu_ok)
+		return 0;
+	if (by_kind)
+		memset(by_kind, 0, 8 * sizeof(by_kind[0]));
+	pthread_mutex_lock(&al->view_mu);
+	n = al->n_firing;
+	for (unsigned i = 0; i < n; i++) {
+		if (f && al->firing[i].json)
+			fprintf(f, "%s\n", al->firing[i].json);
+		if (by_kind && al->firing[i].kind >= 0 && al->firing[i].kind < 8)
+			by_kind[al->firing[i].kind]++;
+	}
+	pthread_mutex_unlock(&al->view_mu);
+	return n;
+}
+
+void probe_alerts_engine_stats(struct probe *pr, struct detect_engine_stats *ret)
+{
+	struct probe_alerts *al = &pr->alerts;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!al->view_mu_ok)
+		return;
+	pthread_mutex_lock(&al->view_mu);
+	*ret = al->engine_live;
+	pthread_mutex_unlock(&al->view_mu);
 }

@@ -16,6 +16,13 @@
 
 struct probe;
 
+/* A firing alert: its id and the last message about it (raise or update). */
+struct probe_firing {
+	char id[160];
+	int kind;   /* enum detect_kind */
+	char *json; /* weir.alert.v1 */
+};
+
 struct probe_alerts {
 	struct detect_watch *watch;
 	struct detect_engine *engine;
@@ -31,7 +38,17 @@ struct probe_alerts {
 	uint64_t run_s;     /* the first bin's start (packet time, s): the run in alert ids */
 	pthread_t thread;
 	int started;
-	/* counters, written by the detector thread, read after the join */
+	/* what a running weir shows (the control socket, /metrics): guarded by view_mu */
+	pthread_mutex_t view_mu;
+	int view_mu_ok;
+	struct probe_firing *firing; /* the alerts firing now: raised and not yet cleared */
+	unsigned n_firing, cap_firing;
+	struct detect_engine_stats engine_live; /* after each run of the engine */
+	struct detect_params detect;            /* in effect (the detector thread's copy) */
+	struct detect_params detect_next;       /* a reload's, for the detector thread to take */
+	int detect_next_set;
+	/* counters, written by the detector thread, read after the join (or, whole words,
+	 * while it runs) */
 	uint64_t events[3]; /* raise, update, clear */
 	uint64_t raised[8]; /* raises by enum detect_kind */
 	struct detect_engine_stats engine_stats;
@@ -48,5 +65,13 @@ void *probe_alerts_main(void *arg);
 /* After the join: flushes the publisher (bounded) and takes the final counters. */
 void probe_alerts_finish(struct probe *pr);
 void probe_alerts_close(struct probe *pr);
+
+/* A reload: the detector takes p (checked) before its next run. Any thread. */
+void probe_alerts_set_params(struct probe *pr, const struct detect_params *p);
+/* Writes the firing alerts' last messages, one JSON line each; returns how many. Any thread.
+ * by_kind (may be NULL) gets how many fire of each enum detect_kind. */
+unsigned probe_alerts_firing(struct probe *pr, FILE *f, uint64_t by_kind[8]);
+/* The engine's counters as of its last run. Any thread. */
+void probe_alerts_engine_stats(struct probe *pr, struct detect_engine_stats *ret);
 
 #endif /* PROBE_ALERTS_H */

@@ -3,13 +3,17 @@
  *
  * Everything is opened and checked before any thread starts, so a bad option, an unreadable
  * file, an unknown interface or an unreachable output path stops weir with a message before
- * it has read a packet. SIGINT and SIGTERM are blocked in every thread and taken by the main
- * thread with sigtimedwait(): the first asks the workers to stop (they flush every flow and the
- * exporter sends it), a second exits at once.
+ * it has read a packet. SIGINT, SIGTERM and SIGHUP are blocked in every thread and taken by the
+ * main thread with sigtimedwait(): the first SIGINT or SIGTERM asks the workers to stop (they
+ * flush every flow and the exporter sends it; the pending alerts are published), a second
+ * exits at once; SIGHUP reloads the reloadable settings. With --user, weir switches user once
+ * every input, output and socket is open, before any packet thread starts.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,436 +22,270 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "options.h"
 #include "probe.h"
+#include "report.h"
 #include "weir_config.h"
+#include "wr_log.h"
 
 static struct probe the_probe; /* large: kept off the stack */
 
-/* Waits for the pipeline to finish, taking SIGINT/SIGTERM on the way (they are blocked in
- * every thread, so they queue here). */
+/* The command line as given, for a reload to read again (getopt permutes argv). */
+static int saved_argc;
+static char **saved_argv;
+
+/* One option a reload found changed: taken up now, or left for the next start. */
+struct reload {
+	struct probe *pr;
+	struct probe_config *next;
+	unsigned taken, left;
+	int timeouts, detect, log;
+};
+
+static void reload_one(void *arg, const char *key, const char *was, const char *now, int reloadable)
+{
+	struct reload *rl = arg;
+
+	if (!reloadable) {
+		wr_log(WR_LOG_PROBE, WR_LOG_WARNING,
+		       "reload: %s changed (%s -> %s): takes effect at the next start", key, was,
+		       now);
+		rl->left++;
+		return;
+	}
+	wr_log(WR_LOG_PROBE, WR_LOG_INFO, "reload: %s: %s -> %s", key, was, now);
+	rl->taken++;
+	if (strcmp(key, "idle-timeout") == 0 || strcmp(key, "active-timeout") == 0)
+		rl->timeouts = 1;
+	else if (strcmp(key, "detect") == 0)
+		rl->detect = 1;
+	else if (strcmp(key, "log-level") == 0)
+		rl->log = 1;
+}
+
+/* SIGHUP: reads the settings again (the command line over the file as it reads now) into a
+ * new config; if every check passes, the reloadable keys that changed are taken up and the
+ * others are named; if not, the errors are printed and weir keeps its settings. */
+static void reload(struct probe *pr)
+{
+	struct probe_config next;
+	struct reload rl = {.pr = pr, .next = &next};
+	char **argv = malloc(((size_t)saved_argc + 1) * sizeof(*argv));
+	char err[256];
+	int rc;
+
+	memset(&next, 0, sizeof(next));
+	if (argv == NULL) {
+		wr_log(WR_LOG_PROBE, WR_LOG_ERROR, "reload: out of memory; settings unchanged");
+		return;
+	}
+	memcpy(argv, saved_argv, ((size_t)saved_argc + 1) * sizeof(*argv));
+	wr_log(WR_LOG_PROBE, WR_LOG_INFO, "SIGHUP: reading %s again",
+	       pr->cfg.config_file ? pr->cfg.config_file : "the settings");
+	rc = probe_options_parse(saved_argc, argv, &next);
+	free(argv);
+	if (rc >= 0) {
+		wr_log(WR_LOG_PROBE, WR_LOG_ERROR,
+		       "reload: %s has errors (above); still running on the previous settings",
+		       pr->cfg.config_file ? pr->cfg.config_file : "the command line");
+		detect_watch_free(next.watch_built);
+		probe_options_free(&next);
+		return;
+	}
+	detect_watch_free(next.watch_built); /* the watch list is not reloadable */
+	next.watch_built = NULL;
+	probe_options_diff(&pr->cfg, &next, reload_one, &rl);
+	pthread_mutex_lock(&pr->cfg_mu);
+	pr->cfg.idle_timeout_s = next.idle_timeout_s;
+	pr->cfg.active_timeout_s = next.active_timeout_s;
+	pr->cfg.detect = next.detect;
+	pr->cfg.status_interval_s = next.status_interval_s;
+	pr->cfg.log_level = next.log_level;
+	probe_options_adopt(&pr->cfg, &next); /* the new strings live as long as the config */
+	pthread_mutex_unlock(&pr->cfg_mu);
+	if (rl.timeouts)
+		probe_pipeline_set_timeouts(pr, pr->cfg.idle_timeout_s, pr->cfg.active_timeout_s);
+	if (rl.detect)
+		probe_alerts_set_params(pr, &pr->cfg.detect);
+	if (rl.log && wr_log_set(pr->cfg.log_level, err, sizeof(err)) < 0)
+		wr_log(WR_LOG_PROBE, WR_LOG_ERROR, "reload: log-level: %s", err);
+	wr_log(WR_LOG_PROBE, WR_LOG_INFO,
+	       "reload: done: %u setting%s taken up, %u left for the next start", rl.taken,
+	       rl.taken == 1 ? "" : "s", rl.left);
+}
+
+/* The status line, rewritten in place on a terminal. */
+static void status_line(struct probe *pr, struct probe_rate_mark *mark)
+{
+	struct probe_totals t;
+	char line[400];
+
+	probe_totals(pr, &t);
+	probe_report_status(line, sizeof(line), pr, &t, mark);
+	fprintf(stderr, "\r\033[K%s", line);
+	fflush(stderr);
+}
+
+/* Waits for the pipeline to finish, taking SIGINT/SIGTERM/SIGHUP on the way (they are blocked
+ * in every thread, so they queue here), and writing the status line on a terminal. */
 static void wait_for_pipeline(struct probe *pr, const sigset_t *sigs)
 {
 	const struct timespec tick = {0, 100 * 1000 * 1000};
 	uint64_t end = pr->cfg.duration_s ? wr_mono_ns() + pr->cfg.duration_s * WR_NS_PER_S : 0;
-	int seen = 0, sig;
+	int tty = !pr->cfg.quiet && isatty(STDERR_FILENO), shown = 0, seen = 0, sig;
+	struct probe_rate_mark mark = {0};
+	uint64_t next_status = wr_mono_ns() + WR_NS_PER_S;
 
+	if (tty) /* the first line after a second, for rates over something */
+		probe_report_status((char[400]){0}, 400, pr, &(struct probe_totals){0}, &mark);
 	while (!probe_pipeline_finished(pr)) {
 		sig = sigtimedwait(sigs, NULL, &tick);
 		if (end && !seen && wr_mono_ns() >= end) {
 			seen = 1; /* as if signalled: a signal now exits at once */
 			probe_pipeline_request_stop(pr);
 		}
+		if (tty && pr->cfg.status_interval_s && wr_mono_ns() >= next_status) {
+			status_line(pr, &mark);
+			shown = 1;
+			next_status = wr_mono_ns() + pr->cfg.status_interval_s * WR_NS_PER_S;
+		}
+		if (sig == SIGHUP) {
+			if (shown)
+				fputs("\n", stderr);
+			reload(pr);
+			continue;
+		}
 		if (sig <= 0)
 			continue;
+		if (shown)
+			fputs("\n", stderr);
+		shown = 0;
 		if (seen++) {
-			fprintf(stderr, "weir: second %s: exiting without flushing\n",
-			        sig == SIGINT ? "SIGINT" : "SIGTERM");
+			wr_log(WR_LOG_PROBE, WR_LOG_WARNING, "second %s: exiting without flushing",
+			       sig == SIGINT ? "SIGINT" : "SIGTERM");
 			_exit(128 + sig);
 		}
-		fprintf(stderr, "weir: %s: stopping capture, exporting every flow\n",
-		        sig == SIGINT ? "SIGINT" : "SIGTERM");
+		wr_log(WR_LOG_PROBE, WR_LOG_INFO,
+		       "%s: stopping capture, exporting every flow, publishing pending alerts",
+		       sig == SIGINT ? "SIGINT" : "SIGTERM");
 		probe_pipeline_request_stop(pr);
 	}
+	if (shown)
+		fputs("\n", stderr);
 }
 
-/* Totals over every input, reader and worker, for the summary and its conservation check. */
-struct totals {
-	uint64_t read, in_flows, non_ip, malformed, no_slot, not_sampled, ring_full;
-	uint64_t sampled_observed, sampled_selected;
-	uint64_t verdicts[CAPTURE_VERDICT_MAX];
-	uint64_t dropped, if_dropped, errors, nombuf;
-	uint64_t frag_matched, frag_unmatched;
-	uint64_t flows_created, records[6], records_out, records_dropped;
-	uint64_t clock_steps_back, clock_outliers;
-};
-
-/* Per input: what its readers and workers counted. */
-struct input_totals {
-	uint64_t in_flows, observed, selected, not_sampled;
-};
-
-static void add_input(const struct probe_input *in, struct input_totals *it)
+/* --user: switches to the user and its groups for good (root could not be taken back). */
+static int drop_privileges(const char *user, char *err, size_t errlen)
 {
-	unsigned q, k;
+	struct passwd *pw = getpwnam(user);
 
-	memset(it, 0, sizeof(*it));
-	for (q = 0; q < in->n_queues; q++) {
-		it->observed += in->readers[q].sampler.observed;
-		it->selected += in->readers[q].sampler.selected;
-		it->not_sampled += in->readers[q].not_sampled;
+	if (pw == NULL) {
+		snprintf(err, errlen, "--user %s: no such user", user);
+		return -1;
 	}
-	for (k = 0; k < in->n_workers; k++)
-		it->in_flows += in->workers[k].fcstats.packets;
+	if (geteuid() != 0) {
+		if (geteuid() == pw->pw_uid)
+			return 0;
+		snprintf(err, errlen, "--user %s: only root can switch users", user);
+		return -1;
+	}
+	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		snprintf(err, errlen, "--user %s: %s", user, strerror(errno));
+		return -1;
+	}
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		snprintf(err, errlen, "--user %s: root could be taken back", user);
+		return -1;
+	}
+	wr_log(WR_LOG_PROBE, WR_LOG_INFO, "running as %s (uid %u, gid %u)", user,
+	       (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+	return 0;
 }
 
-static void add_totals(const struct probe *pr, struct totals *t)
+static int write_summary_json(const struct probe *pr, const struct probe_totals *t, FILE *f)
 {
-	unsigned i, q, v;
-
-	memset(t, 0, sizeof(*t));
-	for (i = 0; i < pr->n_inputs; i++) {
-		const struct probe_input *in = &pr->inputs[i];
-		struct input_totals it;
-
-		add_input(in, &it);
-		t->not_sampled += it.not_sampled;
-		t->sampled_observed += it.observed;
-		t->sampled_selected += it.selected;
-		t->read += in->cstats.packets;
-		t->dropped += in->cstats.dropped;
-		t->if_dropped += in->cstats.if_dropped;
-		t->errors += in->cstats.errors;
-		t->nombuf += in->cstats.nombuf;
-		for (q = 0; q < in->n_queues; q++) {
-			const struct probe_reader *r = &in->readers[q];
-
-			for (v = 0; v < CAPTURE_VERDICT_MAX; v++) {
-				t->verdicts[v] += r->verdicts[v];
-				if (v == CAPTURE_OK)
-					continue;
-				if (capture_verdict_is_malformed(v))
-					t->malformed += r->verdicts[v];
-				else
-					t->non_ip += r->verdicts[v];
-			}
-			t->ring_full += r->ring_full;
-			t->frag_matched += r->fstats.matched;
-			t->frag_unmatched += r->fstats.unmatched;
-			t->clock_steps_back += r->clock_steps_back;
-			t->clock_outliers += r->clock_outliers;
-		}
-	}
-	for (i = 0; i < pr->n_workers; i++) {
-		const struct probe_worker *w = &pr->workers[i];
-
-		t->in_flows += w->fcstats.packets;
-		t->no_slot += w->fcstats.no_slot;
-		t->flows_created += w->fcstats.flows_created;
-		for (v = 1; v < 6; v++)
-			t->records[v] += w->fcstats.exported[v];
-		t->records_out += w->records_out;
-		t->records_dropped += w->records_dropped;
-	}
-}
-
-/* The input's line(s): packets, drops where the source counts them, and how it is read. */
-static void print_input(const struct probe_input *in)
-{
-	const struct capture_stats *c = &in->cstats;
-	unsigned q, k;
-
-	fprintf(stderr, "  input %s: %" PRIu64 " packets, %" PRIu64 " bytes", in->name, c->packets,
-	        c->bytes);
-	if (in->caps & CAPTURE_CAP_LIVE)
-		fprintf(stderr,
-		        ", %" PRIu64 " dropped by the kernel or NIC, %" PRIu64 " by the interface",
-		        c->dropped, c->if_dropped);
-	if (c->errors || c->nombuf)
-		fprintf(stderr,
-		        ", %" PRIu64 " receive errors, %" PRIu64 " lost for want of buffers",
-		        c->errors, c->nombuf);
-	if (c->truncated_file)
-		fprintf(stderr, " (file ends inside a record)");
-	fprintf(stderr, "\n");
-	if (in->describe[0])
-		fprintf(stderr, "    %s\n", in->describe);
-	if (in->n_workers > 1 || in->n_queues > 1) {
-		fprintf(stderr, "    %u queue%s, %u worker%s (%s):", in->n_queues,
-		        in->n_queues > 1 ? "s" : "", in->n_workers, in->n_workers > 1 ? "s" : "",
-		        in->steering ? "software steering" : "each worker reads its own queues");
-		for (q = 0; in->n_queues > 1 && q < in->n_queues; q++)
-			fprintf(stderr, " q%u %" PRIu64, q, in->readers[q].qstats.packets);
-		for (k = 0; k < in->n_workers; k++)
-			fprintf(stderr, "%s w%u %" PRIu64, k || in->n_queues > 1 ? "," : "", k,
-			        in->workers[k].fcstats.packets);
-		fprintf(stderr, " packets\n");
-	}
-}
-
-/* The detector's part of the summary: series, alerts by kind, and where they went. */
-static void print_alerts(const struct probe *pr)
-{
-	const struct probe_alerts *al = &pr->alerts;
-
-	fprintf(stderr,
-	        "  alerts: %" PRIu64 " series checked over %" PRIu64 " bins; %" PRIu64
-	        " raised (%" PRIu64 " drops, %" PRIu64 " surges, %" PRIu64 " level shifts, %" PRIu64
-	        " flapping, %" PRIu64 " probe degraded), %" PRIu64 " updates, %" PRIu64
-	        " cleared\n",
-	        al->engine_stats.series, al->engine_stats.bins, al->events[0],
-	        al->raised[DETECT_RATE_DROP], al->raised[DETECT_RATE_SURGE],
-	        al->raised[DETECT_LEVEL_SHIFT], al->raised[DETECT_FLAPPING],
-	        al->raised[DETECT_PROBE_DEGRADED], al->events[1], al->events[2]);
-	if (al->engine_stats.admitted)
-		fprintf(stderr,
-		        "  alerts: %" PRIu64
-		        " busy destination prefixes admitted as series, %" PRIu64
-		        " retired after dst_prefix_idle_s without a packet\n",
-		        al->engine_stats.admitted, al->engine_stats.retired);
-	if (al->engine_stats.series_refused)
-		fprintf(stderr,
-		        "  alerts: %" PRIu64 " series refused past the cap of %" PRIu64 "\n",
-		        al->engine_stats.series_refused, pr->cfg.max_series);
-	if (al->bins_lost)
-		fprintf(stderr, "  alerts: %" PRIu64 " bins lost for want of memory\n",
-		        al->bins_lost);
-	if (pr->cfg.redis_url)
-		fprintf(stderr,
-		        "  redis %s: %" PRIu64 " messages published, %" PRIu64
-		        " still spooled, %" PRIu64 " updates dropped, %" PRIu64 " lost, %" PRIu64
-		        " reconnects\n",
-		        pr->cfg.redis_url, al->redis_stats.published, al->redis_stats.spooled_now,
-		        al->redis_stats.updates_dropped, al->redis_stats.lost,
-		        al->redis_stats.reconnects);
-}
-
-static void print_summary(const struct probe *pr, const struct totals *t, int balanced)
-{
-	unsigned i, v;
-
-	fprintf(stderr, "weir: summary\n");
-	for (i = 0; i < pr->n_inputs; i++)
-		print_input(&pr->inputs[i]);
-	if (pr->cpu_plan[0])
-		fprintf(stderr, "  threads: %s\n", pr->cpu_plan);
-	fprintf(stderr,
-	        "  packets: %" PRIu64 " read, %" PRIu64 " parsed, %" PRIu64 " in flows, %" PRIu64
-	        " non-IP, %" PRIu64 " malformed\n",
-	        t->read, t->verdicts[CAPTURE_OK], t->in_flows, t->non_ip, t->malformed);
-	for (v = 1; v < CAPTURE_VERDICT_MAX; v++)
-		if (t->verdicts[v])
-			fprintf(stderr, "    %-18s %" PRIu64 "\n", capture_verdict_name(v),
-			        t->verdicts[v]);
-	if (t->frag_matched || t->frag_unmatched)
-		fprintf(stderr,
-		        "  fragments: %" PRIu64 " non-first joined their flow, %" PRIu64
-		        " without a first fragment (ports 0)\n",
-		        t->frag_matched, t->frag_unmatched);
-	fprintf(stderr,
-	        "  flows: %" PRIu64 " created; %" PRIu64 " records (idle %" PRIu64
-	        ", active %" PRIu64 ", end of flow %" PRIu64 ", forced end %" PRIu64
-	        ", evicted %" PRIu64 ")\n",
-	        t->flows_created, t->records_out + t->records_dropped, t->records[1], t->records[2],
-	        t->records[3], t->records[4], t->records[5]);
-	if (t->records_dropped)
-		fprintf(stderr, "  records lost to a full export queue: %" PRIu64 "\n",
-		        t->records_dropped);
-	if (t->clock_outliers)
-		fprintf(stderr,
-		        "  clock: %" PRIu64
-		        " packets with a time far ahead of their neighbours did "
-		        "not move it\n",
-		        t->clock_outliers);
-	if (t->clock_steps_back)
-		fprintf(stderr,
-		        "  clock: stepped back %" PRIu64 " times to packets older than the idle "
-		        "timeout (bad or out-of-order timestamps)\n",
-		        t->clock_steps_back);
-	for (i = 0; i < pr->n_exporters; i++) {
-		struct ipfix_exporter_stats s;
-
-		ipfix_exporter_get_stats(pr->exporters[i], &s);
-		fprintf(stderr,
-		        "  output ipfix:%s: %" PRIu64 " records in %" PRIu64 " messages, %" PRIu64
-		        " bytes sent, %" PRIu64 " records not sent (%" PRIu64 " packets)\n",
-		        ipfix_exporter_url(pr->exporters[i]), s.records, s.messages, s.bytes,
-		        s.records_lost, s.packets_lost);
-	}
-	for (i = 0; i < pr->n_inputs; i++) {
-		const struct probe_input *in = &pr->inputs[i];
-		struct input_totals it;
-
-		if (pr->cfg.sample_spec[i] == NULL)
-			continue;
-		add_input(in, &it);
-		fprintf(stderr,
-		        "  sampling input %s (%s, selectorId %u): %" PRIu64
-		        " packets observed, %" PRIu64 " selected, %" PRIu64 " passed over\n",
-		        in->name, pr->cfg.sample_spec[i], i + 1, it.observed, it.selected,
-		        it.not_sampled);
-	}
-	if (t->ring_full)
-		fprintf(stderr, "  packets lost to a full worker queue: %" PRIu64 "\n",
-		        t->ring_full);
-	print_alerts(pr);
-	fprintf(stderr, "  accounting: %s (read = in flows + non-IP + malformed%s%s%s)\n",
-	        balanced ? "balanced" : "MISMATCH", t->not_sampled ? " + not sampled" : "",
-	        t->no_slot ? " + no slot" : "", t->ring_full ? " + worker queue full" : "");
-}
-
-/* Writes s as a JSON string literal (quotes, backslashes and control characters escaped). */
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-static int write_json(const struct probe *pr, const struct totals *t, const char *path)
-{
-	FILE *f = fopen(path, "w");
-	unsigned i, v;
-
-	if (f == NULL)
-		return -errno;
-	fprintf(f,
-	        "{\n  \"packets_read\": %" PRIu64 ",\n  \"packets_in_flows\": %" PRIu64
-	        ",\n  \"packets_non_ip\": %" PRIu64 ",\n  \"packets_malformed\": %" PRIu64
-	        ",\n  \"packets_no_slot\": %" PRIu64 ",\n  \"packets_not_sampled\": %" PRIu64
-	        ",\n  \"sampling_observed\": %" PRIu64 ",\n  \"sampling_selected\": %" PRIu64
-	        ",\n  \"packets_ring_full\": %" PRIu64 ",\n  \"dropped\": %" PRIu64
-	        ",\n  \"receive_errors\": %" PRIu64 ",\n  \"no_buffers\": %" PRIu64 ",\n",
-	        t->read, t->in_flows, t->non_ip, t->malformed, t->no_slot, t->not_sampled,
-	        t->sampled_observed, t->sampled_selected, t->ring_full, t->dropped, t->errors,
-	        t->nombuf);
-	fprintf(f, "  \"verdicts\": {");
-	for (v = 0; v < CAPTURE_VERDICT_MAX; v++)
-		fprintf(f, "%s\"%s\": %" PRIu64, v ? ", " : "", capture_verdict_name(v),
-		        t->verdicts[v]);
-	fprintf(f,
-	        "},\n  \"fragments_matched\": %" PRIu64 ",\n  \"fragments_unmatched\": %" PRIu64
-	        ",\n  \"flows_created\": %" PRIu64 ",\n",
-	        t->frag_matched, t->frag_unmatched, t->flows_created);
-	fprintf(f,
-	        "  \"records\": {\"idle\": %" PRIu64 ", \"active\": %" PRIu64
-	        ", \"end_of_flow\": %" PRIu64 ", \"forced_end\": %" PRIu64
-	        ", \"lack_of_resources\": %" PRIu64 "},\n",
-	        t->records[1], t->records[2], t->records[3], t->records[4], t->records[5]);
-	fprintf(f, "  \"elapsed_s\": %.6f,\n  \"cpu_plan\": ", pr->elapsed_ns / 1e9);
-	json_string(f, pr->cpu_plan);
-	fprintf(f, ",\n");
-	fprintf(f, "  \"clock_steps_back\": %" PRIu64 ",\n  \"clock_outliers\": %" PRIu64 ",\n",
-	        t->clock_steps_back, t->clock_outliers);
-	{
-		const struct probe_alerts *al = &pr->alerts;
-
-		fprintf(f,
-		        "  \"alerts\": {\"series\": %" PRIu64 ", \"bins\": %" PRIu64
-		        ", \"bins_lost\": %" PRIu64 ", \"series_refused\": %" PRIu64
-		        ", \"admitted\": %" PRIu64 ", \"retired\": %" PRIu64
-		        ", \"raised\": %" PRIu64 ", \"updates\": %" PRIu64 ", \"cleared\": %" PRIu64
-		        ", \"raised_by_kind\": {",
-		        al->engine_stats.series, al->engine_stats.bins, al->bins_lost,
-		        al->engine_stats.series_refused, al->engine_stats.admitted,
-		        al->engine_stats.retired, al->events[0], al->events[1], al->events[2]);
-		for (int k = DETECT_RATE_DROP; k <= DETECT_PROBE_DEGRADED; k++)
-			fprintf(f, "%s\"%s\": %" PRIu64, k > 1 ? ", " : "", detect_kind_name(k),
-			        al->raised[k]);
-		fprintf(f,
-		        "},\n    \"redis\": {\"published\": %" PRIu64 ", \"spooled\": %" PRIu64
-		        ", \"updates_dropped\": %" PRIu64 ", \"lost\": %" PRIu64
-		        ", \"reconnects\": %" PRIu64 ", \"submitted\": %" PRIu64 "}},\n",
-		        al->redis_stats.published, al->redis_stats.spooled_now,
-		        al->redis_stats.updates_dropped, al->redis_stats.lost,
-		        al->redis_stats.reconnects, al->redis_stats.submitted);
-	}
-	fprintf(f, "  \"biflow\": %s,\n  \"inputs\": [", pr->cfg.biflow ? "true" : "false");
-	for (i = 0; i < pr->n_inputs; i++) {
-		const struct probe_input *in = &pr->inputs[i];
-		struct input_totals it;
-		unsigned k;
-
-		add_input(in, &it);
-		fprintf(f, "%s\n    {\"input\": ", i ? "," : "");
-		json_string(f, in->name);
-		fprintf(f,
-		        ", \"packets\": %" PRIu64 ", \"in_flows\": %" PRIu64
-		        ", \"queues\": %u, \"steering\": %s, \"workers\": [",
-		        in->cstats.packets, it.in_flows, in->n_queues,
-		        in->steering ? "true" : "false");
-		for (k = 0; k < in->n_workers; k++)
-			fprintf(f, "%s%" PRIu64, k ? ", " : "", in->workers[k].fcstats.packets);
-		fprintf(f, "], \"queue_packets\": [");
-		for (k = 0; k < in->n_queues; k++)
-			fprintf(f, "%s%" PRIu64, k ? ", " : "", in->readers[k].qstats.packets);
-		fprintf(f, "], \"sample\": ");
-		if (pr->cfg.sample_spec[i] != NULL)
-			json_string(f, pr->cfg.sample_spec[i]);
-		else
-			fputs("null", f);
-		fprintf(f,
-		        ", \"selector_id\": %u, \"sampling_observed\": %" PRIu64
-		        ", \"sampling_selected\": %" PRIu64 "}",
-		        i + 1, it.observed, it.selected);
-	}
-	fprintf(f, "\n  ],\n");
-	fprintf(f,
-	        "  \"records_queued\": %" PRIu64 ",\n  \"records_queue_full\": %" PRIu64
-	        ",\n  \"records_exported\": %" PRIu64 ",\n  \"outputs\": [",
-	        t->records_out, t->records_dropped, pr->records_exported);
-	for (i = 0; i < pr->n_exporters; i++) {
-		struct ipfix_exporter_stats s;
-
-		ipfix_exporter_get_stats(pr->exporters[i], &s);
-		fprintf(f, "%s\n    {\"url\": ", i ? "," : "");
-		json_string(f, ipfix_exporter_url(pr->exporters[i]));
-		fprintf(f,
-		        ", \"records\": %" PRIu64 ", \"messages\": %" PRIu64 ", \"bytes\": %" PRIu64
-		        ", \"records_lost\": %" PRIu64 ", \"packets_lost\": %" PRIu64
-		        ", \"octets_lost\": %" PRIu64 ", \"template_sets\": %" PRIu64
-		        ", \"stats_messages\": %" PRIu64 ", \"send_errors\": %" PRIu64
-		        ", \"connects\": %" PRIu64 ", \"files\": %" PRIu64 "}",
-		        s.records, s.messages, s.bytes, s.records_lost, s.packets_lost,
-		        s.octets_lost, s.template_sets, s.stats_sent, s.send_errors, s.connects,
-		        s.files);
-	}
-	fprintf(f, "\n  ]\n}\n");
+	probe_report_json(f, pr, t);
 	return fclose(f) == 0 ? 0 : -errno;
+}
+
+/* Ends a run that could not start. */
+static int give_up(struct probe *pr, const char *err, FILE *json)
+{
+	if (err)
+		fprintf(stderr, "weir: %s\n", err);
+	probe_control_close(pr);
+	probe_pipeline_close(pr);
+	probe_options_free(&pr->cfg);
+	if (json)
+		fclose(json);
+	return 1;
 }
 
 int main(int argc, char **argv)
 {
 	struct probe *pr = &the_probe;
 	char err[512];
-	struct totals t;
+	struct probe_totals t;
 	sigset_t sigs;
-	int rc, balanced, status = 0;
+	FILE *json = NULL;
+	int rc, status = 0;
 	unsigned i;
 
+	saved_argc = argc;
+	saved_argv = malloc(((size_t)argc + 1) * sizeof(*saved_argv));
+	if (saved_argv == NULL)
+		return 1;
+	memcpy(saved_argv, argv, ((size_t)argc + 1) * sizeof(*argv));
 	rc = probe_options_parse(argc, argv, &pr->cfg);
 	if (rc >= 0) {
 		detect_watch_free(pr->cfg.watch_built);
 		probe_options_free(&pr->cfg);
+		free(saved_argv);
 		return rc;
 	}
-
-	rc = probe_pipeline_open(pr, err, sizeof(err));
-	if (rc < 0) {
-		fprintf(stderr, "weir: %s\n", err);
-		probe_pipeline_close(pr);
+	wr_log_set(pr->cfg.log_level, err, sizeof(err)); /* checked by the parse */
+	if (geteuid() == 0 && pr->cfg.user == NULL && !pr->cfg.allow_root) {
+		fprintf(stderr, "weir: refusing to run as root: give --user NAME (weir switches to "
+		                "it once capture is open) or --allow-root\n");
+		detect_watch_free(pr->cfg.watch_built);
 		probe_options_free(&pr->cfg);
-		return 1;
+		free(saved_argv);
+		return 2;
 	}
+	pthread_mutex_init(&pr->cfg_mu, NULL);
+	/* opened now: after --user, weir may not be allowed to create it */
+	if (pr->cfg.summary_json && (json = fopen(pr->cfg.summary_json, "w")) == NULL) {
+		snprintf(err, sizeof(err), "--summary-json '%s': %s", pr->cfg.summary_json,
+		         strerror(errno));
+		return give_up(pr, err, NULL);
+	}
+	rc = probe_pipeline_open(pr, err, sizeof(err));
+	if (rc < 0)
+		return give_up(pr, err, json);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* inherited by every thread started below */
-	rc = probe_pipeline_start(pr, err, sizeof(err));
-	if (rc < 0) {
-		fprintf(stderr, "weir: %s\n", err);
-		probe_pipeline_close(pr);
-		probe_options_free(&pr->cfg);
-		return 1;
-	}
+	if (probe_control_open(pr, err, sizeof(err)) < 0 ||
+	    probe_pipeline_start_inputs(pr, err, sizeof(err)) < 0)
+		return give_up(pr, err, json);
+	/* everything that needs root is open: capture, sockets, files */
+	if (pr->cfg.user && drop_privileges(pr->cfg.user, err, sizeof(err)) < 0)
+		return give_up(pr, err, json);
+	if (probe_pipeline_start(pr, err, sizeof(err)) < 0)
+		return give_up(pr, err, json);
+	if (probe_control_start(pr, err, sizeof(err)) < 0) /* the capture goes on without it */
+		wr_log(WR_LOG_CONTROL, WR_LOG_ERROR, "%s", err);
 	pr->elapsed_ns = wr_mono_ns();
 	wait_for_pipeline(pr, &sigs);
 	probe_pipeline_join(pr);
 	pr->elapsed_ns = wr_mono_ns() - pr->elapsed_ns;
+	probe_control_close(pr);
 
-	add_totals(pr, &t);
-	balanced =
-	    t.read == t.in_flows + t.non_ip + t.malformed + t.no_slot + t.not_sampled + t.ring_full;
+	probe_totals(pr, &t);
 	for (i = 0; i < pr->n_inputs; i++) {
 		for (unsigned q = 0; q < pr->inputs[i].n_queues; q++) {
 			const struct probe_reader *r = &pr->inputs[i].readers[q];
@@ -461,13 +299,15 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!pr->cfg.quiet)
-		print_summary(pr, &t, balanced);
-	if (pr->cfg.summary_json && (rc = write_json(pr, &t, pr->cfg.summary_json)) < 0) {
+		probe_report_summary(stderr, pr, &t);
+	if (json && (rc = write_summary_json(pr, &t, json)) < 0) {
 		fprintf(stderr, "weir: --summary-json '%s': %s\n", pr->cfg.summary_json,
 		        strerror(-rc));
 		status = 1;
 	}
 	probe_pipeline_close(pr);
 	probe_options_free(&pr->cfg);
+	pthread_mutex_destroy(&pr->cfg_mu);
+	free(saved_argv);
 	return status;
 }

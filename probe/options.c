@@ -19,8 +19,13 @@
 #include <string.h>
 #include <yaml.h>
 
+#include <pwd.h>
+#include <sys/socket.h>
+
+#include "control.h"
 #include "redispub.h"
 #include "weir_config.h"
+#include "wr_log.h"
 
 #define OPT_ERR_LEN 512
 
@@ -37,9 +42,7 @@ enum opt_kind {
 #define OF_FILE   0x2u  /* config file only */
 #define OF_REPEAT 0x4u  /* OPT_FN: repeatable (a list in the file) */
 #define OF_MAP    0x10u /* OPT_FN: a mapping of KEY: VALUE in the file, each applied as KEY=VALUE */
-#define OF_RELOAD                                                              \
-	0x8u /* taken up by a running weir on SIGHUP (none yet: a changed file \
-	        takes effect at the next start) */
+#define OF_RELOAD 0x8u  /* taken up by a running weir on SIGHUP (the others at the next start) */
 
 struct parse_state;
 
@@ -60,7 +63,7 @@ struct opt_def {
 	/* OPT_FN: forgets the file's values when the command line gives the option (a
 	 * repeatable one), and prints the value in effect */
 	void (*reset)(struct parse_state *st);
-	void (*print)(FILE *f, const struct opt_def *o, const struct parse_state *st);
+	void (*print)(FILE *f, const struct opt_def *o, const struct probe_config *c);
 	const char *section; /* starts a group in --help */
 	const char *help;
 };
@@ -220,6 +223,7 @@ static int set_sample(struct parse_state *st, const char *arg, char *err, size_t
 	if (n == 0) {
 		st->every = sp;
 		st->every_spec = sp.algo == CAPTURE_SAMPLE_NONE ? NULL : spec;
+		c->sample_every = st->every_spec;
 	} else {
 		c->sample[n - 1] = sp;
 		c->sample_spec[n - 1] = sp.algo == CAPTURE_SAMPLE_NONE ? NULL : spec;
@@ -234,16 +238,15 @@ static void reset_sample(struct parse_state *st)
 {
 	st->every = (struct capture_sampler_params){.algo = CAPTURE_SAMPLE_NONE};
 	st->every_spec = NULL;
+	st->c->sample_every = NULL;
 	memset(st->c->sample_own, 0, sizeof(st->c->sample_own));
 	memset(st->sample_line, 0, sizeof(st->sample_line));
 }
 
-static void print_sample(FILE *f, const struct opt_def *o, const struct parse_state *st)
+static void print_sample(FILE *f, const struct opt_def *o, const struct probe_config *c)
 {
-	const struct probe_config *c = st->c;
-
 	fprintf(f, "%s:\n", o->name);
-	put_quoted(f, " ", " - ", st->every_spec ? st->every_spec : "none");
+	put_quoted(f, " ", " - ", c->sample_every ? c->sample_every : "none");
 	for (unsigned k = 0; k < PROBE_MAX_INPUTS; k++)
 		if (c->sample_own[k]) {
 			fprintf(f, "  - \"%u=", k + 1);
@@ -262,9 +265,63 @@ static int set_timestamps(struct parse_state *st, const char *val, char *err, si
 	return 0;
 }
 
-static void print_timestamps(FILE *f, const struct opt_def *o, const struct parse_state *st)
+static void print_timestamps(FILE *f, const struct opt_def *o, const struct probe_config *c)
 {
-	fprintf(f, "%s: %s\n", o->name, st->c->ipfix.time_ns ? "ns" : "ms");
+	fprintf(f, "%s: %s\n", o->name, c->ipfix.time_ns ? "ns" : "ms");
+}
+
+/* --metrics ADDR:PORT: an IPv4 or IPv6 loopback address (the counters are not for the
+ * network at large) and a port. */
+static int set_metrics(struct parse_state *st, const char *val, char *err, size_t errlen)
+{
+	struct sockaddr_storage sa;
+
+	if (probe_parse_loopback(val, &sa, err, errlen) < 0)
+		return -EINVAL;
+	st->c->metrics = val;
+	return 0;
+}
+
+static void print_str(FILE *f, const struct opt_def *o, const char *v)
+{
+	if (v != NULL)
+		put_quoted(f, o->name, ": ", v);
+}
+
+static void print_metrics(FILE *f, const struct opt_def *o, const struct probe_config *c)
+{
+	print_str(f, o, c->metrics);
+}
+
+/* --user NAME: must exist now, so that a typo stops weir before it opens anything. */
+static int set_user(struct parse_state *st, const char *val, char *err, size_t errlen)
+{
+	errno = 0;
+	if (getpwnam(val) == NULL) {
+		snprintf(err, errlen, "no user '%s'%s%s", val, errno ? ": " : "",
+		         errno ? strerror(errno) : "");
+		return -EINVAL;
+	}
+	st->c->user = val;
+	return 0;
+}
+
+static void print_user(FILE *f, const struct opt_def *o, const struct probe_config *c)
+{
+	print_str(f, o, c->user);
+}
+
+static int set_log_level(struct parse_state *st, const char *val, char *err, size_t errlen)
+{
+	if (wr_log_check(val, err, errlen) < 0)
+		return -EINVAL;
+	st->c->log_level = val;
+	return 0;
+}
+
+static void print_log_level(FILE *f, const struct opt_def *o, const struct probe_config *c)
+{
+	print_str(f, o, c->log_level);
 }
 
 static const char *nearest(const char *key, const char *(*name)(unsigned));
@@ -301,14 +358,14 @@ static int set_detect(struct parse_state *st, const char *kv, char *err, size_t 
 	return -EINVAL;
 }
 
-static void print_detect(FILE *f, const struct opt_def *o, const struct parse_state *st)
+static void print_detect(FILE *f, const struct opt_def *o, const struct probe_config *c)
 {
 	char num[40];
 
 	fprintf(f, "%s:\n", o->name);
 	for (unsigned k = 0; detect_param_name(k) != NULL; k++)
 		fprintf(f, "  %s: %s\n", detect_param_name(k),
-		        exact(detect_param_value(&st->c->detect, k), num, sizeof(num)));
+		        exact(detect_param_value(&c->detect, k), num, sizeof(num)));
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -346,8 +403,9 @@ static const struct opt_def opts[] = {
 
     {.section = "Flow cache",
      NUM("idle-timeout", "SEC", "15", "s", 1, 86400, idle_timeout_s),
+     .flags = OF_RELOAD,
      .help = "export a flow after SEC seconds without packets"},
-    {NUM("active-timeout", "SEC", "1800", "s", 1, 7 * 86400, active_timeout_s),
+    {NUM("active-timeout", "SEC", "1800", "s", 1, 7 * 86400, active_timeout_s), .flags = OF_RELOAD,
      .help = "export long flows every SEC seconds"},
     {NUM("max-flows", "N", "1048576", "flows", 1, 1u << 28, max_flows),
      .help = "concurrent flows per input before eviction"},
@@ -438,7 +496,7 @@ static const struct opt_def opts[] = {
     {NUM("bin-ms", "MS", "1000", "ms", 100, 60000, bin_ms), .help = "counting bin"},
     {.name = "detect",
      .kind = OPT_FN,
-     .flags = OF_REPEAT | OF_MAP,
+     .flags = OF_REPEAT | OF_MAP | OF_RELOAD,
      .metavar = "KEY=VALUE",
      .fn = set_detect,
      .print = print_detect,
@@ -467,6 +525,45 @@ static const struct opt_def opts[] = {
      FIELD(probe_id),
      .def_note = "the host name",
      .help = "this probe's name in alerts"},
+
+    {.section = "Running as a service",
+     NUM("status-interval", "SEC", "5", "s", 0, 3600, status_interval_s),
+     .flags = OF_RELOAD,
+     .help = "when stderr is a terminal, a status line every SEC seconds (rates, flows, "
+             "drops by place, alerts firing; a progress bar when reading files); 0 = none"},
+    {.name = "metrics",
+     .kind = OPT_FN,
+     .metavar = "ADDR:PORT",
+     .fn = set_metrics,
+     .print = print_metrics,
+     .help = "serve Prometheus metrics at http://ADDR:PORT/metrics, ADDR a loopback "
+             "address (127.0.0.1:9465, [::1]:9465)"},
+    {.name = "control-socket",
+     .kind = OPT_STR,
+     .metavar = "PATH",
+     FIELD(control_socket),
+     .help = "answer weirctl on the unix socket PATH (stats, flows top N, alerts, config)"},
+    {.name = "user",
+     .kind = OPT_FN,
+     .metavar = "NAME",
+     .fn = set_user,
+     .print = print_user,
+     .help = "once every input, output and socket is open, switch to user NAME and its "
+             "groups"},
+    {.name = "allow-root",
+     .kind = OPT_FLAG,
+     FIELD(allow_root),
+     .help = "run as root without --user (weir refuses to, otherwise)"},
+    {.name = "log-level",
+     .kind = OPT_FN,
+     .metavar = "SPEC",
+     .def = "info",
+     .fn = set_log_level,
+     .print = print_log_level,
+     .flags = OF_RELOAD,
+     .help = "what to log on stderr (the journal under systemd): a level (error, warning, "
+             "info, debug), then TOPIC=LEVEL for the topics probe, capture, export, detect, "
+             "redis, control; e.g. warning,redis=debug"},
 
     {.section = "Program",
      .name = "summary-json",
@@ -647,56 +744,58 @@ static void print_help_config(FILE *f)
 
 /* The settings in effect, as a config file that gives them (for -t and the control socket).
  * Options without a value (no default and not set) are left out. */
-static void print_effective(FILE *f, const struct probe_config *c, const struct parse_state *st)
+static void print_option(FILE *f, const struct probe_config *c, const struct opt_def *o)
 {
-	for (size_t i = 0; i < N_OPTS; i++) {
-		const struct opt_def *o = &opts[i];
-		const uint8_t *field = (const uint8_t *)c + o->off;
+	const uint8_t *field = (const uint8_t *)c + o->off;
 
-		if (o->flags & OF_CLI)
-			continue;
-		switch (o->kind) {
-		case OPT_UINT: {
-			uint64_t v = get_num(c, o);
+	switch (o->kind) {
+	case OPT_UINT: {
+		uint64_t v = get_num(c, o);
 
-			if (v != 0 || o->def != NULL)
-				fprintf(f, "%s: %" PRIu64 "\n", o->name, v);
-			break;
-		}
-		case OPT_STR: {
-			const char *v;
-
-			memcpy(&v, field, sizeof(v));
-			if (v != NULL)
-				put_quoted(f, o->name, ": ", v);
-			break;
-		}
-		case OPT_FLAG: {
-			int v;
-
-			memcpy(&v, field, sizeof(v));
-			fprintf(f, "%s: %s\n", o->name, v ? "true" : "false");
-			break;
-		}
-		case OPT_LIST: {
-			unsigned n;
-			const char *const *v = (const char *const *)field;
-
-			memcpy(&n, (const uint8_t *)c + o->count_off, sizeof(n));
-			if (o->flags & OF_FILE) { /* eal: what the EAL gets, from either source */
-				n = (unsigned)c->capture.eal_argc;
-				v = (const char *const *)c->capture.eal_argv;
-			}
-			fprintf(f, "%s:%s\n", o->name, n ? "" : " []");
-			for (unsigned k = 0; k < n; k++)
-				put_quoted(f, " ", " - ", v[k]);
-			break;
-		}
-		case OPT_FN:
-			o->print(f, o, st);
-			break;
-		}
+		if (v != 0 || o->def != NULL)
+			fprintf(f, "%s: %" PRIu64 "\n", o->name, v);
+		break;
 	}
+	case OPT_STR: {
+		const char *v;
+
+		memcpy(&v, field, sizeof(v));
+		if (v != NULL)
+			put_quoted(f, o->name, ": ", v);
+		break;
+	}
+	case OPT_FLAG: {
+		int v;
+
+		memcpy(&v, field, sizeof(v));
+		fprintf(f, "%s: %s\n", o->name, v ? "true" : "false");
+		break;
+	}
+	case OPT_LIST: {
+		unsigned n;
+		const char *const *v = (const char *const *)field;
+
+		memcpy(&n, (const uint8_t *)c + o->count_off, sizeof(n));
+		if (o->flags & OF_FILE) { /* eal: what the EAL gets, from either source */
+			n = (unsigned)c->capture.eal_argc;
+			v = (const char *const *)c->capture.eal_argv;
+		}
+		fprintf(f, "%s:%s\n", o->name, n ? "" : " []");
+		for (unsigned k = 0; k < n; k++)
+			put_quoted(f, " ", " - ", v[k]);
+		break;
+	}
+	case OPT_FN:
+		o->print(f, o, c);
+		break;
+	}
+}
+
+static void print_effective(FILE *f, const struct probe_config *c)
+{
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (!(opts[i].flags & OF_CLI))
+			print_option(f, c, &opts[i]);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1195,6 +1294,7 @@ int probe_options_parse(int argc, char **argv, struct probe_config *c)
 	const char *config = NULL;
 	int ch, rc;
 
+	optind = 0; /* a reload parses again */
 	ipfix_exporter_params_default(&c->ipfix);
 	detect_params_default(&c->detect);
 	c->max_series = 100000;
@@ -1273,8 +1373,80 @@ int probe_options_parse(int argc, char **argv, struct probe_config *c)
 		       c->config_file ? c->config_file : "command line", c->n_inputs,
 		       c->n_inputs == 1 ? "" : "s", c->n_outputs, c->n_outputs == 1 ? "" : "s",
 		       c->n_watch + 1, c->n_watch ? "ies" : "y");
-		print_effective(stdout, c, &st);
+		print_effective(stdout, c);
 		return 0;
 	}
 	return rc;
+}
+
+void probe_options_print(FILE *f, const struct probe_config *c)
+{
+	print_effective(f, c);
+}
+
+/* One option's value as the file writes it, without "key:" and newlines (for a log line). */
+static char *option_text(const struct probe_config *c, const struct opt_def *o)
+{
+	char *buf = NULL, *p, *q;
+	size_t len = 0, klen = strlen(o->name);
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL)
+		return NULL;
+	print_option(f, c, o);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	p = buf;
+	if (strncmp(p, o->name, klen) == 0 && p[klen] == ':')
+		p += klen + 1;
+	for (q = buf; *p; p++) { /* newlines and runs of spaces: one space */
+		char ch = *p == '\n' ? ' ' : *p;
+
+		if (ch == ' ' && (q == buf || q[-1] == ' '))
+			continue;
+		*q++ = ch;
+	}
+	while (q > buf && q[-1] == ' ')
+		q--;
+	*q = '\0';
+	return buf;
+}
+
+unsigned probe_options_diff(const struct probe_config *a, const struct probe_config *b,
+                            void (*fn)(void *arg, const char *key, const char *was, const char *now,
+                                       int reloadable),
+                            void *arg)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < N_OPTS; i++) {
+		const struct opt_def *o = &opts[i];
+		char *va, *vb;
+
+		if (o->flags & OF_CLI)
+			continue;
+		va = option_text(a, o);
+		vb = option_text(b, o);
+		if (va && vb && strcmp(va, vb) != 0) {
+			fn(arg, o->name, va[0] ? va : "(none)", vb[0] ? vb : "(none)",
+			   (o->flags & OF_RELOAD) != 0);
+			n++;
+		}
+		free(va);
+		free(vb);
+	}
+	return n;
+}
+
+void probe_options_adopt(struct probe_config *c, struct probe_config *next)
+{
+	struct probe_owned **tail = &next->owned;
+
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	*tail = c->owned;
+	c->owned = next->owned;
+	next->owned = NULL;
 }

@@ -9,6 +9,8 @@
 #ifndef PROBE_OPTIONS_H
 #define PROBE_OPTIONS_H
 
+#include <stdio.h>
+
 #include "probe.h"
 
 /*
@@ -20,6 +22,19 @@
  * --help, --version or a successful -t check).
  */
 int probe_options_parse(int argc, char **argv, struct probe_config *c);
+
+/* Writes the settings in c as a config file that gives them (what -t prints). */
+void probe_options_print(FILE *f, const struct probe_config *c);
+
+/* For each option (a config file key) whose value differs between a and b: fn(arg, key,
+ * value in a, value in b, whether a running weir takes it up). Returns how many differ. */
+unsigned probe_options_diff(const struct probe_config *a, const struct probe_config *b,
+                            void (*fn)(void *arg, const char *key, const char *was, const char *now,
+                                       int reloadable),
+                            void *arg);
+
+/* Moves the strings next owns to c (a reload keeps some of next's values). */
+void probe_options_adopt(struct probe_config *c, struct probe_config *next);
 
 /* Frees what probe_options_parse() allocated (strings read from the config file). */
 void probe_options_free(struct probe_config *c);

@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -179,6 +180,7 @@ static int open_input(struct probe *pr, unsigned i, const struct flowcache_param
 		w->pr = pr;
 		w->in = in;
 		w->index = k;
+		w->max_flows = fp.max_flows;
 		w->fc = flowcache_create(&fp);
 		w->ring = wr_ring_create(RING_RECORDS, sizeof(struct flowcache_record));
 		if (w->fc == NULL || w->ring == NULL)
@@ -334,6 +336,7 @@ static void loss_add(struct probe_loss *l, uint64_t items, uint64_t packets, uin
  * the detector's health gate: every STATS_POLL_MS, looking at the clock every 64 bursts or
  * when the input is quiet. */
 #define STATS_POLL_MS 250
+#define PUBLISH_MS    200 /* a worker refreshes its live counters this often */
 
 static void poll_drops(struct probe_reader *r, int quiet)
 {
@@ -587,13 +590,42 @@ static void worker_tick(struct probe_worker *w, uint64_t clock)
 	count_tick(w, clock, 0);
 }
 
+/* Every PUBLISH_MS (looked at every 16 turns of the loop, and on every quiet one): the
+ * counters for a live look, a reload's timeouts, a request for the largest flows. */
+static void worker_publish(struct probe_worker *w, int quiet)
+{
+	struct probe *pr = w->pr;
+	unsigned want, gen;
+	uint64_t now;
+
+	if ((++w->ticks & 15) != 0 && !quiet)
+		return;
+	now = wr_mono_ns();
+	want = atomic_load_explicit(&w->top_want, memory_order_acquire);
+	if (now < w->publish_due_ns && want == 0)
+		return;
+	w->publish_due_ns = now + PUBLISH_MS * WR_NS_PER_MS;
+	flowcache_get_stats(w->fc, &w->fcstats);
+	gen = atomic_load_explicit(&pr->timeouts_gen, memory_order_acquire);
+	if (gen != w->timeouts_seen) {
+		w->timeouts_seen = gen;
+		flowcache_set_timeouts(w->fc, atomic_load(&pr->idle_ns_next),
+		                       atomic_load(&pr->active_ns_next));
+	}
+	/* claimed before the answer is written: an asker who gave up finds it claimed and waits */
+	if (want && atomic_compare_exchange_strong(&w->top_want, &want, 0)) {
+		w->n_top = flowcache_top(w->fc, w->top, want);
+		atomic_store_explicit(&w->top_done, 1, memory_order_release);
+	}
+}
+
 /* Direct layout: the worker reads its own queues, run to completion. */
 static void worker_direct(struct probe_worker *w)
 {
 	struct probe_input *in = w->in;
 	struct capture_meta metas[PROBE_BURST];
 	struct feed feeds[PROBE_MAX_QUEUES] = {{0, 0}};
-	unsigned j, active;
+	unsigned j, active, got;
 	int n;
 
 	if (in->ops->thread_init)
@@ -602,6 +634,7 @@ static void worker_direct(struct probe_worker *w)
 		if (atomic_load_explicit(&w->pr->stop, memory_order_relaxed))
 			break;
 		active = 0;
+		got = 0;
 		for (j = 0; j < w->n_direct; j++) {
 			if (feeds[j].ended)
 				continue;
@@ -612,12 +645,14 @@ static void worker_direct(struct probe_worker *w)
 				continue;
 			}
 			active++;
+			got += (unsigned)n;
 			flowcache_update_burst(w->fc, metas, (unsigned)n);
 			count_burst(w, metas, (unsigned)n);
 		}
 		if (active == 0)
 			break;
 		worker_tick(w, oldest_clock(feeds, w->n_direct));
+		worker_publish(w, got == 0);
 	}
 }
 
@@ -668,6 +703,7 @@ static void worker_steered(struct probe_worker *w)
 		}
 		if (ended == in->n_queues)
 			break;
+		worker_publish(w, got == 0);
 		/* Quiet: back off. (Spinning instead slowed the reader down on a two-CPU
 		 * machine: 8.4 -> 5.4 Mpps with --rx-thread on DPDK.) */
 		if (got != 0)
@@ -689,6 +725,14 @@ static void *worker_main(void *arg)
 	count_tick(w, 0, 1);
 	flowcache_get_stats(w->fc, &w->fcstats);
 	atomic_store_explicit(&w->done, 1, memory_order_release);
+	{
+		unsigned want = atomic_load_explicit(&w->top_want, memory_order_acquire);
+
+		if (want && atomic_compare_exchange_strong(&w->top_want, &want, 0)) {
+			w->n_top = 0; /* flushed: nothing left to show */
+			atomic_store_explicit(&w->top_done, 1, memory_order_release);
+		}
+	}
 	return NULL;
 }
 
@@ -880,11 +924,9 @@ static int thread_started(const struct started *st, const pthread_t *id)
 	return 0;
 }
 
-int probe_pipeline_start(struct probe *pr, char *err, size_t errlen)
+int probe_pipeline_start_inputs(struct probe *pr, char *err, size_t errlen)
 {
-	struct started st = {.n = 0};
-	char name[48];
-	unsigned i, q, k;
+	unsigned i;
 	int rc;
 
 	for (i = 0; i < pr->n_inputs; i++) {
@@ -899,7 +941,18 @@ int probe_pipeline_start(struct probe *pr, char *err, size_t errlen)
 			return rc;
 		}
 	}
+	return 0;
+}
+
+int probe_pipeline_start(struct probe *pr, char *err, size_t errlen)
+{
+	struct started st = {.n = 0};
+	char name[48];
+	unsigned i, q, k;
+	int rc;
+
 	plan_cpus(pr, &st);
+	atomic_store(&pr->running, 1); /* live counters: read from the readers and workers */
 	rc = pthread_create(&pr->export_thread, NULL, exporter_main, pr);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot start the exporter thread: %s", strerror(rc));
@@ -951,6 +1004,7 @@ fail:
 	if (pr->alerts.started)
 		pthread_join(pr->alerts.thread, NULL);
 	pr->alerts.started = 0;
+	atomic_store(&pr->running, 0);
 	return rc;
 }
 
@@ -981,6 +1035,7 @@ void probe_pipeline_join(struct probe *pr)
 	for (i = 0; i < pr->n_workers; i++)
 		pthread_join(pr->workers[i].thread, NULL);
 	pthread_join(pr->export_thread, NULL);
+	atomic_store(&pr->running, 0);
 	if (pr->alerts.started)
 		pthread_join(pr->alerts.thread, NULL);
 	pr->alerts.started = 0;
@@ -1025,4 +1080,65 @@ void probe_pipeline_close(struct probe *pr)
 #if WEIR_HAVE_DPDK
 	drv_dpdk_cleanup(); /* the EAL, once no port is open */
 #endif
+}
+
+void probe_pipeline_set_timeouts(struct probe *pr, uint64_t idle_s, uint64_t active_s)
+{
+	atomic_store(&pr->idle_ns_next, idle_s * WR_NS_PER_S);
+	atomic_store(&pr->active_ns_next, active_s * WR_NS_PER_S);
+	atomic_fetch_add_explicit(&pr->timeouts_gen, 1, memory_order_release);
+}
+
+unsigned probe_pipeline_top_flows(struct probe *pr, struct flowcache_record *out, unsigned n)
+{
+	struct flowcache_record *buf = malloc((size_t)n * sizeof(*buf));
+	unsigned i, k, got = 0;
+
+	if (buf == NULL || n == 0) {
+		free(buf);
+		return 0;
+	}
+	for (i = 0; i < pr->n_workers; i++) {
+		struct probe_worker *w = &pr->workers[i];
+		uint64_t deadline = wr_mono_ns() + WR_NS_PER_S;
+		int answered = 0;
+
+		if (atomic_load_explicit(&w->done, memory_order_acquire))
+			continue; /* flushed: its cache is empty */
+		w->top = buf;
+		atomic_store_explicit(&w->top_done, 0, memory_order_relaxed);
+		atomic_store_explicit(&w->top_want, n, memory_order_release);
+		while (!(answered = atomic_load_explicit(&w->top_done, memory_order_acquire)) &&
+		       wr_mono_ns() < deadline)
+			sleep_us(1000);
+		if (!answered) { /* take the request back; a late answer is ignored */
+			unsigned want = n;
+
+			if (atomic_compare_exchange_strong(&w->top_want, &want, 0))
+				continue;
+			while (!atomic_load_explicit(&w->top_done, memory_order_acquire))
+				sleep_us(1000); /* it is answering now */
+		}
+		/* merge: out holds the largest so far, largest first */
+		for (k = 0; k < w->n_top; k++) {
+			uint64_t v = buf[k].octets + buf[k].rev_octets;
+			unsigned j;
+
+			if (got == n) {
+				if (out[n - 1].octets + out[n - 1].rev_octets >= v)
+					break; /* buf is sorted: nothing later gets in */
+				j = n - 1;
+			} else {
+				j = got++;
+			}
+			while (j > 0 && out[j - 1].octets + out[j - 1].rev_octets < v) {
+				out[j] = out[j - 1];
+				j--;
+			}
+			out[j] = buf[k];
+		}
+		w->top = NULL;
+	}
+	free(buf);
+	return got;
 }

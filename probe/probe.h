@@ -67,6 +67,14 @@ struct probe_config {
 	const char *alerts_file;     /* --alerts-file: JSON lines, or NULL */
 	const char *probe_id;        /* --probe-id [the host name] */
 	int quiet;                   /* no summary on stderr */
+	/* running it as a service */
+	uint64_t status_interval_s; /* a status line on a terminal's stderr this often, 0: none */
+	const char *metrics;        /* ADDR:PORT of /metrics (loopback), or NULL */
+	const char *control_socket; /* the weirctl socket's path, or NULL */
+	const char *user;           /* switch to this user after opening everything, or NULL */
+	int allow_root;             /* run as root without --user */
+	const char *log_level;      /* wr_log spec */
+	const char *sample_every;   /* --sample without N=, as given (NULL: none) */
 	/* where the settings came from (options.c) */
 	const char *config_file;             /* -c FILE, or NULL */
 	int check_only;                      /* -t: check the settings and exit */
@@ -142,6 +150,16 @@ struct probe_worker {
 	uint64_t records_dropped;  /* records lost because the ring was full (live inputs) */
 	struct probe_loss dropped; /* the same, with packets and octets, for the exporter */
 	struct flowcache_stats fcstats;
+	uint64_t max_flows; /* its cache's share of --max-flows */
+	/* what a running weir shows: the worker refreshes fcstats every PUBLISH_MS and answers a
+	 * request for its largest flows (the control socket's `flows top N`) */
+	unsigned ticks;
+	uint64_t publish_due_ns;
+	atomic_uint top_want;         /* set by the asker: N (0: no request) */
+	atomic_int top_done;          /* set by the worker when top/n_top hold the answer */
+	struct flowcache_record *top; /* the asker's buffer */
+	unsigned n_top;
+	unsigned timeouts_seen; /* the reload generation of the timeouts in its cache */
 	/* in-line rate counting for the detector */
 	struct detect_counter *dc;
 	uint64_t flows_counted; /* flow-cache creations already given to dc */
@@ -174,17 +192,27 @@ struct probe {
 	struct ipfix_exporter *exporters[PROBE_MAX_OUTPUTS];
 	unsigned n_exporters;
 	pthread_t export_thread;
-	uint64_t records_exported;  /* records handed to the exporters (exporter thread) */
-	uint64_t elapsed_ns;        /* from the start of the threads to their end */
-	char cpu_plan[128];         /* how threads were placed on CPUs ("" if not pinned) */
-	atomic_int stop;            /* set on a signal: stop reading, flush, exit */
-	atomic_int export_done;     /* set by the exporter thread when everything is sent */
-	struct probe_alerts alerts; /* the detector thread and its outputs */
+	uint64_t records_exported; /* records handed to the exporters (exporter thread) */
+	uint64_t elapsed_ns;       /* from the start of the threads to their end */
+	char cpu_plan[128];        /* how threads were placed on CPUs ("" if not pinned) */
+	atomic_int stop;           /* set on a signal: stop reading, flush, exit */
+	atomic_int running;        /* threads started and not yet joined */
+	/* a reload's flow timeouts, for the workers to take (generation counted) */
+	_Atomic uint64_t idle_ns_next, active_ns_next;
+	atomic_uint timeouts_gen;
+	atomic_int export_done;        /* set by the exporter thread when everything is sent */
+	struct probe_alerts alerts;    /* the detector thread and its outputs */
+	struct probe_control *control; /* weirctl's socket and /metrics (control.c), or NULL */
+	pthread_mutex_t cfg_mu;        /* a reload changes cfg under it; others read under it */
 };
 
 /* Opens every input and output and allocates every table; nothing runs yet. On error returns
  * -errno with a message naming the input or output in err. */
 int probe_pipeline_open(struct probe *pr, char *err, size_t errlen);
+
+/* Starts delivery on every input (a live source's socket may be opened here, so before
+ * privileges are dropped). 0 or -errno with a message in err. */
+int probe_pipeline_start_inputs(struct probe *pr, char *err, size_t errlen);
 
 /* Starts the worker and exporter threads. 0 or -errno. */
 int probe_pipeline_start(struct probe *pr, char *err, size_t errlen);
@@ -198,6 +226,14 @@ int probe_pipeline_finished(struct probe *pr);
 
 /* Waits for every thread: inputs read to their end (or stopped), every flow exported. */
 void probe_pipeline_join(struct probe *pr);
+
+/* A reload: every worker takes these flow timeouts at its next look (within PUBLISH_MS). */
+void probe_pipeline_set_timeouts(struct probe *pr, uint64_t idle_s, uint64_t active_s);
+
+/* Asks every running worker for its n largest flows (n <= FLOWCACHE_TOP_MAX) and merges
+ * them into out (room for n), largest first. Waits up to a second for the workers. Returns
+ * how many. One asker at a time. */
+unsigned probe_pipeline_top_flows(struct probe *pr, struct flowcache_record *out, unsigned n);
 
 /* Frees everything probe_pipeline_open() made. */
 void probe_pipeline_close(struct probe *pr);

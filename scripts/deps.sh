@@ -5,7 +5,7 @@ set -euo pipefail
 
 # build: compiler, meson/ninja, the capture and publishing libraries
 build_pkgs=(build-essential meson ninja-build pkg-config clang-format
-	libpcap-dev libtrace3-dev libhiredis-dev libyaml-dev dpdk-dev)
+	libpcap-dev libtrace3-dev libhiredis-dev libyaml-dev libmicrohttpd-dev dpdk-dev)
 # run and test: the real IPFIX collectors and decoders the tests start, and the tools the
 # scripts call (tcpdump for the benchmark's reference, iproute2 for ss and network namespaces,
 # libtrace-tools for the traceconvert the libtrace driver's tests use; pmacct (nfacctd) and

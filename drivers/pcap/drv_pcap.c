@@ -135,6 +135,13 @@ static void drv_pcap_stop(void *handle)
 #endif
 }
 
+static int drv_pcap_progress(void *handle, uint64_t *done, uint64_t *total)
+{
+	struct drv_pcap *h = handle;
+
+	return h->file ? drv_pcap_file_progress(h->file, done, total) : -1;
+}
+
 static void drv_pcap_close(void *handle)
 {
 	struct drv_pcap *h = handle;
@@ -157,5 +164,6 @@ const struct capture_driver_ops drv_pcap_ops = {
     .stats = drv_pcap_stats,
     .last_error = drv_pcap_last_error,
     .stop = drv_pcap_stop,
+    .progress = drv_pcap_progress,
     .close = drv_pcap_close,
 };

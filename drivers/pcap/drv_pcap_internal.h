@@ -29,6 +29,8 @@ int drv_pcap_file_rx_burst(struct drv_pcap_file *f, struct capture_pkt *pkts, un
 void drv_pcap_file_stats(const struct drv_pcap_file *f, struct capture_stats *ret);
 const char *drv_pcap_file_last_error(const struct drv_pcap_file *f);
 void drv_pcap_file_stop(struct drv_pcap_file *f);
+/* Bytes read of a regular file's size; -1 for standard input or a pipe (any thread). */
+int drv_pcap_file_progress(const struct drv_pcap_file *f, uint64_t *done, uint64_t *total);
 void drv_pcap_file_close(struct drv_pcap_file *f); /* NULL is a no-op */
 
 /* ---------------------------------------------------------------------------------------- */

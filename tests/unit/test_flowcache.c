@@ -2,6 +2,7 @@
  * Unit tests of the flow cache: accounting, every end reason, timer exactness on packet time,
  * eviction order, and packet conservation under churn.
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "wr.h"
@@ -835,6 +836,70 @@ static void test_full_pool_no_bucket_eviction(void)
 	flowcache_free(fc);
 }
 
+/* A reload shortens the idle timeout: flows already in the cache leave by the new one, not
+ * by the deadline they were slotted with; a longer one holds them longer. */
+static void test_set_timeouts(void)
+{
+	struct flowcache *fc = mk(64, 60, 1800);
+	struct flowcache_record out[8];
+	struct capture_meta m[2];
+
+	m[0] = pkt(1, 1000, 100 * S, 60, 0x10);
+	m[1] = pkt(2, 2000, 100 * S, 60, 0x10);
+	flowcache_update_burst(fc, m, 2);
+	CHECK_EQ(flowcache_expire(fc, 105 * S, out, 8), 0);
+	CHECK_EQ(flowcache_set_timeouts(fc, 0, 1800 * S), -EINVAL);
+	CHECK_EQ(flowcache_set_timeouts(fc, 10 * S, 1800 * S), 0);
+	CHECK_EQ(flowcache_expire(fc, 110 * S - 1, out, 8), 0);
+	CHECK_EQ(flowcache_expire(fc, 111 * S, out, 8), 2);
+	CHECK_EQ(out[0].end_reason, FLOWCACHE_END_IDLE);
+	/* longer: a flow that would have left at 10 s stays until 30 s */
+	m[0] = pkt(3, 3000, 200 * S, 60, 0x10);
+	flowcache_update_burst(fc, m, 1);
+	CHECK_EQ(flowcache_set_timeouts(fc, 30 * S, 1800 * S), 0);
+	CHECK_EQ(flowcache_expire(fc, 215 * S, out, 8), 0);
+	CHECK_EQ(flowcache_expire(fc, 230 * S - 1, out, 8), 0);
+	CHECK_EQ(flowcache_expire(fc, 231 * S, out, 8), 1);
+	/* the active timeout too: a busy flow is cut at the new, shorter one */
+	for (uint64_t t = 300; t < 330; t++) {
+		m[0] = pkt(4, 4000, t * S, 100, 0x10);
+		flowcache_update_burst(fc, m, 1);
+		CHECK_EQ(flowcache_expire(fc, t * S, out, 8), 0);
+	}
+	CHECK_EQ(flowcache_set_timeouts(fc, 30 * S, 20 * S), 0);
+	CHECK_EQ(flowcache_expire(fc, 331 * S, out, 8), 1);
+	CHECK_EQ(out[0].end_reason, FLOWCACHE_END_ACTIVE);
+	CHECK_EQ(out[0].packets, 30);
+	flowcache_free(fc);
+}
+
+/* The largest flows by octets of their current record, largest first, and nothing leaves. */
+static void test_top(void)
+{
+	struct flowcache *fc = mk(256, 60, 1800);
+	struct flowcache_record out[8], all[300];
+	struct capture_meta m;
+	struct flowcache_stats st;
+	unsigned i, n;
+
+	CHECK_EQ(flowcache_top(fc, out, 5), 0);
+	for (i = 0; i < 200; i++) {
+		/* octets (i * 37) % 200 + 1: every size once, in scrambled order */
+		m = pkt(i + 1, 1000, 100 * S, (i * 37) % 200 + 41, 0x10);
+		flowcache_update_burst(fc, &m, 1);
+	}
+	n = flowcache_top(fc, out, 5);
+	CHECK_EQ(n, 5);
+	for (i = 0; i < n; i++)
+		CHECK_EQ(out[i].octets, 240 - i);
+	CHECK_EQ(flowcache_top(fc, all, 300), 200);
+	CHECK_EQ(all[199].octets, 41);
+	flowcache_get_stats(fc, &st);
+	CHECK_EQ(st.active, 200);
+	CHECK_EQ(flowcache_expire(fc, 101 * S, out, 8), 0);
+	flowcache_free(fc);
+}
+
 int main(void)
 {
 	T_RUN(test_params);
@@ -861,5 +926,7 @@ int main(void)
 	T_RUN(test_biflow_initiator_after_idle_v4);
 	T_RUN(test_biflow_initiator_after_idle_v6);
 	T_RUN(test_biflow_conservation);
+	T_RUN(test_set_timeouts);
+	T_RUN(test_top);
 	return t_done();
 }
