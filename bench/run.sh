@@ -43,7 +43,7 @@ median() {
 }
 # Interleave nothing else: the three programs run back to back on the same warm file.
 bare_s=$(median ./build/bench/bench_pipeline --count-pcap "$tmp/a.pcap")
-weir_s=$(median ./build/probe/weir -q -i "pcap:$tmp/a.pcap" -o "ipfix:file:$tmp/a.ipfix")
+weir_s=$(median ./build/probe/weir --allow-root -q -i "pcap:$tmp/a.pcap" -o "ipfix:file:$tmp/a.ipfix")
 tcpdump_s=$(median tcpdump -nn -q -r "$tmp/a.pcap" -w /dev/null)
 echo
 echo "whole program on a pcap file ($packets packets of 64 bytes, 100k flows, Zipf), median of $runs:"

@@ -36,7 +36,7 @@ bare() {
 weir() { # $1 = workers, then more options
 	local w=$1
 	shift
-	./build/probe/weir -q -i "dpdk:$dev" --workers "$w" "$@" --mbufs "$mbufs" --duration "$seconds" \
+	./build/probe/weir --allow-root -q -i "dpdk:$dev" --workers "$w" "$@" --mbufs "$mbufs" --duration "$seconds" \
 		-o "ipfix:file:$tmp/a.ipfix" --summary-json "$tmp/s.json" -- "${eal[@]}" 2>/dev/null
 	python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))
 print("%.3f" % (s["packets_read"] / s["elapsed_s"] / 1e6))' "$tmp/s.json"

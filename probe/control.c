@@ -419,8 +419,12 @@ void probe_control_close(struct probe *pr)
 		MHD_stop_daemon(c->mhd);
 	if (c->fd >= 0) {
 		close(c->fd);
+		/* after --user, its directory may be root's: the socket stays, and the next
+		 * start finds it stale and replaces it */
 		if (unlink(c->path) < 0 && errno != ENOENT)
-			wr_log(WR_LOG_CONTROL, WR_LOG_WARNING, "cannot remove %s: %s", c->path,
+			wr_log(WR_LOG_CONTROL,
+			       errno == EACCES || errno == EPERM ? WR_LOG_INFO : WR_LOG_WARNING,
+			       "%s stays (%s); the next start replaces it", c->path,
 			       strerror(errno));
 	}
 	free(c);

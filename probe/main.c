@@ -58,7 +58,7 @@ static void reload_one(void *arg, const char *key, const char *was, const char *
 	rl->taken++;
 	if (strcmp(key, "idle-timeout") == 0 || strcmp(key, "active-timeout") == 0)
 		rl->timeouts = 1;
-	else if (strcmp(key, "detect") == 0)
+	else if (strncmp(key, "detect", 6) == 0)
 		rl->detect = 1;
 	else if (strcmp(key, "log-level") == 0)
 		rl->log = 1;

@@ -1384,8 +1384,9 @@ void probe_options_print(FILE *f, const struct probe_config *c)
 	print_effective(f, c);
 }
 
-/* One option's value as the file writes it, without "key:" and newlines (for a log line). */
-static char *option_text(const struct probe_config *c, const struct opt_def *o)
+/* One option's value as the file writes it, without "key:" and (unless keep_lines) with its
+ * lines joined (for a log line). */
+static char *option_text(const struct probe_config *c, const struct opt_def *o, int keep_lines)
 {
 	char *buf = NULL, *p, *q;
 	size_t len = 0, klen = strlen(o->name);
@@ -1402,9 +1403,9 @@ static char *option_text(const struct probe_config *c, const struct opt_def *o)
 	if (strncmp(p, o->name, klen) == 0 && p[klen] == ':')
 		p += klen + 1;
 	for (q = buf; *p; p++) { /* newlines and runs of spaces: one space */
-		char ch = *p == '\n' ? ' ' : *p;
+		char ch = *p == '\n' && !keep_lines ? ' ' : *p;
 
-		if (ch == ' ' && (q == buf || q[-1] == ' '))
+		if (ch == ' ' && (q == buf || q[-1] == ' ' || q[-1] == '\n'))
 			continue;
 		*q++ = ch;
 	}
@@ -1412,6 +1413,29 @@ static char *option_text(const struct probe_config *c, const struct opt_def *o)
 		q--;
 	*q = '\0';
 	return buf;
+}
+
+/* A mapping's values, "k: v" a line each in the same order in va and vb: fn for each line
+ * that differs, as "KEY: k", "v", "v'". Returns how many. */
+static unsigned diff_map(const struct opt_def *o, char *va, char *vb,
+                         void (*fn)(void *arg, const char *key, const char *was, const char *now,
+                                    int reloadable),
+                         void *arg)
+{
+	char *sa, *sb, *la = strtok_r(va, "\n", &sa), *lb = strtok_r(vb, "\n", &sb);
+	unsigned n = 0;
+
+	for (; la && lb; la = strtok_r(NULL, "\n", &sa), lb = strtok_r(NULL, "\n", &sb)) {
+		char key[128], *ca = strchr(la, ':'), *cb = strchr(lb, ':');
+
+		if (strcmp(la, lb) == 0 || ca == NULL || cb == NULL)
+			continue;
+		snprintf(key, sizeof(key), "%s: %.*s", o->name, (int)(ca - la), la);
+		fn(arg, key, ca + 1 + (ca[1] == ' '), cb + 1 + (cb[1] == ' '),
+		   (o->flags & OF_RELOAD) != 0);
+		n++;
+	}
+	return n;
 }
 
 unsigned probe_options_diff(const struct probe_config *a, const struct probe_config *b,
@@ -1427,12 +1451,15 @@ unsigned probe_options_diff(const struct probe_config *a, const struct probe_con
 
 		if (o->flags & OF_CLI)
 			continue;
-		va = option_text(a, o);
-		vb = option_text(b, o);
+		va = option_text(a, o, o->flags & OF_MAP);
+		vb = option_text(b, o, o->flags & OF_MAP);
 		if (va && vb && strcmp(va, vb) != 0) {
-			fn(arg, o->name, va[0] ? va : "(none)", vb[0] ? vb : "(none)",
-			   (o->flags & OF_RELOAD) != 0);
-			n++;
+			if (o->flags & OF_MAP) /* a mapping: the keys that changed, one by one */
+				n += diff_map(o, va, vb, fn, arg);
+			else
+				fn(arg, o->name, va[0] ? va : "(none)", vb[0] ? vb : "(none)",
+				   (o->flags & OF_RELOAD) != 0);
+			n += !(o->flags & OF_MAP);
 		}
 		free(va);
 		free(vb);

@@ -55,8 +55,12 @@ for _ in $(seq 50); do
 done
 echo "== nfcapd listening on 127.0.0.1:$port"
 
-echo "== weir -i pcap:$pcap -o ipfix:udp://127.0.0.1:$port --redis redis://127.0.0.1:$rport ${watch[*]} ${detect[*]}"
-./build/probe/weir -i "pcap:$pcap" -o "ipfix:udp://127.0.0.1:$port" --udp-rate 5000 \
+# As root, weir switches to an unprivileged user once its input and sockets are open (it
+# refuses to run as root otherwise).
+user=()
+[ "$(id -u)" -eq 0 ] && user=(--user nobody)
+echo "== weir ${user[*]} -i pcap:$pcap -o ipfix:udp://127.0.0.1:$port --redis redis://127.0.0.1:$rport ${watch[*]} ${detect[*]}"
+./build/probe/weir "${user[@]}" -i "pcap:$pcap" -o "ipfix:udp://127.0.0.1:$port" --udp-rate 5000 \
 	--redis "redis://127.0.0.1:$rport" --probe-id demo "${watch[@]}" "${detect[@]}"
 
 # nfcapd writes its file when it stops.

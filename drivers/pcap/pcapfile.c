@@ -101,6 +101,7 @@ struct drv_pcap_file {
 	bool close_fd; /* false for standard input */
 	bool pollable; /* a pipe or socket: wait with poll() so that stop() is seen */
 	bool eof;      /* read() returned 0: what is buffered is all there is */
+	bool nowait;   /* bursts: a quiet pipe gives an empty burst after FILE_POLL_MS */
 	bool big;      /* pcap file, or current pcapng section, is big-endian */
 	bool nsec;     /* pcap: the fraction field counts nanoseconds */
 	enum file_format format;
@@ -163,7 +164,8 @@ static int WR_PRINTF(3, 4) file_fail(struct drv_pcap_file *f, int err, const cha
  * Makes at least `need` (<= FILE_BUF_MAX) bytes available at f->pos, moving the unread tail to
  * the front of the buffer and growing it when needed. Moves data, so it may only be called
  * before the first packet of a burst is handed out. Returns 1 when the bytes are there, 0 when
- * the input ends first, or -errno on a read error.
+ * the input ends first (or is stopped), 2 when a pipe had nothing for FILE_POLL_MS and
+ * f->nowait is set (bursts: the thread gets back to its other work), or -errno on a read error.
  */
 static int file_fill(struct drv_pcap_file *f, size_t need)
 {
@@ -209,6 +211,8 @@ static int file_fill(struct drv_pcap_file *f, size_t need)
 				return 0;
 			if (poll(&pfd, 1, FILE_POLL_MS) != 0)
 				break;
+			if (f->nowait)
+				return 2; /* nothing yet: the caller's thread gets to run */
 		}
 		r = read(f->fd, f->buf + f->end, f->cap - f->end);
 
@@ -251,6 +255,8 @@ static int record_ready(struct drv_pcap_file *f, size_t need, unsigned n)
 	if (n > 0)
 		return 0;
 	rc = file_fill(f, need);
+	if (rc == 2)
+		return 0; /* a quiet pipe: an empty burst, the record is read by a later one */
 	if (rc <= 0)
 		return rc < 0 ? rc : file_end(f);
 	return 1;
@@ -871,6 +877,7 @@ int drv_pcap_file_open(const char *path, const struct capture_open_params *param
 		return rc;
 	}
 	f->errmsg[0] = '\0';
+	f->nowait = true; /* the header was waited for; packets are not */
 	*ret_file = f;
 	return 0;
 }
