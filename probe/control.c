@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -236,8 +237,13 @@ static void *control_main(void *arg)
 		if (poll(&p, 1, 200) <= 0)
 			continue;
 		fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
+		if (fd >= 0) {
+			/* a client that does not read its answer holds the socket 2 s at most */
+			struct timeval tv = {CLIENT_WAIT_MS / 1000, 0};
+
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 			serve_client(pr, fd);
+		}
 	}
 	return NULL;
 }

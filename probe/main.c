@@ -83,14 +83,14 @@ static void reload(struct probe *pr)
 	memcpy(argv, saved_argv, ((size_t)saved_argc + 1) * sizeof(*argv));
 	wr_log(WR_LOG_PROBE, WR_LOG_INFO, "SIGHUP: reading %s again",
 	       pr->cfg.config_file ? pr->cfg.config_file : "the settings");
-	rc = probe_options_parse(saved_argc, argv, &next);
-	free(argv);
+	rc = probe_options_parse(saved_argc, argv, &next); /* next may point into argv */
 	if (rc >= 0) {
 		wr_log(WR_LOG_PROBE, WR_LOG_ERROR,
 		       "reload: %s has errors (above); still running on the previous settings",
 		       pr->cfg.config_file ? pr->cfg.config_file : "the command line");
 		detect_watch_free(next.watch_built);
 		probe_options_free(&next);
+		free(argv);
 		return;
 	}
 	detect_watch_free(next.watch_built); /* the watch list is not reloadable */
@@ -104,6 +104,7 @@ static void reload(struct probe *pr)
 	pr->cfg.log_level = next.log_level;
 	probe_options_adopt(&pr->cfg, &next); /* the new strings live as long as the config */
 	pthread_mutex_unlock(&pr->cfg_mu);
+	free(argv);
 	if (rl.timeouts)
 		probe_pipeline_set_timeouts(pr, pr->cfg.idle_timeout_s, pr->cfg.active_timeout_s);
 	if (rl.detect)
@@ -232,6 +233,13 @@ int main(int argc, char **argv)
 	int rc, status = 0;
 	unsigned i;
 
+	/* blocked before anything can start a thread (DPDK's EAL starts some at open): every
+	 * thread inherits the mask, and only the main thread takes them, in sigtimedwait() */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	saved_argc = argc;
 	saved_argv = malloc(((size_t)argc + 1) * sizeof(*saved_argv));
 	if (saved_argv == NULL)
@@ -264,25 +272,21 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		return give_up(pr, err, json);
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* inherited by every thread started below */
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* again: DPDK's EAL init clears the mask */
 	if (probe_control_open(pr, err, sizeof(err)) < 0 ||
 	    probe_pipeline_start_inputs(pr, err, sizeof(err)) < 0)
 		return give_up(pr, err, json);
 	/* everything that needs root is open: capture, sockets, files */
 	if (pr->cfg.user && drop_privileges(pr->cfg.user, err, sizeof(err)) < 0)
 		return give_up(pr, err, json);
+	pr->start_ns = wr_mono_ns();
 	if (probe_pipeline_start(pr, err, sizeof(err)) < 0)
 		return give_up(pr, err, json);
 	if (probe_control_start(pr, err, sizeof(err)) < 0) /* the capture goes on without it */
 		wr_log(WR_LOG_CONTROL, WR_LOG_ERROR, "%s", err);
-	pr->elapsed_ns = wr_mono_ns();
 	wait_for_pipeline(pr, &sigs);
 	probe_pipeline_join(pr);
-	pr->elapsed_ns = wr_mono_ns() - pr->elapsed_ns;
+	pr->elapsed_ns = wr_mono_ns() - pr->start_ns;
 	probe_control_close(pr);
 
 	probe_totals(pr, &t);

@@ -431,8 +431,10 @@ static unsigned ring_put(struct probe_input *in, struct wr_ring *q, const void *
 		                              n - sent);
 		if (sent == n)
 			return sent;
+		/* a file waits for room even on a stop: the workers drain until their readers
+		 * end, so a graceful stop loses nothing; only a start that failed gives up */
 		if (!must &&
-		    (!offline(in) || atomic_load_explicit(&in->pr->stop, memory_order_relaxed)))
+		    (!offline(in) || atomic_load_explicit(&in->pr->abandon, memory_order_relaxed)))
 			return sent;
 		sleep_us(20);
 	}
@@ -990,7 +992,8 @@ int probe_pipeline_start(struct probe *pr, char *err, size_t errlen)
 fail:
 	/* What started runs to a stop; a reader that did not start counts as finished (set
 	 * before any started thread can look), and a reader waiting for a worker that did not
-	 * start gives up on the stop. */
+	 * start gives up (abandon). */
+	atomic_store(&pr->abandon, 1);
 	for (i = 0; i < pr->n_inputs; i++)
 		for (q = 0; q < pr->inputs[i].n_queues; q++)
 			if (!thread_started(&st, &pr->inputs[i].readers[q].thread))

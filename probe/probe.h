@@ -194,9 +194,11 @@ struct probe {
 	pthread_t export_thread;
 	uint64_t records_exported; /* records handed to the exporters (exporter thread) */
 	uint64_t elapsed_ns;       /* from the start of the threads to their end */
+	uint64_t start_ns;         /* when they started (monotonic) */
 	char cpu_plan[128];        /* how threads were placed on CPUs ("" if not pinned) */
 	atomic_int stop;           /* set on a signal: stop reading, flush, exit */
 	atomic_int running;        /* threads started and not yet joined */
+	atomic_int abandon;        /* a failed start: readers stop waiting for their workers */
 	/* a reload's flow timeouts, for the workers to take (generation counted) */
 	_Atomic uint64_t idle_ns_next, active_ns_next;
 	atomic_uint timeouts_gen;

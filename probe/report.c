@@ -316,13 +316,20 @@ void probe_report_json(FILE *f, const struct probe *pr, const struct probe_total
 	        ", \"end_of_flow\": %" PRIu64 ", \"forced_end\": %" PRIu64
 	        ", \"lack_of_resources\": %" PRIu64 "},\n",
 	        t->records[1], t->records[2], t->records[3], t->records[4], t->records[5]);
-	fprintf(f, "  \"elapsed_s\": %.6f,\n  \"cpu_plan\": ", pr->elapsed_ns / 1e9);
+	fprintf(f, "  \"elapsed_s\": %.6f,\n  \"cpu_plan\": ",
+	        (atomic_load(&((struct probe *)pr)->running) ? wr_mono_ns() - pr->start_ns
+	                                                     : pr->elapsed_ns) /
+	            1e9);
 	json_string(f, pr->cpu_plan);
 	fprintf(f, ",\n");
 	fprintf(f, "  \"clock_steps_back\": %" PRIu64 ",\n  \"clock_outliers\": %" PRIu64 ",\n",
 	        t->clock_steps_back, t->clock_outliers);
 	{
 		const struct probe_alerts *al = &pr->alerts;
+		struct detect_engine_stats es = al->engine_stats; /* final */
+
+		if (atomic_load(&((struct probe *)pr)->running)) /* as of the detector's last run */
+			probe_alerts_engine_stats((struct probe *)pr, &es);
 
 		fprintf(f,
 		        "  \"alerts\": {\"series\": %" PRIu64 ", \"bins\": %" PRIu64
@@ -330,9 +337,8 @@ void probe_report_json(FILE *f, const struct probe *pr, const struct probe_total
 		        ", \"admitted\": %" PRIu64 ", \"retired\": %" PRIu64
 		        ", \"raised\": %" PRIu64 ", \"updates\": %" PRIu64 ", \"cleared\": %" PRIu64
 		        ", \"raised_by_kind\": {",
-		        al->engine_stats.series, al->engine_stats.bins, al->bins_lost,
-		        al->engine_stats.series_refused, al->engine_stats.admitted,
-		        al->engine_stats.retired, al->events[0], al->events[1], al->events[2]);
+		        es.series, es.bins, al->bins_lost, es.series_refused, es.admitted,
+		        es.retired, al->events[0], al->events[1], al->events[2]);
 		for (int k = DETECT_RATE_DROP; k <= DETECT_PROBE_DEGRADED; k++)
 			fprintf(f, "%s\"%s\": %" PRIu64, k > 1 ? ", " : "", detect_kind_name(k),
 			        al->raised[k]);

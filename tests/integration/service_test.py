@@ -187,6 +187,9 @@ def test_shutdown(tmp):
         wt.fail("no log line for the SIGTERM: %r" % err)
     summary = json.load(open(js))
     wt.check_conservation(summary, "shutdown")
+    if summary["packets_ring_full"]:
+        wt.fail("a graceful stop lost %d packets to a full worker queue" %
+                summary["packets_ring_full"])
     records = wt.decode_ipfixdump(out)
     packets = sum(int(r[wt.IE_PACKETS]) for r in records)
     if packets != summary["packets_in_flows"] or packets == 0:
@@ -611,7 +614,33 @@ def test_install(tmp):
             "without warnings and weir.8 names all %d options" % (len(want), len(keys)))
 
 
-TESTS = {"reload": test_reload, "shutdown": test_shutdown, "metrics": test_metrics,
+def test_signals(tmp):
+    """A storm of 200 SIGHUPs 3 ms apart at a weir reading a DPDK net_null port (DPDK's EAL
+    starts threads of its own, and clears the main thread's signal mask): weir must take
+    every one in its main thread, reload, and live on; then SIGTERM ends it with status 0."""
+    out = os.path.join(tmp, "n.ipfix")
+    proc = subprocess.Popen([A.weir, "-i", "dpdk:net_null0", "-o", "ipfix:file:" + out, "-q",
+                             "--", "--no-huge", "--in-memory", "--no-pci", "-l", "0", "-m",
+                             "256", "--log-level=lib.eal:error"],
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)
+    if proc.poll() is not None:
+        wt.fail("weir on net_null exited %d: %s" % (proc.returncode, proc.stderr.read()))
+    for _ in range(200):
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.003)
+    time.sleep(1.0)
+    if proc.poll() is not None:
+        wt.fail("weir died of the SIGHUP storm: status %d" % proc.returncode)
+    err = stop(proc)
+    n = err.count("reload: done")
+    if n < 1:
+        wt.fail("no reload logged: %r" % err[-500:])
+    return "200 SIGHUPs in 0.6 s: weir reloaded %d times (pending ones merge) and lived; " \
+           "SIGTERM: exit 0" % n
+
+
+TESTS = {"reload": test_reload, "signals": test_signals, "shutdown": test_shutdown, "metrics": test_metrics,
          "control": test_control, "privileges": test_privileges, "logging": test_logging,
          "status": test_status, "install": test_install}
 

@@ -198,16 +198,17 @@ def udp_rcvbuf_errors():
 
 
 def check_conservation(summary, where):
-    """packets read = in flows + non-IP + malformed (+ no slot + not sampled); records all
-    exported."""
+    """packets read = in flows + non-IP + malformed (+ no slot + not sampled + worker queue
+    full); records all exported."""
     s = summary
     total = (s["packets_in_flows"] + s["packets_non_ip"] + s["packets_malformed"] +
-             s["packets_no_slot"] + s["packets_not_sampled"])
+             s["packets_no_slot"] + s["packets_not_sampled"] + s["packets_ring_full"])
     if s["packets_read"] != total:
         fail("%s: packets read %d != in flows %d + non-IP %d + malformed %d + no slot %d + "
-             "not sampled %d" % (where, s["packets_read"], s["packets_in_flows"],
-                                 s["packets_non_ip"], s["packets_malformed"],
-                                 s["packets_no_slot"], s["packets_not_sampled"]))
+             "not sampled %d + worker queue full %d" %
+             (where, s["packets_read"], s["packets_in_flows"], s["packets_non_ip"],
+              s["packets_malformed"], s["packets_no_slot"], s["packets_not_sampled"],
+              s["packets_ring_full"]))
     if s["records_queued"] != s["records_exported"] or s["records_queue_full"]:
         fail("%s: %d records queued, %d exported, %d lost to a full queue" %
              (where, s["records_queued"], s["records_exported"], s["records_queue_full"]))
