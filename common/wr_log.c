@@ -131,14 +131,14 @@ void wr_log(enum wr_log_topic topic, enum wr_log_level level, const char *fmt, .
 
 	if (!wr_log_on(topic, level))
 		return;
+	/* the journal takes the level from the priority; a terminal reads it in the line */
 	if (journal > 0)
 		n = snprintf(line, sizeof(line), "<%d>weir: [%s] ", syslog_prio[level],
 		             topic_names[topic]);
 	else
-		n = snprintf(line, sizeof(line), "weir: [%s] %s", topic_names[topic],
-		             level <= WR_LOG_WARNING ? level_names[level] : "");
-	if (journal <= 0 && level <= WR_LOG_WARNING)
-		n += snprintf(line + n, sizeof(line) - (size_t)n, ": ");
+		n = snprintf(line, sizeof(line), "weir: [%s] %s%s", topic_names[topic],
+		             level <= WR_LOG_WARNING ? level_names[level] : "",
+		             level <= WR_LOG_WARNING ? ": " : "");
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);

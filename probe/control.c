@@ -99,12 +99,16 @@ int probe_parse_loopback(const char *s, struct sockaddr_storage *ret, char *err,
 /* ---------------------------------------------------------------------------------------- */
 /* Commands                                                                                   */
 
-/* An address of a record's key as text. */
-static const char *addr_text(const struct capture_flow_key *k, const uint8_t *a, char *buf,
-                             size_t len)
+/* An end of a record's key as text: "192.0.2.1:80" or "[2001:db8::1]:80". */
+static const char *endpoint(const struct capture_flow_key *k, const uint8_t *a, uint16_t port,
+                            char *buf, size_t len)
 {
-	if (inet_ntop(k->ip_version == 6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)len) == NULL)
-		snprintf(buf, len, "?");
+	char addr[INET6_ADDRSTRLEN];
+	int v6 = k->ip_version == 6;
+
+	if (inet_ntop(v6 ? AF_INET6 : AF_INET, a, addr, sizeof(addr)) == NULL)
+		snprintf(addr, sizeof(addr), "?");
+	snprintf(buf, len, "%s%s%s:%u", v6 ? "[" : "", addr, v6 ? "]" : "", port);
 	return buf;
 }
 
@@ -123,16 +127,12 @@ static void cmd_top(struct probe *pr, FILE *f, unsigned n)
 	        "packets", "octets", "age_s");
 	for (unsigned i = 0; i < got; i++) {
 		const struct flowcache_record *r = &top[i];
-		char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN], src[64], dst[64];
+		char src[64], dst[64];
 
-		snprintf(src, sizeof(src), "%s%s%s:%u", r->key.ip_version == 6 ? "[" : "",
-		         addr_text(&r->key, r->key.src, a, sizeof(a)),
-		         r->key.ip_version == 6 ? "]" : "", r->key.sport);
-		snprintf(dst, sizeof(dst), "%s%s%s:%u", r->key.ip_version == 6 ? "[" : "",
-		         addr_text(&r->key, r->key.dst, b, sizeof(b)),
-		         r->key.ip_version == 6 ? "]" : "", r->key.dport);
-		fprintf(f, "%-4u %-40s %-40s %5u %12" PRIu64 " %16" PRIu64 " %8.1f\n", i + 1, src,
-		        dst, r->key.proto, r->packets + r->rev_packets, r->octets + r->rev_octets,
+		fprintf(f, "%-4u %-40s %-40s %5u %12" PRIu64 " %16" PRIu64 " %8.1f\n", i + 1,
+		        endpoint(&r->key, r->key.src, r->key.sport, src, sizeof(src)),
+		        endpoint(&r->key, r->key.dst, r->key.dport, dst, sizeof(dst)), r->key.proto,
+		        r->packets + r->rev_packets, r->octets + r->rev_octets,
 		        (double)(r->last_ns - r->first_ns) / 1e9);
 	}
 	free(top);

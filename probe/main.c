@@ -35,33 +35,21 @@ static struct probe the_probe; /* large: kept off the stack */
 static int saved_argc;
 static char **saved_argv;
 
-/* One option a reload found changed: taken up now, or left for the next start. */
-struct reload {
-	struct probe *pr;
-	struct probe_config *next;
-	unsigned taken, left;
-	int timeouts, detect, log;
-};
-
+/* Logs one option a reload found changed: taken up now, or left for the next start. arg
+ * counts them: [0] taken, [1] left. */
 static void reload_one(void *arg, const char *key, const char *was, const char *now, int reloadable)
 {
-	struct reload *rl = arg;
+	unsigned *counts = arg;
 
 	if (!reloadable) {
 		wr_log(WR_LOG_PROBE, WR_LOG_WARNING,
 		       "reload: %s changed (%s -> %s): takes effect at the next start", key, was,
 		       now);
-		rl->left++;
+		counts[1]++;
 		return;
 	}
 	wr_log(WR_LOG_PROBE, WR_LOG_INFO, "reload: %s: %s -> %s", key, was, now);
-	rl->taken++;
-	if (strcmp(key, "idle-timeout") == 0 || strcmp(key, "active-timeout") == 0)
-		rl->timeouts = 1;
-	else if (strncmp(key, "detect", 6) == 0)
-		rl->detect = 1;
-	else if (strcmp(key, "log-level") == 0)
-		rl->log = 1;
+	counts[0]++;
 }
 
 /* SIGHUP: reads the settings again (the command line over the file as it reads now) into a
@@ -70,7 +58,8 @@ static void reload_one(void *arg, const char *key, const char *was, const char *
 static void reload(struct probe *pr)
 {
 	struct probe_config next;
-	struct reload rl = {.pr = pr, .next = &next};
+	unsigned counts[2] = {0, 0};
+	int timeouts, detect, log;
 	char **argv = malloc(((size_t)saved_argc + 1) * sizeof(*argv));
 	char err[256];
 	int rc;
@@ -95,7 +84,11 @@ static void reload(struct probe *pr)
 	}
 	detect_watch_free(next.watch_built); /* the watch list is not reloadable */
 	next.watch_built = NULL;
-	probe_options_diff(&pr->cfg, &next, reload_one, &rl);
+	probe_options_diff(&pr->cfg, &next, reload_one, counts);
+	timeouts = next.idle_timeout_s != pr->cfg.idle_timeout_s ||
+	           next.active_timeout_s != pr->cfg.active_timeout_s;
+	detect = memcmp(&next.detect, &pr->cfg.detect, sizeof(next.detect)) != 0;
+	log = strcmp(next.log_level, pr->cfg.log_level) != 0;
 	pthread_mutex_lock(&pr->cfg_mu);
 	pr->cfg.idle_timeout_s = next.idle_timeout_s;
 	pr->cfg.active_timeout_s = next.active_timeout_s;
@@ -105,15 +98,15 @@ static void reload(struct probe *pr)
 	probe_options_adopt(&pr->cfg, &next); /* the new strings live as long as the config */
 	pthread_mutex_unlock(&pr->cfg_mu);
 	free(argv);
-	if (rl.timeouts)
+	if (timeouts)
 		probe_pipeline_set_timeouts(pr, pr->cfg.idle_timeout_s, pr->cfg.active_timeout_s);
-	if (rl.detect)
+	if (detect)
 		probe_alerts_set_params(pr, &pr->cfg.detect);
-	if (rl.log && wr_log_set(pr->cfg.log_level, err, sizeof(err)) < 0)
+	if (log && wr_log_set(pr->cfg.log_level, err, sizeof(err)) < 0)
 		wr_log(WR_LOG_PROBE, WR_LOG_ERROR, "reload: log-level: %s", err);
 	wr_log(WR_LOG_PROBE, WR_LOG_INFO,
-	       "reload: done: %u setting%s taken up, %u left for the next start", rl.taken,
-	       rl.taken == 1 ? "" : "s", rl.left);
+	       "reload: done: %u setting%s taken up, %u left for the next start", counts[0],
+	       counts[0] == 1 ? "" : "s", counts[1]);
 }
 
 /* The status line, rewritten in place on a terminal. */
@@ -135,11 +128,9 @@ static void wait_for_pipeline(struct probe *pr, const sigset_t *sigs)
 	const struct timespec tick = {0, 100 * 1000 * 1000};
 	uint64_t end = pr->cfg.duration_s ? wr_mono_ns() + pr->cfg.duration_s * WR_NS_PER_S : 0;
 	int tty = !pr->cfg.quiet && isatty(STDERR_FILENO), shown = 0, seen = 0, sig;
-	struct probe_rate_mark mark = {0};
-	uint64_t next_status = wr_mono_ns() + WR_NS_PER_S;
-
-	if (tty) /* the first line after a second, for rates over something */
-		probe_report_status((char[400]){0}, 400, pr, &(struct probe_totals){0}, &mark);
+	/* the first line after a second, for rates over something */
+	struct probe_rate_mark mark = {.mono_ns = wr_mono_ns()};
+	uint64_t next_status = mark.mono_ns + WR_NS_PER_S;
 	while (!probe_pipeline_finished(pr)) {
 		sig = sigtimedwait(sigs, NULL, &tick);
 		if (end && !seen && wr_mono_ns() >= end) {

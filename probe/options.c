@@ -64,6 +64,8 @@ struct opt_def {
 	 * repeatable one), and prints the value in effect */
 	void (*reset)(struct parse_state *st);
 	void (*print)(FILE *f, const struct opt_def *o, const struct probe_config *c);
+	/* OPT_STR: checks a value before it is stored (0, or -1 with the reason) */
+	int (*check)(const char *val, char *err, size_t errlen);
 	const char *section; /* starts a group in --help */
 	const char *help;
 };
@@ -272,56 +274,22 @@ static void print_timestamps(FILE *f, const struct opt_def *o, const struct prob
 
 /* --metrics ADDR:PORT: an IPv4 or IPv6 loopback address (the counters are not for the
  * network at large) and a port. */
-static int set_metrics(struct parse_state *st, const char *val, char *err, size_t errlen)
+static int check_loopback(const char *val, char *err, size_t errlen)
 {
 	struct sockaddr_storage sa;
 
-	if (probe_parse_loopback(val, &sa, err, errlen) < 0)
-		return -EINVAL;
-	st->c->metrics = val;
-	return 0;
-}
-
-static void print_str(FILE *f, const struct opt_def *o, const char *v)
-{
-	if (v != NULL)
-		put_quoted(f, o->name, ": ", v);
-}
-
-static void print_metrics(FILE *f, const struct opt_def *o, const struct probe_config *c)
-{
-	print_str(f, o, c->metrics);
+	return probe_parse_loopback(val, &sa, err, errlen);
 }
 
 /* --user NAME: must exist now, so that a typo stops weir before it opens anything. */
-static int set_user(struct parse_state *st, const char *val, char *err, size_t errlen)
+static int check_user(const char *val, char *err, size_t errlen)
 {
 	errno = 0;
-	if (getpwnam(val) == NULL) {
-		snprintf(err, errlen, "no user '%s'%s%s", val, errno ? ": " : "",
-		         errno ? strerror(errno) : "");
-		return -EINVAL;
-	}
-	st->c->user = val;
-	return 0;
-}
-
-static void print_user(FILE *f, const struct opt_def *o, const struct probe_config *c)
-{
-	print_str(f, o, c->user);
-}
-
-static int set_log_level(struct parse_state *st, const char *val, char *err, size_t errlen)
-{
-	if (wr_log_check(val, err, errlen) < 0)
-		return -EINVAL;
-	st->c->log_level = val;
-	return 0;
-}
-
-static void print_log_level(FILE *f, const struct opt_def *o, const struct probe_config *c)
-{
-	print_str(f, o, c->log_level);
+	if (getpwnam(val) != NULL)
+		return 0;
+	snprintf(err, errlen, "no user '%s'%s%s", val, errno ? ": " : "",
+	         errno ? strerror(errno) : "");
+	return -1;
 }
 
 static const char *nearest(const char *key, const char *(*name)(unsigned));
@@ -532,10 +500,10 @@ static const struct opt_def opts[] = {
      .help = "when stderr is a terminal, a status line every SEC seconds (rates, flows, "
              "drops by place, alerts firing; a progress bar when reading files); 0 = none"},
     {.name = "metrics",
-     .kind = OPT_FN,
+     .kind = OPT_STR,
      .metavar = "ADDR:PORT",
-     .fn = set_metrics,
-     .print = print_metrics,
+     FIELD(metrics),
+     .check = check_loopback,
      .help = "serve Prometheus metrics at http://ADDR:PORT/metrics, ADDR a loopback "
              "address (127.0.0.1:9465, [::1]:9465)"},
     {.name = "control-socket",
@@ -544,10 +512,10 @@ static const struct opt_def opts[] = {
      FIELD(control_socket),
      .help = "answer weirctl on the unix socket PATH (stats, flows top N, alerts, config)"},
     {.name = "user",
-     .kind = OPT_FN,
+     .kind = OPT_STR,
      .metavar = "NAME",
-     .fn = set_user,
-     .print = print_user,
+     FIELD(user),
+     .check = check_user,
      .help = "once every input, output and socket is open, switch to user NAME and its "
              "groups"},
     {.name = "allow-root",
@@ -555,11 +523,11 @@ static const struct opt_def opts[] = {
      FIELD(allow_root),
      .help = "run as root without --user (weir refuses to, otherwise)"},
     {.name = "log-level",
-     .kind = OPT_FN,
+     .kind = OPT_STR,
      .metavar = "SPEC",
      .def = "info",
-     .fn = set_log_level,
-     .print = print_log_level,
+     FIELD(log_level),
+     .check = wr_log_check,
      .flags = OF_RELOAD,
      .help = "what to log on stderr (the journal under systemd): a level (error, warning, "
              "info, debug), then TOPIC=LEVEL for the topics probe, capture, export, detect, "
@@ -841,6 +809,8 @@ static int apply(struct parse_state *st, const struct opt_def *o, const char *va
 			snprintf(err, errlen, "empty value");
 			return -EINVAL;
 		}
+		if (o->check && o->check(val, err, errlen) < 0)
+			return -EINVAL;
 		memcpy(field, &val, sizeof(val));
 		return 0;
 	case OPT_FLAG: {

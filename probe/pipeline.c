@@ -1092,56 +1092,51 @@ void probe_pipeline_set_timeouts(struct probe *pr, uint64_t idle_s, uint64_t act
 	atomic_fetch_add_explicit(&pr->timeouts_gen, 1, memory_order_release);
 }
 
+/* Asks one worker for its n largest flows, written to buf. Returns how many (0 when it has
+ * ended, or gave no answer within a second: the request is then taken back). */
+static unsigned ask_top(struct probe_worker *w, struct flowcache_record *buf, unsigned n)
+{
+	uint64_t deadline = wr_mono_ns() + WR_NS_PER_S;
+	unsigned want = n;
+	int claimed = 0;
+
+	if (atomic_load_explicit(&w->done, memory_order_acquire))
+		return 0; /* flushed: its cache is empty */
+	w->top = buf;
+	atomic_store_explicit(&w->top_done, 0, memory_order_relaxed);
+	atomic_store_explicit(&w->top_want, n, memory_order_release);
+	while (!atomic_load_explicit(&w->top_done, memory_order_acquire)) {
+		if (!claimed && wr_mono_ns() >= deadline) {
+			if (atomic_compare_exchange_strong(&w->top_want, &want, 0))
+				return 0; /* taken back before the worker claimed it */
+			claimed = 1;      /* the worker has it: its answer comes soon */
+		}
+		sleep_us(1000);
+	}
+	return w->n_top;
+}
+
+static int larger_flow_first(const void *a, const void *b)
+{
+	const struct flowcache_record *x = a, *y = b;
+	uint64_t sx = x->octets + x->rev_octets, sy = y->octets + y->rev_octets;
+
+	return sx < sy ? 1 : sx > sy ? -1 : 0;
+}
+
 unsigned probe_pipeline_top_flows(struct probe *pr, struct flowcache_record *out, unsigned n)
 {
-	struct flowcache_record *buf = malloc((size_t)n * sizeof(*buf));
-	unsigned i, k, got = 0;
+	struct flowcache_record *all = malloc((size_t)n * pr->n_workers * sizeof(*all));
+	unsigned i, got = 0;
 
-	if (buf == NULL || n == 0) {
-		free(buf);
+	if (all == NULL)
 		return 0;
-	}
-	for (i = 0; i < pr->n_workers; i++) {
-		struct probe_worker *w = &pr->workers[i];
-		uint64_t deadline = wr_mono_ns() + WR_NS_PER_S;
-		int answered = 0;
-
-		if (atomic_load_explicit(&w->done, memory_order_acquire))
-			continue; /* flushed: its cache is empty */
-		w->top = buf;
-		atomic_store_explicit(&w->top_done, 0, memory_order_relaxed);
-		atomic_store_explicit(&w->top_want, n, memory_order_release);
-		while (!(answered = atomic_load_explicit(&w->top_done, memory_order_acquire)) &&
-		       wr_mono_ns() < deadline)
-			sleep_us(1000);
-		if (!answered) { /* take the request back; a late answer is ignored */
-			unsigned want = n;
-
-			if (atomic_compare_exchange_strong(&w->top_want, &want, 0))
-				continue;
-			while (!atomic_load_explicit(&w->top_done, memory_order_acquire))
-				sleep_us(1000); /* it is answering now */
-		}
-		/* merge: out holds the largest so far, largest first */
-		for (k = 0; k < w->n_top; k++) {
-			uint64_t v = buf[k].octets + buf[k].rev_octets;
-			unsigned j;
-
-			if (got == n) {
-				if (out[n - 1].octets + out[n - 1].rev_octets >= v)
-					break; /* buf is sorted: nothing later gets in */
-				j = n - 1;
-			} else {
-				j = got++;
-			}
-			while (j > 0 && out[j - 1].octets + out[j - 1].rev_octets < v) {
-				out[j] = out[j - 1];
-				j--;
-			}
-			out[j] = buf[k];
-		}
-		w->top = NULL;
-	}
-	free(buf);
+	for (i = 0; i < pr->n_workers; i++)
+		got += ask_top(&pr->workers[i], all + got, n);
+	qsort(all, got, sizeof(*all), larger_flow_first);
+	if (got > n)
+		got = n;
+	memcpy(out, all, (size_t)got * sizeof(*out));
+	free(all);
 	return got;
 }

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +35,17 @@ static void add_input(const struct probe_input *in, struct input_totals *it)
 /* A counter another thread is writing: one whole word, possibly a burst behind. */
 #define LIVE(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
+/* The packets an input's readers have read so far: every one gets a verdict. */
+static uint64_t input_read(const struct probe_input *in)
+{
+	uint64_t n = 0;
+
+	for (unsigned q = 0; q < in->n_queues; q++)
+		for (unsigned v = 0; v < CAPTURE_VERDICT_MAX; v++)
+			n += LIVE(in->readers[q].verdicts[v]);
+	return n;
+}
+
 void probe_totals(const struct probe *pr, struct probe_totals *t)
 {
 	int live = atomic_load(&((struct probe *)pr)->running);
@@ -48,7 +60,7 @@ void probe_totals(const struct probe *pr, struct probe_totals *t)
 		t->not_sampled += it.not_sampled;
 		t->sampled_observed += it.observed;
 		t->sampled_selected += it.selected;
-		t->read += in->cstats.packets;
+		t->read += live ? input_read(in) : in->cstats.packets;
 		t->bytes += in->cstats.bytes;
 		t->dropped += in->cstats.dropped;
 		t->if_dropped += in->cstats.if_dropped;
@@ -61,8 +73,6 @@ void probe_totals(const struct probe *pr, struct probe_totals *t)
 				uint64_t n = LIVE(r->verdicts[v]);
 
 				t->verdicts[v] += n;
-				if (live) /* every packet read gets a verdict */
-					t->read += n;
 				if (v == CAPTURE_OK)
 					continue;
 				if (capture_verdict_is_malformed(v))
@@ -445,6 +455,23 @@ static void per_worker(FILE *f, const char *name, const struct probe_worker *w, 
 		fprintf(f, "\",worker=\"%u\"} %" PRIu64 "\n", w->index, v);
 }
 
+/* A counter family with a sample per output: the field at `off` of its exporter's stats. */
+static void per_output(FILE *f, const struct probe *pr, const char *name, const char *help,
+                       size_t off)
+{
+	family(f, name, "counter", help);
+	for (unsigned i = 0; i < pr->n_exporters; i++) {
+		struct ipfix_exporter_stats s;
+		uint64_t v;
+
+		ipfix_exporter_get_stats(pr->exporters[i], &s);
+		memcpy(&v, (const uint8_t *)&s + off, sizeof(v));
+		fprintf(f, "weir_%s{output=\"", name);
+		label(f, ipfix_exporter_url(pr->exporters[i]));
+		fprintf(f, "\"} %" PRIu64 "\n", v);
+	}
+}
+
 void probe_report_metrics(FILE *f, const struct probe *pr, const struct probe_totals *t)
 {
 	struct probe *mpr = (struct probe *)pr; /* the locks of the views are taken */
@@ -460,15 +487,8 @@ void probe_report_metrics(FILE *f, const struct probe *pr, const struct probe_to
 		fprintf(f, "weir_packets_total{verdict=\"%s\"} %" PRIu64 "\n",
 		        capture_verdict_name(v), t->verdicts[v]);
 	family(f, "packets_read_total", "counter", "packets read, per input");
-	for (i = 0; i < pr->n_inputs; i++) {
-		const struct probe_input *in = &pr->inputs[i];
-		uint64_t n = 0;
-
-		for (unsigned q = 0; q < in->n_queues; q++)
-			for (v = 0; v < CAPTURE_VERDICT_MAX; v++)
-				n += LIVE(in->readers[q].verdicts[v]);
-		per_input(f, "packets_read_total", in, n);
-	}
+	for (i = 0; i < pr->n_inputs; i++)
+		per_input(f, "packets_read_total", &pr->inputs[i], input_read(&pr->inputs[i]));
 	family(f, "drops_total", "counter",
 	       "packets, records and alerts lost, by place (see the summary's drops)");
 	fprintf(f, "weir_drops_total{place=\"nic_missed\"} %" PRIu64 "\n", t->dropped);
@@ -511,24 +531,10 @@ void probe_report_metrics(FILE *f, const struct probe *pr, const struct probe_to
 			fprintf(f, "weir_records_total{reason=\"%s\"} %" PRIu64 "\n", why[v],
 			        t->records[v]);
 	}
-	family(f, "export_records_total", "counter", "records sent, per output");
-	for (i = 0; i < pr->n_exporters; i++) {
-		struct ipfix_exporter_stats s;
-
-		ipfix_exporter_get_stats(pr->exporters[i], &s);
-		fprintf(f, "weir_export_records_total{output=\"");
-		label(f, ipfix_exporter_url(pr->exporters[i]));
-		fprintf(f, "\"} %" PRIu64 "\n", s.records);
-	}
-	family(f, "export_records_lost_total", "counter", "records not sent, per output");
-	for (i = 0; i < pr->n_exporters; i++) {
-		struct ipfix_exporter_stats s;
-
-		ipfix_exporter_get_stats(pr->exporters[i], &s);
-		fprintf(f, "weir_export_records_lost_total{output=\"");
-		label(f, ipfix_exporter_url(pr->exporters[i]));
-		fprintf(f, "\"} %" PRIu64 "\n", s.records_lost);
-	}
+	per_output(f, pr, "export_records_total", "records sent, per output",
+	           offsetof(struct ipfix_exporter_stats, records));
+	per_output(f, pr, "export_records_lost_total", "records not sent, per output",
+	           offsetof(struct ipfix_exporter_stats, records_lost));
 #if WEIR_HAVE_HIREDIS
 	if (pr->alerts.redis)
 		redispub_stats(pr->alerts.redis, &rs);

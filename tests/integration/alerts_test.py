@@ -61,17 +61,9 @@ write_trace = genoutage.write_trace
 # ---------------------------------------------------------------------------------------- #
 # redis-server and a minimal RESP client (no Python Redis library on the machine)
 
-def free_tcp_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Redis:
     def __init__(self, tmp, port=None):
-        self.port = port or free_tcp_port()
+        self.port = port or wt.free_tcp_port()
         self.tmp = tmp
         self.proc = None
         self.start()
@@ -353,7 +345,7 @@ def test_restart(weir, tmp):
 
 def test_noredis(weir, tmp):
     pcap, pfx, n = setup(tmp)
-    port = free_tcp_port()  # nothing listens there
+    port = wt.free_tcp_port()  # nothing listens there
     js, out = os.path.join(tmp, "s.json"), os.path.join(tmp, "f.ipfix")
     t = time.time()
     wt.run_weir(weir, ["-i", "pcap:" + pcap, "--watch", "prefixes:" + pfx, "--redis",

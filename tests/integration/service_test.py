@@ -65,14 +65,6 @@ def wait_socket(path, proc):
     wait_for("the control socket " + path, up)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def pcap_header():
     return struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)
 
@@ -106,7 +98,16 @@ def test_reload(tmp):
     js = os.path.join(tmp, "summary.json")
     base = ('input: ["pcap:-"]\noutput: ["ipfix:file:%s"]\ncontrol-socket: "%s"\n'
             'summary-json: "%s"\n' % (out, sock, js))
-    open(cfg, "w").write(base + "idle-timeout: 60\nworkers: 1\ndetect:\n  warmup_s: 600\n")
+
+    def write(idle, workers, warmup):
+        open(cfg, "w").write(base + "idle-timeout: %d\nworkers: %d\ndetect:\n  warmup_s: %d\n"
+                             % (idle, workers, warmup))
+
+    def reload_with(idle, workers, warmup):
+        write(idle, workers, warmup)
+        proc.send_signal(signal.SIGHUP)
+
+    write(60, 1, 600)
     proc = subprocess.Popen([A.weir, "-c", cfg], stdin=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=False)
     err = b""
@@ -120,8 +121,7 @@ def test_reload(tmp):
         cfgtext = weirctl(sock, "config").stdout
         if "idle-timeout: 60\n" not in cfgtext:
             wt.fail("config before the reload: %r" % cfgtext[:300])
-        open(cfg, "w").write(base + "idle-timeout: 5\nworkers: 1\ndetect:\n  warmup_s: 30\n")
-        proc.send_signal(signal.SIGHUP)
+        reload_with(5, 1, 30)
         wait_for("the reload", lambda: "idle-timeout: 5\n" in weirctl(sock, "config").stdout)
         if "warmup_s: 30\n" not in weirctl(sock, "config").stdout:
             wt.fail("detect: warmup_s not reloaded")
@@ -133,15 +133,13 @@ def test_reload(tmp):
         if idle["records"]["forced_end"] != 0:
             wt.fail("unexpected records before the end: %s" % idle["records"])
         # an invalid file: refused whole, the previous settings kept
-        open(cfg, "w").write(base + "idle-timeout: 0\nworkers: 1\ndetect:\n  warmup_s: 45\n")
-        proc.send_signal(signal.SIGHUP)
+        reload_with(0, 1, 45)
         time.sleep(1.0)
         now = weirctl(sock, "config").stdout
         if "idle-timeout: 5\n" not in now or "warmup_s: 30\n" not in now:
             wt.fail("an invalid reload changed the settings: %r" % now[:400])
         # a key that is not reloadable: named, not applied; the reloadable one is taken
-        open(cfg, "w").write(base + "idle-timeout: 7\nworkers: 2\ndetect:\n  warmup_s: 30\n")
-        proc.send_signal(signal.SIGHUP)
+        reload_with(7, 2, 30)
         wait_for("the third reload", lambda: "idle-timeout: 7\n" in weirctl(sock, "config").stdout)
         if "workers: 1\n" not in weirctl(sock, "config").stdout:
             wt.fail("workers changed by a reload")
@@ -232,7 +230,7 @@ def test_metrics(tmp):
     """/metrics on loopback, scraped twice while two workers count an endless input: every
     line is valid exposition format, the counters grow, per-worker and per-output labels are
     there, occupancy is a fraction; other paths are 404; a non-loopback address is refused."""
-    port = free_port()
+    port = wt.free_tcp_port()
     out = os.path.join(tmp, "flows.ipfix")
     proc = subprocess.Popen([A.weir, "-i", "gen:flows=3000,packets=0", "--workers", "2",
                              "-o", "ipfix:file:" + out, "--metrics", "127.0.0.1:%d" % port,

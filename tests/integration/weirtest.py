@@ -168,12 +168,16 @@ def diff_tables(got, want, limit=8):
     return out[:limit] + (["... %d more" % (len(out) - limit)] if len(out) > limit else [])
 
 
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def free_udp_port(kind=socket.SOCK_DGRAM):
+    s = socket.socket(socket.AF_INET, kind)
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def free_tcp_port():
+    return free_udp_port(socket.SOCK_STREAM)
 
 
 def wait_udp(port, proc, what, timeout=15):
