@@ -106,6 +106,14 @@ const char *detect_param_name(unsigned i)
 	return i < WR_ARRAY_SIZE(param_keys) ? param_keys[i].key : NULL;
 }
 
+int detect_param_index(const char *key, size_t len)
+{
+	for (size_t k = 0; k < WR_ARRAY_SIZE(param_keys); k++)
+		if (strlen(param_keys[k].key) == len && strncmp(key, param_keys[k].key, len) == 0)
+			return (int)k;
+	return -1;
+}
+
 double detect_param_value(const struct detect_params *p, unsigned i)
 {
 	const uint8_t *field = (const uint8_t *)p + param_keys[i].off;
@@ -126,16 +134,16 @@ int detect_params_set(struct detect_params *p, const char *kv, char *err, size_t
 	size_t klen = eq ? (size_t)(eq - kv) : 0;
 	char *end;
 	double v;
+	int k;
 
 	if (klen == 0) {
 		snprintf(err, errlen, "expected KEY=VALUE");
 		return -EINVAL;
 	}
-	for (size_t k = 0; k < WR_ARRAY_SIZE(param_keys); k++) {
+	k = detect_param_index(kv, klen);
+	if (k >= 0) {
 		uint8_t *field = (uint8_t *)p + param_keys[k].off;
 
-		if (strlen(param_keys[k].key) != klen || strncmp(kv, param_keys[k].key, klen) != 0)
-			continue;
 		errno = 0;
 		v = strtod(eq + 1, &end);
 		if (end == eq + 1 || *end != '\0' || errno != 0 || !(v == v)) {
@@ -636,13 +644,13 @@ int detect_series_update(struct detect_series *s, const struct detect_params *p,
 	if (s->hist_s == 0) {
 		/* the first window (a second, or enough counts): the baseline starts from it */
 		if (w < 1.0 && s->acc < p->min_window_count)
-			return out;
+			return 0;
 		s->base = (float)(s->acc / w);
 		s->lmean = (float)log(s->base + 0.5 / w);
 		s->hist_s = (uint16_t)(w < 1.0 ? 1 : w);
 		s->acc = 0;
 		s->acc_ms = 0;
-		return out; /* after a gap too: the memset above started the series again */
+		return 0; /* (a gap's clear was returned with its first bin, above) */
 	}
 	/* the window is closed once the baseline expects enough counts in it */
 	need = s->base > 0 ? p->min_window_count / s->base : p->max_window_s;

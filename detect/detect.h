@@ -85,6 +85,8 @@ int detect_params_set(struct detect_params *p, const char *key_value, char *err,
 /* The name of parameter i (0 .. DETECT_N_PARAMS-1), NULL past the last: for hints and
  * documentation. */
 const char *detect_param_name(unsigned i);
+/* The index of the parameter named by the len bytes at key, or -1. */
+int detect_param_index(const char *key, size_t len);
 /* The value of parameter i (< DETECT_N_PARAMS). */
 double detect_param_value(const struct detect_params *p, unsigned i);
 

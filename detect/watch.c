@@ -703,6 +703,7 @@ struct cnt {
 struct cand {
 	uint64_t key;
 	uint64_t packets, bytes;
+	uint32_t id; /* at the bin's close: its series, or DETECT_CANDIDATE */
 };
 
 struct detect_counter {
@@ -805,9 +806,20 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 	     collect(c->prefix, c->w->n_prefixes, DETECT_FAM_PREFIX, NULL) +
 	     collect(c->as, c->w->n_as, DETECT_FAM_ASN, NULL) +
 	     collect(c->hh, c->hh ? DETECT_HH_SLOTS : 0, DETECT_FAM_DSTPFX, NULL);
-	for (unsigned i = 0; c->cands && i < HH_CANDS; i++)
-		n += c->cands[i].packets >= HH_CAND_EMIT ||
-		     (c->cands[i].packets && hh_find(c->w, c->cands[i].key) >= 0);
+	/* each candidate's fate is decided here, once: a prefix the engine admitted after this
+	 * worker counted it in the sketch still reaches its series (the sums are the same as
+	 * counted exactly when no other prefix shared the bucket); the rest go as candidates
+	 * when they are busy enough, and are dropped (packets 0) otherwise */
+	for (unsigned i = 0; c->cands && i < HH_CANDS; i++) {
+		struct cand *x = &c->cands[i];
+		int32_t slot = x->packets ? hh_find(c->w, x->key) : -1;
+
+		x->id = slot >= 0 ? detect_series_id(DETECT_FAM_DSTPFX, (uint32_t)slot)
+		                  : DETECT_CANDIDATE;
+		if (slot < 0 && x->packets < HH_CAND_EMIT)
+			x->packets = 0;
+		n += x->packets > 0;
+	}
 	if (b != NULL && n > 0 && (b->cells = calloc(n, sizeof(*b->cells))) == NULL) {
 		free(b);
 		b = NULL;
@@ -834,18 +846,10 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 			for (unsigned i = k0; i < k; i++) /* the engine takes them by prefix */
 				b->cells[i].key = c->hh_tag[b->cells[i].id & 0xffffffu];
 		}
-		/* k < n: the engine may admit a prefix between the count above and here */
-		for (unsigned i = 0; c->cands && i < HH_CANDS && k < n; i++) {
-			/* a prefix the engine admitted after this worker counted it in the sketch
-			 * still reaches its series (the sums are the same as counted exactly when
-			 * no other prefix shared the bucket); the rest are candidates */
-			int32_t slot = c->cands[i].packets ? hh_find(c->w, c->cands[i].key) : -1;
-
-			if (slot < 0 && c->cands[i].packets < HH_CAND_EMIT)
+		for (unsigned i = 0; c->cands && i < HH_CANDS; i++) {
+			if (c->cands[i].packets == 0)
 				continue;
-			b->cells[k].id = slot >= 0
-			                     ? detect_series_id(DETECT_FAM_DSTPFX, (uint32_t)slot)
-			                     : DETECT_CANDIDATE;
+			b->cells[k].id = c->cands[i].id;
 			b->cells[k].key = c->cands[i].key;
 			b->cells[k].packets = c->cands[i].packets;
 			b->cells[k].bytes = c->cands[i].bytes;
@@ -899,6 +903,20 @@ static void advance(struct detect_counter *c, uint64_t now, detect_bin_fn emit, 
 	}
 }
 
+/* Counts each packet of the burst in the cell of its destination's longest prefix in t
+ * (cells indexed by the table's value - 1; a packet in no prefix is not counted). */
+static inline void count_lpm(struct cnt *cells, const struct lpm *t, const struct capture_meta *m,
+                             unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t v = lpm_lookup(t, m[i].key.dst, m[i].key.ip_version);
+
+		if (v) {
+			cells[v - 1].packets++;
+			cells[v - 1].bytes += m[i].l3_octets;
+		}
+	}
+}
 /* dst-prefix: an admitted prefix counts exactly; any other feeds the sketch. */
 static void count_hh(struct detect_counter *c, const struct capture_meta *m)
 {
@@ -997,23 +1015,9 @@ static void count_lookups(struct detect_counter *c, const struct capture_meta *m
 			}
 		}
 	if (c->prefix)
-		for (unsigned i = 0; i < n; i++) {
-			uint32_t v = lpm_lookup(&w->prefixes, m[i].key.dst, m[i].key.ip_version);
-
-			if (v) {
-				c->prefix[v - 1].packets++;
-				c->prefix[v - 1].bytes += m[i].l3_octets;
-			}
-		}
+		count_lpm(c->prefix, &w->prefixes, m, n);
 	if (c->as)
-		for (unsigned i = 0; i < n; i++) {
-			uint32_t v = lpm_lookup(&w->asn, m[i].key.dst, m[i].key.ip_version);
-
-			if (v) {
-				c->as[v - 1].packets++;
-				c->as[v - 1].bytes += m[i].l3_octets;
-			}
-		}
+		count_lpm(c->as, &w->asn, m, n);
 	if (c->hh)
 		for (unsigned i = 0; i < n; i++)
 			count_hh(c, &m[i]);

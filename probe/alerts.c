@@ -271,12 +271,9 @@ static unsigned run_once(struct probe *pr)
 	}
 	pthread_mutex_unlock(&al->mu);
 	/* set once, from the first bins (not a worker's end mark), before any alert names it */
-	for (unsigned i = 0; al->run_s == 0 && i < n_work; i++) {
-		uint64_t s = al->work[i]->start_ns / WR_NS_PER_S;
-
-		if (al->work[i]->start_ns != UINT64_MAX && (s < al->run_s || al->run_s == 0))
-			al->run_s = s;
-	}
+	for (unsigned i = 0; al->run_s == 0 && i < n_work; i++)
+		if (al->work[i]->start_ns != UINT64_MAX)
+			al->run_s = al->work[i]->start_ns / WR_NS_PER_S;
 	pthread_mutex_lock(&al->view_mu);
 	if (al->detect_next_set) { /* a reload: from this run on */
 		al->detect = al->detect_next;

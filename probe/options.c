@@ -294,21 +294,11 @@ static int check_user(const char *val, char *err, size_t errlen)
 
 static const char *nearest(const char *key, const char *(*name)(unsigned));
 
-/* The index of detector parameter `key` (len bytes long), or -1. */
-static int detect_index(const char *key, size_t len)
-{
-	for (unsigned i = 0; detect_param_name(i) != NULL; i++)
-		if (strlen(detect_param_name(i)) == len &&
-		    strncmp(detect_param_name(i), key, len) == 0)
-			return (int)i;
-	return -1;
-}
-
 /* --detect KEY=VALUE. An unknown key gets the nearest known one as a hint. */
 static int set_detect(struct parse_state *st, const char *kv, char *err, size_t errlen)
 {
 	const char *eq = strchr(kv, '=');
-	int i = eq ? detect_index(kv, (size_t)(eq - kv)) : -1;
+	int i = eq ? detect_param_index(kv, (size_t)(eq - kv)) : -1;
 
 	if (detect_params_set(&st->c->detect, kv, err, errlen) == 0) {
 		st->detect_at[i] = st->cur; /* set: the key is known */
@@ -1228,7 +1218,7 @@ static int check_all(struct parse_state *st)
 	}
 #endif
 	if (detect_params_check(&c->detect, &key) < 0) {
-		struct origin at = st->detect_at[detect_index(key, strlen(key))];
+		struct origin at = st->detect_at[detect_param_index(key, strlen(key))];
 
 		snprintf(name, sizeof(name), "%s %s", at.file ? "detect:" : "--detect", key);
 		return bad(&at, name, "out of range (see docs/DETECTION.md)");

@@ -594,7 +594,7 @@ static void test_prefix_lpm_random(void)
 		    bases[wr_xorshift64(&rng) % 4] ^ (uint32_t)(wr_xorshift64(&rng) & 0xffffu);
 		unsigned l = 4 + (unsigned)(wr_xorshift64(&rng) % 29), dup = 0;
 
-		a = l ? a & (0xffffffffu << (32 - l)) : 0;
+		a &= 0xffffffffu << (32 - l); /* l is 4..32 */
 		for (unsigned i = 0; i < n; i++)
 			dup |= addr[i] == a && len[i] == l;
 		if (dup)
@@ -618,7 +618,7 @@ static void test_prefix_lpm_random(void)
 		int best = -1;
 
 		for (unsigned i = 0; i < n; i++)
-			if ((len[i] == 0 || d >> (32 - len[i]) == addr[i] >> (32 - len[i])) &&
+			if (d >> (32 - len[i]) == addr[i] >> (32 - len[i]) &&
 			    (best < 0 || len[i] > len[best]))
 				best = (int)i;
 		if (best < 0)
