@@ -533,7 +533,7 @@ static const struct opt_def opts[] = {
      .short_name = 'q',
      .kind = OPT_FLAG,
      FIELD(quiet),
-     .help = "no summary on stderr"},
+     .help = "no summary on stderr (with -t: no settings, the OK line alone)"},
     {.name = "help", .short_name = 'h', .kind = OPT_FLAG, .flags = OF_CLI, .help = "this text"},
     {.name = "help-config",
      .kind = OPT_FLAG,
@@ -1333,7 +1333,8 @@ int probe_options_parse(int argc, char **argv, struct probe_config *c)
 		       c->config_file ? c->config_file : "command line", c->n_inputs,
 		       c->n_inputs == 1 ? "" : "s", c->n_outputs, c->n_outputs == 1 ? "" : "s",
 		       c->n_watch + 1, c->n_watch ? "ies" : "y");
-		print_effective(stdout, c);
+		if (!c->quiet) /* -t -q: the line alone (a service's ExecStartPre) */
+			print_effective(stdout, c);
 		return 0;
 	}
 	return rc;

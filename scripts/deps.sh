@@ -11,9 +11,10 @@ build_pkgs=(build-essential meson ninja-build pkg-config clang-format
 # libtrace-tools for the traceconvert the libtrace driver's tests use; pmacct (nfacctd) and
 # tshark, two more independent IPFIX decoders for the conformance tests; redis-server, which
 # the Redis publisher's tests start on their own loopback ports, and python3-jsonschema, which
-# checks every alert message against docs/alert.schema.json)
+# checks every alert message against docs/alert.schema.json; systemd and systemd-container,
+# whose systemd-nspawn boots a throwaway machine to run the installed unit under systemd)
 test_pkgs=(nfdump libfixbuf-tools tcpdump tcpreplay python3 iproute2 libtrace-tools
-	pmacct tshark redis-server python3-jsonschema)
+	pmacct tshark redis-server python3-jsonschema systemd systemd-container)
 
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || want+=("${test_pkgs[@]}")

@@ -2,7 +2,8 @@
 """weir run as a service: SIGHUP reload (valid, invalid, not reloadable), a graceful stop,
 the Prometheus /metrics endpoint, weirctl's control socket, the switch to an unprivileged
 user, log levels and the journal's priorities, the terminal's status line and progress bar,
-and what `meson install` puts where (unit, man page, sample config).
+what `meson install` puts where (unit, man page, sample config), and that installed unit
+run under systemd as PID 1 of a machine booted with systemd-nspawn.
 
 Usage: service_test.py --weir WEIR --weir-real WEIR --weirctl WEIRCTL --source SRC TEST
 (--weir runs weir with --allow-root, as every test does as root; --weir-real is the binary
@@ -14,6 +15,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -578,7 +580,7 @@ def test_install(tmp):
         wt.fail("meson install did not install %s" % missing)
     unit = open(os.path.join(dest, "usr/lib/systemd/system/weir.service")).read()
     for k in ("ExecStart=/usr/bin/weir -c /etc/weir/weir.yaml --user weir",
-              "ExecReload=/bin/kill -HUP $MAINPID", "NoNewPrivileges=yes",
+              "ExecReload=+/bin/kill -HUP $MAINPID", "NoNewPrivileges=yes",
               "ProtectSystem=strict", "CapabilityBoundingSet=", "RuntimeDirectory=weir"):
         if k not in unit:
             wt.fail("the unit lacks %r" % k)
@@ -638,9 +640,191 @@ def test_signals(tmp):
            "SIGTERM: exit 0" % n
 
 
+class Container:
+    """A throwaway machine booted with systemd as PID 1 (systemd-nspawn): its own /etc, /var
+    and /run under `root`, the host's /usr read-only under the overlays given (the last on
+    top), in the network namespace `netns`. nspawn wants a terminal: it gets a pty, whose
+    output is kept for the failure messages."""
+
+    def __init__(self, root, usr_overlays, netns):
+        os.makedirs(root)
+        for d in ("usr", "etc", "var", "tmp", "run", "proc", "sys", "dev", "root"):
+            os.makedirs(os.path.join(root, d), exist_ok=True)
+        for d in ("bin", "sbin", "lib", "lib64"):
+            os.symlink("usr/" + d, os.path.join(root, d))
+        etc = os.path.join(root, "etc")
+        with open("/usr/lib/os-release") as f:
+            open(os.path.join(etc, "os-release"), "w").write(f.read())
+        open(os.path.join(etc, "passwd"), "w").write(
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:"
+            "/usr/sbin/nologin\n")
+        open(os.path.join(etc, "group"), "w").write("root:x:0:\nnogroup:x:65534:\n")
+        open(os.path.join(etc, "machine-id"), "w").close()
+        self.root = root
+        self.log = b""
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(
+            ["systemd-nspawn", "-D", root,
+             "--overlay-ro=" + ":".join(["/usr"] + usr_overlays + ["/usr"]),
+             "--network-namespace-path=/run/netns/" + netns, "--register=no", "--keep-unit",
+             "-b"], stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        # PID 1 is nspawn's child once it is systemd; then wait for the boot to finish
+        self.pid1, state = None, ""
+        end = time.time() + 120
+        while time.time() < end and state not in ("running", "degraded"):
+            self.drain(0.2)
+            if self.proc.poll() is not None:
+                wt.fail("systemd-nspawn exited %d: %s" % (self.proc.returncode, self.text()))
+            kids = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True,
+                                  text=True).stdout.split()
+            try:
+                if len(kids) != 1 or open("/proc/%s/comm" % kids[0]).read() != "systemd\n":
+                    continue
+            except OSError:  # gone between pgrep and here
+                continue
+            self.pid1 = int(kids[0])
+            state = self.run("systemctl", "is-system-running", "--wait", check=False,
+                             timeout=120).stdout.strip()
+        if state not in ("running", "degraded"):
+            wt.fail("the container's systemd is %r: %s" % (state, self.text()))
+
+    def drain(self, wait):
+        while select.select([self.master], [], [], wait)[0]:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.log += data
+            wait = 0
+
+    def text(self):
+        return re.sub(r"\x1b\[[0-9;]*m", "", self.log.decode(errors="replace"))[-3000:]
+
+    def run(self, *cmd, check=True, timeout=60):
+        """A command in the container (all its namespaces), as root."""
+        self.drain(0)
+        p = subprocess.run(["nsenter", "-t", str(self.pid1), "-a"] + list(cmd),
+                           capture_output=True, text=True, timeout=timeout)
+        if check and p.returncode != 0:
+            wt.fail("in the container, %s exited %d: %s %s" % (" ".join(cmd), p.returncode,
+                                                                p.stdout, p.stderr))
+        return p
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)  # nspawn asks the container's systemd to halt
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.drain(0)
+        os.close(self.master)
+
+
+def test_systemd(tmp):
+    """The README's service section, followed on a machine booted with systemd as PID 1
+    (systemd-nspawn): `meson install` (--prefix /usr --sysconfdir /etc); systemd-sysusers
+    makes the weir user at boot; the operator writes /etc/weir/weir.yaml (root:weir 0640) for
+    a live capture on a veth pair and runs `systemctl enable --now weir`. Under the unit's
+    hardening weir must capture as the weir user, answer weirctl on /run/weir/control.sock,
+    take a new idle timeout on `systemctl reload weir` (the flows in the cache leave at once),
+    and on `systemctl stop weir` export every flow to nfcapd and exit 0, with no warning in
+    the journal: nfdump counts every packet sent."""
+    build = os.path.join(tmp, "build")
+    stage = os.path.join(tmp, "stage")
+    wt.sh("meson", "setup", "--prefix", "/usr", "--sysconfdir", "/etc", build, A.source,
+          "-Dbuildtype=release")
+    wt.sh("meson", "install", "-C", build, "--destdir", stage, "--quiet")
+    port = wt.free_udp_port()
+    flowdir = os.path.join(tmp, "nfcapd")
+    os.mkdir(flowdir)
+    n_flows, per_flow = 30, 10
+    with wt.veth_pair(addrs=("192.0.2.1/24", "192.0.2.2/24")) as (ns_tx, _, ns_rx, rx):
+        collector = subprocess.Popen(["ip", "netns", "exec", ns_rx, "nfcapd", "-b", "127.0.0.1",
+                                      "-p", str(port), "-w", flowdir, "-t", "3600"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+        box = None
+        try:
+            box = Container(os.path.join(tmp, "machine"), [os.path.join(stage, "usr")], ns_rx)
+            etc = os.path.join(box.root, "etc", "weir")
+            shutil.copytree(os.path.join(stage, "etc", "weir"), etc)
+            cfg = os.path.join(etc, "weir.yaml")
+
+            def configure(idle):  # what the operator writes in /etc/weir/weir.yaml
+                open(cfg, "w").write(
+                    "input: [\"pcap:%s\"]\nfilter: \"udp and dst port 9001\"\n"
+                    "output: [\"ipfix:udp://127.0.0.1:%d\"]\nidle-timeout: %d\n"
+                    "control-socket: \"/run/weir/control.sock\"\n"
+                    "summary-json: \"/var/lib/weir/summary.json\"\n" % (rx, port, idle))
+            configure(600)
+            box.run("chgrp", "weir", "/etc/weir/weir.yaml")
+            box.run("chmod", "0640", "/etc/weir/weir.yaml")
+            box.run("weir", "-t", "-q", "-c", "/etc/weir/weir.yaml")
+            box.run("systemctl", "enable", "--now", "weir")
+            sock = "/run/weir/control.sock"
+
+            def stats():
+                p = box.run("weirctl", "-s", sock, "stats", check=False)
+                return json.loads(p.stdout) if p.returncode == 0 else None
+            wait_for("weir's control socket in the container", stats)
+            pid = int(box.run("systemctl", "show", "-p", "MainPID", "--value", "weir").stdout)
+            status = box.run("cat", "/proc/%d/status" % pid).stdout
+            uid = status.split("\nUid:")[1].split()[:4]
+            weir_uid = box.run("id", "-u", "weir").stdout.strip()
+            if uid != [weir_uid] * 4:
+                wt.fail("the service runs with uids %s, want weir's (%s)" % (uid, weir_uid))
+            sender = ("import socket\nsocks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
+                      " for i in range(%d)]\nfor k in range(%d):\n    for s in socks:\n"
+                      "        s.sendto(b'x' * 64, ('192.0.2.2', 9001))\n" % (n_flows, per_flow))
+            wt.sh("ip", "netns", "exec", ns_tx, sys.executable, "-c", sender)
+            want = n_flows * per_flow
+            wait_for("%d packets in flows" % want,
+                     lambda: (stats() or {}).get("packets_in_flows", 0) >= want)
+            if stats()["records"]["idle"] != 0:
+                wt.fail("flows left idle before the reload: %s" % stats()["records"])
+            configure(1)
+            box.run("systemctl", "reload", "weir")
+            wait_for("the %d flows to leave idle after the reload" % n_flows,
+                     lambda: (stats() or {"records": {"idle": 0}})["records"]["idle"] >= n_flows)
+            box.run("systemctl", "stop", "weir")
+            show = box.run("systemctl", "show", "-p", "Result", "-p", "ExecMainStatus",
+                           "weir").stdout.split()
+            if sorted(show) != ["ExecMainStatus=0", "Result=success"]:
+                wt.fail("after systemctl stop: %s" % show)
+            log = box.run("journalctl", "-u", "weir", "--no-pager", "-o", "cat").stdout
+            bad = box.run("journalctl", "-u", "weir", "--no-pager", "-p", "warning", "-o",
+                          "cat", "_COMM=weir").stdout.strip()
+        finally:
+            if box:
+                box.close()
+            collector.send_signal(signal.SIGTERM)
+            collector.wait(timeout=20)
+    for w in ("reload: idle-timeout: 600 -> 1", "weir.service: Deactivated successfully"):
+        if w not in log:
+            wt.fail("the journal lacks %r:\n%s" % (w, log[-2000:]))
+    if bad and bad != "-- No entries --":
+        wt.fail("warnings in the journal of a clean run: %s" % bad)
+    summary = json.load(open(os.path.join(box.root, "var/lib/weir/summary.json")))
+    wt.check_conservation(summary, "systemd")
+    p = subprocess.run(["nfdump", "-R", flowdir, "-I"], capture_output=True, text=True)
+    stat = dict(ln.split(":", 1) for ln in p.stdout.splitlines() if ":" in ln)
+    got = (int(stat["Flows"]), int(stat["Packets"]))
+    if got != (n_flows, n_flows * per_flow) or summary["packets_in_flows"] != want:
+        wt.fail("nfdump: %d flows, %d packets; weir: %d packets in flows; want %d flows, %d "
+                "packets" % (got + (summary["packets_in_flows"], n_flows, want)))
+    return ("systemd booted, the installed unit ran weir as the weir user on a live veth; "
+            "a reload took idle-timeout 600 -> 1 (%d flows left idle), systemctl stop exited 0 "
+            "and nfcapd got %d flows, %d packets" % (n_flows, got[0], got[1]))
+
+
 TESTS = {"reload": test_reload, "signals": test_signals, "shutdown": test_shutdown, "metrics": test_metrics,
          "control": test_control, "privileges": test_privileges, "logging": test_logging,
-         "status": test_status, "install": test_install}
+         "status": test_status, "install": test_install, "systemd": test_systemd}
 
 
 def main():
