@@ -730,8 +730,8 @@ def test_systemd(tmp):
     (systemd-nspawn): `meson install` (--prefix /usr --sysconfdir /etc); systemd-sysusers
     makes the weir user at boot; the operator writes /etc/weir/weir.yaml (root:weir 0640) for
     a live capture on a veth pair and runs `systemctl enable --now weir`. Under the unit's
-    hardening weir must capture as the weir user, answer weirctl on /run/weir/control.sock,
-    take a new idle timeout on `systemctl reload weir` (the flows in the cache leave at once),
+    hardening weir must capture as the weir user, answer weirctl on /run/weir/control.sock
+    and /metrics on loopback, take a new idle timeout on `systemctl reload weir` (the flows in the cache leave at once),
     and on `systemctl stop weir` export every flow to nfcapd and exit 0, with no warning in
     the journal: nfdump counts every packet sent."""
     build = os.path.join(tmp, "build")
@@ -740,6 +740,7 @@ def test_systemd(tmp):
           "-Dbuildtype=release")
     wt.sh("meson", "install", "-C", build, "--destdir", stage, "--quiet")
     port = wt.free_udp_port()
+    mport = wt.free_tcp_port()
     flowdir = os.path.join(tmp, "nfcapd")
     os.mkdir(flowdir)
     n_flows, per_flow = 30, 10
@@ -759,8 +760,8 @@ def test_systemd(tmp):
                 open(cfg, "w").write(
                     "input: [\"pcap:%s\"]\nfilter: \"udp and dst port 9001\"\n"
                     "output: [\"ipfix:udp://127.0.0.1:%d\"]\nidle-timeout: %d\n"
-                    "control-socket: \"/run/weir/control.sock\"\n"
-                    "summary-json: \"/var/lib/weir/summary.json\"\n" % (rx, port, idle))
+                    "control-socket: \"/run/weir/control.sock\"\nmetrics: \"127.0.0.1:%d\"\n"
+                    "summary-json: \"/var/lib/weir/summary.json\"\n" % (rx, port, idle, mport))
             configure(600)
             box.run("chgrp", "weir", "/etc/weir/weir.yaml")
             box.run("chmod", "0640", "/etc/weir/weir.yaml")
@@ -787,6 +788,13 @@ def test_systemd(tmp):
                      lambda: (stats() or {}).get("packets_in_flows", 0) >= want)
             if stats()["records"]["idle"] != 0:
                 wt.fail("flows left idle before the reload: %s" % stats()["records"])
+            scrape = ("import urllib.request\nprint(urllib.request.urlopen("
+                      "'http://127.0.0.1:%d/metrics', timeout=5).read().decode(), end='')" % mport)
+            metrics = parse_metrics(wt.sh("ip", "netns", "exec", ns_rx, sys.executable, "-c",
+                                          scrape))
+            if metrics.get('weir_packets_total{verdict="ok"}') != want:
+                wt.fail("/metrics: %s, want %d packets" %
+                        ({k: v for k, v in metrics.items() if "packets" in k}, want))
             configure(1)
             box.run("systemctl", "reload", "weir")
             wait_for("the %d flows to leave idle after the reload" % n_flows,
@@ -799,6 +807,11 @@ def test_systemd(tmp):
             log = box.run("journalctl", "-u", "weir", "--no-pager", "-o", "cat").stdout
             bad = box.run("journalctl", "-u", "weir", "--no-pager", "-p", "warning", "-o",
                           "cat", "_COMM=weir").stdout.strip()
+        except AssertionError as e:
+            if box:  # what the service said
+                e.args = (e.args[0] + "\njournalctl -u weir:\n" + box.run(
+                    "journalctl", "-u", "weir", "--no-pager", "-o", "cat", check=False).stdout[-3000:],)
+            raise
         finally:
             if box:
                 box.close()
