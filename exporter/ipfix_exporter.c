@@ -292,9 +292,11 @@ static int write_all(struct ipfix_exporter *ex, const uint8_t *p, size_t len)
 			continue;
 		/* A connected UDP socket reports an earlier datagram's ICMP port unreachable on
 		 * the next send, which itself was not sent: count the refusal (the collector was
-		 * down) and try once more (it may be back). */
+		 * down) and try once more (it may be back). A collector that comes back knows no
+		 * templates: the next message carries them, not the one of the periodic refresh. */
 		if (errno == ECONNREFUSED && ex->transport == IPFIX_UDP && !refused++) {
 			ex->stats.send_errors++;
+			ex->need_templates = 1;
 			continue;
 		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -498,12 +500,20 @@ static int transmit(struct ipfix_exporter *ex, const struct ipfix_msg *m, int ha
 	if (r < 0) {
 		ex->stats.send_errors++;
 		lose(ex, m->records, m->packets, m->octets, now_ns);
-		if (ex->transport == IPFIX_TCP)
+		if (ex->transport == IPFIX_TCP) {
 			/* Part of the message may be on the wire: the stream is unusable. */
 			tcp_close(ex, now_ns);
-		else
+		} else {
+			/* A file (disk full) keeps whole messages only: cut what part of this one
+			 * was written, so the file stays readable and writing goes on from there
+			 * once there is room again. */
+			if (ex->transport == IPFIX_FILE && ex->fd >= 0 &&
+			    (ftruncate(ex->fd, (off_t)ex->file_bytes) < 0 ||
+			     lseek(ex->fd, (off_t)ex->file_bytes, SEEK_SET) < 0))
+				ex->stats.send_errors++;
 			/* The records keep their numbers, so the collector sees the gap. */
 			ex->seq += m->records + m->option_records;
+		}
 		return r;
 	}
 	ex->stats.messages++;
