@@ -21,6 +21,9 @@ to 60 s so that the trace can be short.
              raise and clear, at the same times, under family dst-prefix;
   restart    the trace fed through a pipe at 20x speed while redis-server is killed and
              started again: every raise and clear still arrives, in order;
+  slow       Redis hangs (SIGSTOP: connected, never answering) while alerts are raised and
+             cleared: capture goes on meanwhile (/metrics counts packets read), and once it
+             answers again every raise and clear reaches the stream, in order;
   noredis    Redis never reachable: capture and IPFIX export go on (the flows are all
              exported), weir exits, and the summary counts the alerts as spooled or lost;
   silent     live capture on a veth pair in namespaces the test creates: 400 datagrams per
@@ -44,6 +47,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
@@ -474,7 +478,66 @@ def test_degraded(weir, tmp):
                                                      summary["dropped"]))
 
 
+def test_slow(weir, tmp):
+    pcap, pfx, n = setup(tmp)
+    redis = Redis(tmp)
+    port = wt.free_tcp_port()
+    js = os.path.join(tmp, "s.json")
+
+    def packets_read():
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                      timeout=5).read().decode()
+        return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
+                   if ln.startswith("weir_packets_read_total{"))
+    try:
+        proc = subprocess.Popen([weir, "-i", "pcap:-", "--watch", "prefixes:" + pfx, "--redis",
+                                 "redis://127.0.0.1:%d" % redis.port, "--alerts-file",
+                                 os.path.join(tmp, "a.jsonl"), "--metrics",
+                                 "127.0.0.1:%d" % port, "--summary-json", js, "-q"] + DETECT,
+                                stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        feeder = threading.Thread(target=feed, args=(proc.stdin, pcap, 20.0))
+        feeder.start()
+        time.sleep(10.0)  # packet time ~200 s: the outages begin
+        redis.proc.send_signal(signal.SIGSTOP)  # the server hangs: connected, never answers
+        before = packets_read()
+        time.sleep(4.0)   # ~280 s: raises and clears pend while it hangs
+        during = packets_read()
+        redis.proc.send_signal(signal.SIGCONT)
+        feeder.join()
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
+        if proc.returncode != 0:
+            wt.fail("weir exited %d: %s" % (proc.returncode, err.decode()[-500:]))
+        msgs = stream(redis)
+        lines = [json.loads(ln) for ln in open(os.path.join(tmp, "a.jsonl"))]
+    finally:
+        if redis.proc.poll() is None:
+            redis.proc.send_signal(signal.SIGCONT)
+        redis.stop()
+    if during <= before:
+        wt.fail("capture stopped while Redis hung: %d packets read before, %d after 4 s" %
+                (before, during))
+    summary = json.load(open(js))
+    wt.check_conservation(summary, "slow")
+    if summary["packets_read"] != n:
+        wt.fail("%d packets read of %d" % (summary["packets_read"], n))
+    # nothing was lost with the server: every raise and clear reaches the stream, in order
+    # (a command resent after a timeout may arrive twice: the event id tells)
+    want = [m["event_id"] for m in lines if m["event"] in ("raise", "clear")]
+    got = []
+    for m in msgs:
+        if m["event"] in ("raise", "clear") and m["event_id"] not in got:
+            got.append(m["event_id"])
+    if got != want:
+        wt.fail("the stream's raises and clears %s != the file's %s" % (got, want))
+    check_expected(lines)
+    return ("Redis hung (SIGSTOP) for 4 s at ~200 s of packet time: capture went on (%d -> %d "
+            "packets read meanwhile), all %d raises and clears reached the stream in order; "
+            "redis counters %s" % (before, during, len(want), summary["alerts"]["redis"]))
+
+
 TESTS = {"expected": test_expected, "restart": test_restart, "noredis": test_noredis,
+         "slow": test_slow,
          "silent": test_silent, "dstprefix": test_dstprefix, "degraded": test_degraded}
 
 
