@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Soak: weir captures live on a veth pair for a bounded time while tcpreplay sends a trace
+of many flows at the highest rate it can (--topspeed, looped), with short timeouts so flows
+end and start all the time. Every second it samples weir's RSS and, from /metrics, the packet
+counters, the flow cache, the export queue and the Redis queue. A collector in the capture's
+namespace receives the IPFIX export and measures each record's lateness: arrival minus the
+moment it was due (flowEnd + idle timeout for an idle end, flowStart + active timeout for
+an active end).
+
+It prints the samples, then a verdict: RSS flat (the last quarter's peak within 5% of the
+second quarter's), every queue depth flat (the last quarter's median within 1.5x of the
+second quarter's, or under 64 entries), and the worst lateness
+against the bar (idle timeout + 1 s from the flow's last packet, i.e. lateness <= 1 s).
+
+Usage: bench/soak.py [--seconds 120] [--flows 1000000] [--idle 2] [--active 30]
+(root: it creates network namespaces; builds nothing: run scripts/build.sh build first)
+"""
+import argparse
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WEIR = os.path.join(ROOT, "build", "probe", "weir")
+BENCH = os.path.join(ROOT, "build", "bench", "bench_pipeline")
+IDLE, ACTIVE = 1, 2  # flowEndReason values
+
+
+def collector(port, out):
+    """Receives IPFIX over UDP until SIGTERM; writes one line per flow record: arrival minus
+    flowStart and minus flowEnd (ms), and the end reason. A minimal RFC 7011 reader: templates, data sets."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
+    s.bind(("127.0.0.1", port))
+    s.settimeout(0.2)
+    templates = {}
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    with open(out, "w") as fh:
+        while not stop:
+            try:
+                msg = s.recv(65536)
+            except socket.timeout:
+                continue
+            now_ms = time.time() * 1000.0
+            off = 16
+            while off + 4 <= len(msg):
+                sid, slen = struct.unpack_from("!HH", msg, off)
+                body, end = off + 4, off + slen
+                if slen < 4:
+                    break
+                if sid == 2:
+                    while body + 4 <= end:
+                        tid, n = struct.unpack_from("!HH", msg, body)
+                        body += 4
+                        fields = []
+                        for _ in range(n):
+                            ie, ln = struct.unpack_from("!HH", msg, body)
+                            body += 4
+                            if ie & 0x8000:
+                                body += 4
+                            fields.append((ie & 0x7FFF, ln))
+                        templates[tid] = fields
+                elif sid >= 256 and sid in templates:
+                    fields = templates[sid]
+                    size = sum(ln for _, ln in fields)
+                    while body + size <= end:
+                        rec, p = {}, body
+                        for ie, ln in fields:
+                            if ie in (152, 153, 136):
+                                rec[ie] = int.from_bytes(msg[p:p + ln], "big")
+                            p += ln
+                        body += size
+                        if 153 in rec and 152 in rec:
+                            fh.write("%.1f %.1f %d\n" % (now_ms - rec[152], now_ms - rec[153],
+                                                          rec.get(136, 0)))
+                off = end
+
+
+def sh(*cmd):
+    subprocess.run(cmd, check=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=int, default=120)
+    ap.add_argument("--flows", type=int, default=1000000)
+    ap.add_argument("--idle", type=int, default=2)
+    ap.add_argument("--active", type=int, default=30)
+    ap.add_argument("--collector", nargs=2, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.collector:
+        collector(int(a.collector[0]), a.collector[1])
+        return 0
+    tag = "soak%d" % os.getpid()
+    ns_tx, ns_rx, tx, rx = tag + "t", tag + "r", tag + "a", tag + "b"
+    tmp = tempfile.mkdtemp(prefix="weir-soak-")
+    pcap = os.path.join(tmp, "t.pcap")
+    subprocess.run([BENCH, "--write-pcap", pcap, "--packets", "2000000", "--flows",
+                    str(a.flows)], check=True, stdout=subprocess.DEVNULL)
+    procs = []
+    try:
+        for ns in (ns_tx, ns_rx):
+            sh("ip", "netns", "add", ns)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "link", "add", tx, "netns", ns_tx, "type", "veth", "peer", "name", rx,
+           "netns", ns_rx)
+        sh("ip", "-n", ns_tx, "link", "set", tx, "up")
+        sh("ip", "-n", ns_rx, "link", "set", rx, "up")
+        lat = os.path.join(tmp, "lateness.txt")
+        col = subprocess.Popen(["ip", "netns", "exec", ns_rx, sys.executable, __file__,
+                                "--collector", "4739", lat])
+        procs.append(col)
+        time.sleep(0.5)
+        js = os.path.join(tmp, "summary.json")
+        weir = subprocess.Popen(["ip", "netns", "exec", ns_rx, WEIR, "--allow-root", "-i",
+                                 "pcap:" + rx, "-o", "ipfix:udp://127.0.0.1:4739",
+                                 "--idle-timeout", str(a.idle), "--active-timeout",
+                                 str(a.active), "--metrics", "127.0.0.1:9465",
+                                 "--summary-json", js, "-q"], stderr=subprocess.PIPE)
+        procs.append(weir)
+        time.sleep(1.0)
+        pid = int(subprocess.run(["pgrep", "-n", "-f", "pcap:" + rx], capture_output=True,
+                                 text=True).stdout.split()[0])
+        sender = subprocess.Popen(["ip", "netns", "exec", ns_tx, "tcpreplay", "-q", "-i", tx,
+                                   "--topspeed", "--loop=0", pcap],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(sender)
+        print("| s | Mpps read | RSS MiB | active flows | cache occupancy | export queue | "
+              "Redis queue | drops |")
+        print("|---|---|---|---|---|---|---|---|")
+        samples, last = [], None
+        for sec in range(1, a.seconds + 1):
+            time.sleep(1.0)
+            m = metrics_in(ns_rx)
+            rss = int(open("/proc/%d/status" % pid).read().split("VmRSS:")[1].split()[0])
+            read = m.get("weir_packets_read_total", 0)
+            mpps = (read - last) / 1e6 if last is not None else 0.0
+            last = read
+            drops = m.get("weir_drops_total", 0)
+            row = (sec, mpps, rss / 1024, m.get("weir_flows_active", 0),
+                   m.get("weir_flowcache_occupancy_ratio", 0),
+                   m.get("weir_export_queue_depth", 0), m.get("weir_redis_queue_depth", 0),
+                   drops)
+            samples.append(row)
+            if sec % 5 == 0 or sec == 1:
+                print("| %d | %.3f | %.1f | %d | %.3f | %d | %d | %d |" % row)
+        sender.send_signal(signal.SIGTERM)
+        sender.wait()
+        time.sleep(a.idle + 2)  # the last flows leave idle and are exported
+        weir.send_signal(signal.SIGTERM)
+        weir.wait(timeout=120)
+        time.sleep(0.5)
+        col.send_signal(signal.SIGTERM)
+        col.wait(timeout=30)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        for ns in (ns_tx, ns_rx):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    verdict(a, samples, lat)
+    return 0
+
+
+def metrics_in(ns):
+    """/metrics of the weir in namespace ns (its loopback is not ours)."""
+    p = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c",
+                        "import urllib.request,sys;sys.stdout.write(urllib.request.urlopen("
+                        "'http://127.0.0.1:9465/metrics',timeout=2).read().decode())"],
+                       capture_output=True, text=True)
+    out = {}
+    for ln in p.stdout.splitlines():
+        if ln.startswith("#") or " " not in ln:
+            continue
+        key, v = ln.rsplit(" ", 1)
+        name = key.split("{")[0]
+        if name == "weir_packets_total" or name == "weir_records_total":
+            continue
+        out[name] = out.get(name, 0.0) + float(v)
+    return out
+
+
+def verdict(a, samples, lat):
+    n = len(samples)
+    q2 = samples[n // 4:n // 2]
+    q4 = samples[3 * n // 4:]
+    print()
+    print("mean rate %.3f Mpps over %d s" % (sum(s[1] for s in samples[1:]) / max(1, n - 1), n))
+    # A queue swings with the scheduler: flat means its median in the last quarter is no
+    # more than 1.5x that of the second quarter (or under 64 entries); RSS by its peak, 5%.
+    med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    flat = True
+    for i, name, floor in ((2, "RSS MiB", 0), (5, "export queue", 64), (6, "Redis queue", 64)):
+        if i == 2:
+            v2, v4 = max(s[i] for s in q2), max(s[i] for s in q4)
+            ok, what = v4 <= v2 * 1.05, "peak"
+        else:
+            v2, v4 = med([s[i] for s in q2]), med([s[i] for s in q4])
+            ok, what = v4 <= max(v2 * 1.5, floor), "median"
+        flat &= ok
+        print("%-13s second quarter %s %.1f, last quarter %s %.1f: %s" %
+              (name, what, v2, what, v4, "flat" if ok else "GROWING"))
+    # due: an idle end at flowEnd + idle timeout, an active end at flowStart + active timeout
+    late, other = [], 0
+    for since_start, since_end, reason in (ln.split() for ln in open(lat)):
+        if int(reason) == IDLE:
+            late.append(float(since_end) - a.idle * 1000.0)
+        elif int(reason) == ACTIVE:
+            late.append(float(since_start) - a.active * 1000.0)
+        else:
+            other += 1
+    print("%d records ended otherwise (end of flow, evicted, at the stop): not timed" % other)
+    late.sort()
+    if late:
+        p = lambda q: late[min(len(late) - 1, int(q * len(late)))]  # noqa: E731
+        worst = late[-1]
+        print("export lateness over %d records: median %.0f ms, p99 %.0f ms, max %.0f ms "
+              "(bar: 1000 ms): %s" % (len(late), p(0.5), p(0.99), worst,
+                                      "within" if worst <= 1000 else "LATE"))
+    else:
+        print("no record reached the collector")
+    print("verdict: %s" % ("flat and on time" if flat and late and late[-1] <= 1000 else
+                           "NOT flat or late"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
