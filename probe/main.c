@@ -167,8 +167,10 @@ static void wait_for_pipeline(struct probe *pr, const sigset_t *sigs)
 		fputs("\n", stderr);
 }
 
-/* --user: switches to the user and its groups for good (root could not be taken back). */
-static int drop_privileges(const char *user, char *err, size_t errlen)
+/* --user: switches to the user and its groups for good (root could not be taken back). The
+ * control socket, made by root, is handed to the user and its group first: weirctl then works
+ * for them as for root (mode 0660). */
+static int drop_privileges(const char *user, const char *sock, char *err, size_t errlen)
 {
 	struct passwd *pw = getpwnam(user);
 
@@ -180,6 +182,11 @@ static int drop_privileges(const char *user, char *err, size_t errlen)
 		if (geteuid() == pw->pw_uid)
 			return 0;
 		snprintf(err, errlen, "--user %s: only root can switch users", user);
+		return -1;
+	}
+	if (sock != NULL && chown(sock, pw->pw_uid, pw->pw_gid) < 0) {
+		snprintf(err, errlen, "--control-socket '%s': cannot hand it to %s: %s", sock, user,
+		         strerror(errno));
 		return -1;
 	}
 	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
@@ -268,7 +275,8 @@ int main(int argc, char **argv)
 	    probe_pipeline_start_inputs(pr, err, sizeof(err)) < 0)
 		return give_up(pr, err, json);
 	/* everything that needs root is open: capture, sockets, files */
-	if (pr->cfg.user && drop_privileges(pr->cfg.user, err, sizeof(err)) < 0)
+	if (pr->cfg.user &&
+	    drop_privileges(pr->cfg.user, pr->cfg.control_socket, err, sizeof(err)) < 0)
 		return give_up(pr, err, json);
 	pr->start_ns = wr_mono_ns();
 	if (probe_pipeline_start(pr, err, sizeof(err)) < 0)

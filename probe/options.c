@@ -43,6 +43,7 @@ enum opt_kind {
 #define OF_REPEAT 0x4u  /* OPT_FN: repeatable (a list in the file) */
 #define OF_MAP    0x10u /* OPT_FN: a mapping of KEY: VALUE in the file, each applied as KEY=VALUE */
 #define OF_RELOAD 0x8u  /* taken up by a running weir on SIGHUP (the others at the next start) */
+#define OF_SECRET 0x20u /* OPT_STR: a URL whose password is never printed */
 
 struct parse_state;
 
@@ -463,6 +464,7 @@ static const struct opt_def opts[] = {
              "docs/DETECTION.md), e.g. drop_warning=0.5, raise_critical_s=3, warmup_s=600"},
     {.name = "redis",
      .kind = OPT_STR,
+     .flags = OF_SECRET,
      .metavar = "URL",
      FIELD(redis_url),
      .help = "publish alerts to redis://[:PASSWORD@]HOST:PORT[/DB]"},
@@ -702,6 +704,22 @@ static void print_help_config(FILE *f)
 
 /* The settings in effect, as a config file that gives them (for -t and the control socket).
  * Options without a value (no default and not set) are left out. */
+const char *probe_redact_url(const char *url, char *buf, size_t len)
+{
+	const char *host = strstr(url, "://"), *at, *colon;
+
+	if (host == NULL)
+		return url;
+	host += 3;
+	at = memchr(host, '@', strcspn(host, "/"));
+	colon = at ? memchr(host, ':', (size_t)(at - host)) : NULL;
+	if (colon == NULL)
+		return url;
+	if ((size_t)snprintf(buf, len, "%.*s****%s", (int)(colon + 1 - url), url, at) >= len)
+		return "(a URL with a password)";
+	return buf;
+}
+
 static void print_option(FILE *f, const struct probe_config *c, const struct opt_def *o)
 {
 	const uint8_t *field = (const uint8_t *)c + o->off;
@@ -716,8 +734,11 @@ static void print_option(FILE *f, const struct probe_config *c, const struct opt
 	}
 	case OPT_STR: {
 		const char *v;
+		char masked[1024];
 
 		memcpy(&v, field, sizeof(v));
+		if (v != NULL && (o->flags & OF_SECRET))
+			v = probe_redact_url(v, masked, sizeof(masked));
 		if (v != NULL)
 			put_quoted(f, o->name, ": ", v);
 		break;

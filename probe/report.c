@@ -7,6 +7,8 @@
  */
 #include "report.h"
 
+#include "options.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -173,14 +175,18 @@ static void print_alerts(FILE *f, const struct probe *pr)
 		        al->engine_stats.series_refused, pr->cfg.max_series);
 	if (al->bins_lost)
 		fprintf(f, "  alerts: %" PRIu64 " bins lost for want of memory\n", al->bins_lost);
-	if (pr->cfg.redis_url)
+	if (pr->cfg.redis_url) {
+		char masked[1024];
+
 		fprintf(f,
 		        "  redis %s: %" PRIu64 " messages published, %" PRIu64
 		        " still spooled, %" PRIu64 " updates dropped, %" PRIu64 " lost, %" PRIu64
 		        " reconnects\n",
-		        pr->cfg.redis_url, al->redis_stats.published, al->redis_stats.spooled_now,
+		        probe_redact_url(pr->cfg.redis_url, masked, sizeof(masked)),
+		        al->redis_stats.published, al->redis_stats.spooled_now,
 		        al->redis_stats.updates_dropped, al->redis_stats.lost,
 		        al->redis_stats.reconnects);
+	}
 }
 
 /* "Where are my drops": every place a packet, a record or an alert can be lost or cut short,

@@ -240,7 +240,7 @@ def test_expected(weir, tmp):
                     len(msgs), len(lines)))
             if redis.cmd("HLEN", "weir:active") != 0:
                 wt.fail("alerts still active at the end: %s" % redis.cmd("HKEYS", "weir:active"))
-            summary = json.load(open(js))
+            summary = wt.load_summary(js, "expected, run %d" % k)
             if summary["packets_read"] != n or summary["alerts"]["redis"]["lost"] != 0:
                 wt.fail("summary: %s" % summary["alerts"])
             runs.append(msgs)
@@ -273,7 +273,7 @@ def test_dstprefix(weir, tmp):
     msgs = [json.loads(l) for l in open(af)]
     validate(msgs)
     delays = check_expected(msgs, family="dst-prefix")
-    admitted = json.load(open(js))["alerts"]["admitted"]
+    admitted = wt.load_summary(js, "dstprefix")["alerts"]["admitted"]
     if admitted != 4:
         wt.fail("%d automatic prefixes admitted, the trace has 4 busy /24s" % admitted)
     return ("4 /24s admitted automatically; detected after %s s" %
@@ -301,12 +301,14 @@ def feed(proc_stdin, pcap, speed):
 
 
 def test_restart(weir, tmp):
-    pcap, pfx, _ = setup(tmp)
+    pcap, pfx, n = setup(tmp)
     redis = Redis(tmp)
+    js = os.path.join(tmp, "s.json")
     try:
         proc = subprocess.Popen([weir, "-i", "pcap:-", "--watch", "prefixes:" + pfx, "--redis",
                                  "redis://127.0.0.1:%d" % redis.port, "--alerts-file",
-                                 os.path.join(tmp, "a.jsonl"), "-q"] + DETECT,
+                                 os.path.join(tmp, "a.jsonl"), "--summary-json", js,
+                                 "-q"] + DETECT,
                                 stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         feeder = threading.Thread(target=feed, args=(proc.stdin, pcap, 20.0))
         feeder.start()
@@ -323,6 +325,9 @@ def test_restart(weir, tmp):
         lines = [json.loads(l) for l in open(os.path.join(tmp, "a.jsonl"))]
     finally:
         redis.stop()
+    summary = wt.load_summary(js, "restart")
+    if summary["packets_read"] != n:
+        wt.fail("%d packets read of the %d fed" % (summary["packets_read"], n))
     # the stream was lost with the killed server: what is in it now must be, in order,
     # what was published after the restart; every raise and clear weir made must have
     # reached Redis at least once in order (the spool resends what was not confirmed)
@@ -409,6 +414,7 @@ def test_silent(weir, tmp):
         raised = wait_for_raise(af, lambda m: m["family"] == "link" and
                                 m["metric"] == "packets" and m["kind"] == "rate_drop")
         said = wt.stop_weir(probe, signal.SIGTERM, 30, "SIGTERM")
+    wt.load_summary(os.path.join(tmp, "s.json"), "silent")
     if raised is None:
         wt.fail("no link rate_drop raised while the link stayed silent; alerts: %s; "
                 "weir said: %s; summary: %s" % (open(af).read()[-2000:] or "none",
@@ -456,7 +462,7 @@ def test_degraded(weir, tmp):
         probe.send_signal(signal.SIGCONT)
         raised = wait_for_raise(af, lambda m: m["kind"] == "probe_degraded")
         said = wt.stop_weir(probe, signal.SIGTERM, 30, "SIGTERM")
-    summary = json.load(open(js))
+    summary = wt.load_summary(js, "degraded")
     if summary["dropped"] == 0:
         wt.fail("%d datagrams sent, %d read, and the kernel dropped none: the test did not "
                 "overflow the ring" % (sent, summary["packets_read"]))

@@ -223,8 +223,16 @@ def test_run(weir, tmp):
     if summary["packets_read"] != 20000 or packets != 20000:
         wt.fail("read %d packets, exported %d in flows; expected 20000" % (
             summary["packets_read"], packets))
+    # a Redis password is never printed: not by -t, not in the summary
+    url = "redis://:s3cret-pw@127.0.0.1:%d/2" % wt.free_tcp_port()  # nothing listens there
+    p = wt.run_weir(weir, ["-t", "-i", "gen:flows=1", "--redis", url])
+    run = wt.run_weir(weir, ["-i", "gen:flows=10,packets=100", "--redis", url, "-o",
+                             "ipfix:file:" + out], timeout=60)
+    for what, text in (("weir -t", p.stdout), ("the summary", run.stderr)):
+        if "s3cret-pw" in text or "redis://:****@127.0.0.1" not in text:
+            wt.fail("%s shows the Redis password or no masked URL: %r" % (what, text[-600:]))
     return "20000 generated packets through 2 workers into %d flow records, as the file " \
-           "said" % len(records)
+           "said; the Redis password masked in -t and the summary" % len(records)
 
 
 if __name__ == "__main__":

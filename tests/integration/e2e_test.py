@@ -516,7 +516,20 @@ def test_cli(weir, tmp):
         p = wt.run_weir(weir, [flag])
         if word not in p.stdout:
             wt.fail("weir %s printed %r" % (flag, p.stdout[:80]))
-    return "%d bad command lines refused with the right message" % len(CLI_CASES)
+    # The good capture with a valid command line runs to its end, says its summary (what
+    # the refusals above must not) and accounts for every packet.
+    out, js = os.path.join(tmp, "good.ipfix"), os.path.join(tmp, "good.json")
+    p = wt.run_weir(weir, ["-i", "pcap:" + good, "-o", "ipfix:file:" + out,
+                           "--summary-json", js])
+    if "summary" not in p.stderr:
+        wt.fail("a run to the end printed no summary: %r" % p.stderr[-500:])
+    summary = wt.load_summary(js, "cli")
+    recs = wt.check_ipfix_file(summary, out, "cli")
+    if summary["packets_read"] == 0 or not recs:
+        wt.fail("the good capture gave %d packets, %d records" % (summary["packets_read"],
+                                                                  len(recs)))
+    return ("%d bad command lines refused with the right message; the good one ran to the "
+            "end: %d packets, %d records" % (len(CLI_CASES), summary["packets_read"], len(recs)))
 
 
 def test_workers(weir, tmp):

@@ -88,7 +88,33 @@ def export_both(weir, tmp, inputs, udp_port, tag, extra=()):
     if len(recs) != summary["records_exported"]:
         wt.fail("%s: ipfixDump decoded %d records, weir exported %d" %
                 (tag, len(recs), summary["records_exported"]))
+    wt.check_delivered(summary, "file:" + out, len(recs), tag,
+                       packets=sum(int(r[wt.IE_PACKETS]) for r in recs))
     return recs, stats, summary
+
+
+class Exported:
+    """Sums, over weir runs, what weir exported and what one output counted as not sent, to
+    set against what that output's collector holds (check_delivered over several runs)."""
+
+    def __init__(self, url):
+        self.url = url
+        self.records = self.packets = self.records_lost = self.packets_lost = 0
+
+    def add(self, summary):
+        o = wt.output_entry(summary, self.url)
+        self.records += summary["records_exported"]
+        self.packets += summary["packets_in_flows"]
+        self.records_lost += o["records_lost"]
+        self.packets_lost += o["packets_lost"]
+        return summary
+
+    def check(self, where, records, packets):
+        """The collector holds `records` flow records with `packets` packets in all."""
+        total = {"records_exported": self.records, "packets_in_flows": self.packets,
+                 "outputs": [{"url": self.url, "records_lost": self.records_lost,
+                              "packets_lost": self.packets_lost}]}
+        wt.check_delivered(total, self.url, records, where, packets=packets)
 
 
 def stop(proc):
@@ -142,13 +168,14 @@ def test_nfacctd(weir, tmp, traces):
         fh.write("daemonize: false\nnfacctd_ip: 127.0.0.1\nnfacctd_port: %d\n"
                  "nfacctd_pipe_size: 8388608\nplugins: print[p]\n"
                  "aggregate[p]: src_host, dst_host, src_port, dst_port, proto, tos, vlan, "
-                 "in_iface, timestamp_start, timestamp_end\n"
+                 "in_iface, timestamp_start, timestamp_end, flows\n"
                  "print_output[p]: csv\nprint_output_file[p]: %s/out-%%s.csv\n"
                  "print_refresh_time[p]: 1\nprint_output_file_append[p]: true\n"
                  "logfile: %s\n" % (port, outdir, log))
     ref = collections.Counter()
     ref_bytes = collections.Counter()
     total_records = 0
+    sent = Exported("udp://127.0.0.1:%d" % port)
     collector = subprocess.Popen(["nfacctd", "-f", conf], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE, text=True)
     try:
@@ -156,6 +183,7 @@ def test_nfacctd(weir, tmp, traces):
         drops = wt.udp_rcvbuf_errors()
         for n, inputs in enumerate(batches):
             recs, _, summary = export_both(weir, tmp, inputs, port, "b%d" % n)
+            sent.add(summary)
             total_records += len(recs)
             for r in recs:
                 k = ref_nfacctd_row(r)
@@ -167,8 +195,10 @@ def test_nfacctd(weir, tmp, traces):
         stop(collector)
     got = collections.Counter()
     got_bytes = collections.Counter()
+    got_flows = 0
     for fn in glob.glob(os.path.join(outdir, "out-*.csv")):
         for row in csv.DictReader(open(fn, newline="")):
+            got_flows += int(row["FLOWS"])
             proto = row["PROTOCOL"]
             proto = int(proto) if proto.isdigit() else proto_number(proto)
             k = (row["SRC_IP"], row["DST_IP"], int(row["SRC_PORT"]), int(row["DST_PORT"]),
@@ -183,6 +213,7 @@ def test_nfacctd(weir, tmp, traces):
         wt.fail("nfacctd totals %d packets / %d bytes, weir exported %d / %d" % (
             sum(got.values()), sum(got_bytes.values()), sum(ref.values()),
             sum(ref_bytes.values())))
+    sent.check("nfacctd", records=got_flows, packets=sum(got.values()))
     diff = [k for k in set(got) | set(ref) if got.get(k) != ref.get(k) or
             got_bytes.get(k) != ref_bytes.get(k)]
     if diff:
@@ -192,8 +223,9 @@ def test_nfacctd(weir, tmp, traces):
     bad = [l for l in open(log) if " ERROR " in l or " WARN " in l]
     if bad:
         wt.fail("nfacctd complained: %s" % bad[:3])
-    return "%d runs, %d records -> %d nfacctd rows, %d packets, %d bytes, all equal" % (
-        len(batches), total_records, len(got), sum(got.values()), sum(got_bytes.values()))
+    return ("%d runs, %d records -> %d nfacctd rows of %d flows, %d packets, %d bytes, all "
+            "equal" % (len(batches), total_records, len(got), got_flows, sum(got.values()),
+                       sum(got_bytes.values())))
 
 
 # ---------------------------------------------------------------------------------------- #
@@ -257,6 +289,13 @@ class Capture:
             msgs.append((int(seq), [int(s) for s in sets.split(";") if s]))
         return msgs
 
+    def flows(self):
+        """The flow records tshark decodes in the capture: (records, packets)."""
+        out = self.tshark("-T", "fields", "-E", "occurrence=a", "-E", "aggregator=;",
+                          "-e", "cflow.packets")
+        vals = [int(v) for line in out.splitlines() for v in line.split(";") if v]
+        return len(vals), sum(vals)
+
     def nfdump_exporter(self):
         files = glob.glob(os.path.join(self.flowdir, "nfcapd.*"))
         out = subprocess.run(["nfdump", "-E", files[0]], capture_output=True, text=True).stdout
@@ -267,10 +306,12 @@ def test_tshark(weir, tmp, traces):
     batches, _ = input_batches(tmp, traces)
     packets = records = 0
     with Capture(tmp, "tshark") as cap:
+        sent = Exported("udp://127.0.0.1:%d" % cap.port)
         drops = wt.udp_rcvbuf_errors()
         for n, inputs in enumerate(batches):
             recs, _, summary = export_both(weir, tmp, inputs, cap.port, "t%d" % n,
                                            extra=["--timestamps", "ns"])
+            sent.add(summary)
             packets += summary["packets_in_flows"]
             records += len(recs)
         no_kernel_drops(drops, "tshark")
@@ -287,6 +328,7 @@ def test_tshark(weir, tmp, traces):
         got_records += len(vals)
         got_packets += sum(vals)
         stats += len([v for v in notsent.split(";") if v])
+    sent.check("tshark", records=got_records, packets=got_packets)
     if got_records != records or got_packets != packets:
         wt.fail("tshark decoded %d flow records with %d packets; weir exported %d with %d" %
                 (got_records, got_packets, records, packets))
@@ -310,6 +352,9 @@ def test_refresh(weir, tmp, traces):
         recs, stats, summary = export_both(weir, tmp, [pcap], cap.port, "r",
                                            extra=["--template-refresh-msgs", "4"])
         no_kernel_drops(drops, "refresh")
+    got_records, got_packets = cap.flows()
+    wt.check_delivered(summary, "udp://127.0.0.1:%d" % cap.port, got_records, "refresh",
+                       packets=got_packets)
     msgs = cap.messages()
     if len(msgs) < 12:
         wt.fail("only %d messages: too few to check a refresh every 4" % len(msgs))
@@ -471,7 +516,7 @@ def test_tcp_restart(weir, tmp, traces):
     finally:
         if proc.poll() is None:
             proc.kill()
-    summary = json.load(open(js))
+    summary = wt.load_summary(js, "tcp-restart")
     out = summary["outputs"][0]
     files = col.files + col2.files
     got_records = got_packets = 0

@@ -54,7 +54,8 @@ def stop_weir(proc, sig, timeout, what):
 
 
 def weir_to_ipfix_file(weir, inputs, extra=(), tmpdir=None):
-    """Runs weir on inputs with file export; returns (records, summary dict, stderr)."""
+    """Runs weir on inputs with file export; returns (records, summary dict, stderr), after
+    checking that the file holds what weir exported less what it counted as not sent."""
     tmpdir = tmpdir or tempfile.mkdtemp(prefix="weir-test-")
     out = os.path.join(tmpdir, "out.ipfix")
     js = os.path.join(tmpdir, "summary.json")
@@ -65,7 +66,8 @@ def weir_to_ipfix_file(weir, inputs, extra=(), tmpdir=None):
     p = run_weir(weir, args)
     with open(js) as fh:
         summary = json.load(fh)
-    return decode_ipfixdump(out), summary, p.stderr
+    records = check_ipfix_file(summary, out, "file export of %s" % " ".join(inputs))
+    return records, summary, p.stderr
 
 
 SELECTOR_TID = 268  # the RFC 5476 selector report
@@ -207,8 +209,14 @@ def udp_rcvbuf_errors():
 
 
 def check_conservation(summary, where):
-    """packets read = in flows + non-IP + malformed (+ no slot + not sampled + worker queue
-    full); records all exported."""
+    """The accounting invariant of a run that ended normally (end of input or a graceful
+    stop), on weir's --summary-json:
+      packets read = packets in flows + non-IP + malformed + no slot + not sampled + worker
+                     queue full (every packet read is either in a flow or in a named counter);
+      records queued = records exported, none lost to a full export queue;
+      per output: records sent + records counted lost (not sent) = records exported.
+    What a collector or file actually holds is checked against the same counters by
+    check_delivered (check_ipfix_file for a file)."""
     s = summary
     total = (s["packets_in_flows"] + s["packets_non_ip"] + s["packets_malformed"] +
              s["packets_no_slot"] + s["packets_not_sampled"] + s["packets_ring_full"])
@@ -225,6 +233,46 @@ def check_conservation(summary, where):
         if o["records"] + o["records_lost"] != s["records_exported"]:
             fail("%s: output %s sent %d + lost %d != %d records" %
                  (where, o["url"], o["records"], o["records_lost"], s["records_exported"]))
+
+
+def output_entry(summary, url):
+    """The summary's entry of the output weir was given as ipfix:URL."""
+    for o in summary["outputs"]:
+        if o["url"] == url:
+            return o
+    fail("no output %s in the summary (outputs: %s)" % (url, [o["url"] for o in
+                                                               summary["outputs"]]))
+
+
+def check_delivered(summary, url, records, where, packets=None):
+    """What reached one output, decoded by an independent decoder: its flow records (and, when
+    given, their packets) plus those weir counted as not sent on that output equal what weir
+    exported (records) and put in flows (packets)."""
+    o = output_entry(summary, url)
+    if records + o["records_lost"] != summary["records_exported"]:
+        fail("%s: %s holds %d records + %d counted not sent != %d exported" %
+             (where, url, records, o["records_lost"], summary["records_exported"]))
+    if packets is not None and packets + o["packets_lost"] != summary["packets_in_flows"]:
+        fail("%s: %s holds %d packets + %d counted not sent != %d in flows" %
+             (where, url, packets, o["packets_lost"], summary["packets_in_flows"]))
+
+
+def check_ipfix_file(summary, path, where):
+    """check_delivered for the IPFIX file output PATH, decoded by ipfixDump (a biflow record's
+    packets are both directions'); returns its flow records."""
+    recs = decode_ipfixdump(path)
+    check_delivered(summary, "file:" + path, len(recs), where,
+                    packets=sum(int(r[IE_PACKETS]) + int(r.get(IE_REV_PACKETS, 0))
+                                for r in recs))
+    return recs
+
+
+def load_summary(path, where):
+    """Reads a --summary-json file and checks the accounting invariant on it."""
+    with open(path) as fh:
+        summary = json.load(fh)
+    check_conservation(summary, where)
+    return summary
 
 
 def for_each_trace(traces, check, only=None, skip=(), prefix="weir-"):
