@@ -268,9 +268,11 @@ void detect_engine_put(struct detect_engine *e, struct detect_bin *bin)
 		detect_bin_free(bin);
 		return;
 	}
-	if (q->n == MAX_QUEUED) {
+	while (q->n == MAX_QUEUED) {
 		/* another worker has closed nothing for MAX_QUEUED bins: evaluate the oldest bin
-		 * with what is there rather than wait for ever (counted) */
+		 * with what is there rather than wait for ever (counted). That bin may be another
+		 * worker's, leaving this queue full: go on until it has room (each evaluation
+		 * takes at least one bin, so this ends). */
 		evaluate_bin(e, oldest_queued(e));
 		e->st.bins_forced++;
 	}

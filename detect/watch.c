@@ -825,6 +825,10 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 		b = NULL;
 	}
 	if (b != NULL) {
+		b->start_ns = c->start_ns;
+		b->worker = c->worker;
+	}
+	if (b != NULL && n > 0) { /* an empty bin has no cells array to fill (NULL) */
 		for (unsigned i = 0; i < MAX_LINKS; i++)
 			if (c->link[i].packets || c->link_flows[i]) {
 				b->cells[k].id = detect_series_id(DETECT_FAM_LINK, i);
@@ -856,8 +860,6 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 			k++;
 		}
 		b->n_cells = k;
-		b->start_ns = c->start_ns;
-		b->worker = c->worker;
 	}
 	/* out of memory: the bin's counts are lost, but the next one must start clean */
 	memset(c->link, 0, sizeof(c->link));

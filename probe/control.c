@@ -30,7 +30,6 @@
 #include "wr_log.h"
 
 #define CLIENT_WAIT_MS 2000 /* a client has this long to send its command */
-#define TOP_DEFAULT    10
 
 struct probe_control {
 	int fd; /* the listening unix socket, -1: none */
@@ -40,61 +39,6 @@ struct probe_control {
 	atomic_int stop;
 	struct MHD_Daemon *mhd;
 };
-
-int probe_parse_loopback(const char *s, struct sockaddr_storage *ret, char *err, size_t errlen)
-{
-	char host[64];
-	const char *colon, *h = s;
-	size_t hlen;
-	uint64_t port;
-
-	memset(ret, 0, sizeof(*ret));
-	if (s[0] == '[') { /* [IPv6]:PORT */
-		const char *close = strchr(s, ']');
-
-		if (close == NULL || close[1] != ':') {
-			snprintf(err, errlen, "'%s' is not [IPV6]:PORT", s);
-			return -1;
-		}
-		h = s + 1;
-		hlen = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon == NULL) {
-			snprintf(err, errlen, "'%s' is not ADDR:PORT", s);
-			return -1;
-		}
-		hlen = (size_t)(colon - s);
-	}
-	if (hlen == 0 || hlen >= sizeof(host) || wr_parse_u64(colon + 1, 1, 65535, &port) < 0) {
-		snprintf(err, errlen, "'%s' is not ADDR:PORT with a port in [1, 65535]", s);
-		return -1;
-	}
-	memcpy(host, h, hlen);
-	host[hlen] = '\0';
-	{
-		struct sockaddr_in *a4 = (struct sockaddr_in *)ret;
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ret;
-
-		if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-			a4->sin_family = AF_INET;
-			a4->sin_port = htons((uint16_t)port);
-			if ((ntohl(a4->sin_addr.s_addr) >> 24) == 127)
-				return 0;
-		} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-			a6->sin6_family = AF_INET6;
-			a6->sin6_port = htons((uint16_t)port);
-			if (IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr))
-				return 0;
-		} else {
-			snprintf(err, errlen, "'%s' is not an IP address", host);
-			return -1;
-		}
-	}
-	snprintf(err, errlen, "'%s' is not a loopback address (127.0.0.0/8 or ::1)", host);
-	return -1;
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Commands                                                                                   */
@@ -138,16 +82,19 @@ static void cmd_top(struct probe *pr, FILE *f, unsigned n)
 	free(top);
 }
 
-/* Answers one command line into f. */
-static void answer(struct probe *pr, const char *line, FILE *f)
+/* Answers one parsed command into f (err: the message of PROBE_CONTROL_ERROR). */
+static void answer(struct probe *pr, enum probe_control_cmd cmd, unsigned top, const char *err,
+                   FILE *f)
 {
 	struct probe_totals t;
 	unsigned n;
 
-	if (strcmp(line, "stats") == 0) {
+	switch (cmd) {
+	case PROBE_CONTROL_STATS:
 		probe_totals(pr, &t);
 		probe_report_json(f, pr, &t);
-	} else if (strcmp(line, "alerts") == 0) {
+		break;
+	case PROBE_CONTROL_ALERTS: {
 		/* the count first, so that an empty answer still says something */
 		char *body = NULL;
 		size_t len = 0;
@@ -161,29 +108,28 @@ static void answer(struct probe *pr, const char *line, FILE *f)
 		fclose(m);
 		fprintf(f, "# %u alert%s firing\n%s", n, n == 1 ? "" : "s", body ? body : "");
 		free(body);
-	} else if (strcmp(line, "config") == 0) {
+		break;
+	}
+	case PROBE_CONTROL_CONFIG:
 		pthread_mutex_lock(&pr->cfg_mu); /* a reload swaps values under it */
 		probe_options_print(f, &pr->cfg);
 		pthread_mutex_unlock(&pr->cfg_mu);
-	} else if (strncmp(line, "flows top", 9) == 0 && (line[9] == '\0' || line[9] == ' ')) {
-		uint64_t want = TOP_DEFAULT;
-
-		if (line[9] == ' ' && wr_parse_u64(line + 10, 1, FLOWCACHE_TOP_MAX, &want) < 0) {
-			fprintf(f, "error: 'flows top %s': N must be a whole number in [1, %d]\n",
-			        line + 10, FLOWCACHE_TOP_MAX);
-			return;
-		}
-		cmd_top(pr, f, (unsigned)want);
-	} else {
-		fprintf(f, "error: unknown command '%s' (stats, flows top [N], alerts, config)\n",
-		        line);
+		break;
+	case PROBE_CONTROL_TOP:
+		cmd_top(pr, f, top);
+		break;
+	default:
+		fprintf(f, "error: %s\n", err);
+		break;
 	}
 }
 
 /* Reads one line from a client (up to CLIENT_WAIT_MS), answers it and closes. */
 static void serve_client(struct probe *pr, int fd)
 {
-	char line[256];
+	char line[PROBE_CONTROL_LINE_MAX], err[2 * PROBE_CONTROL_LINE_MAX];
+	enum probe_control_cmd cmd;
+	unsigned top = 0;
 	size_t used = 0;
 	uint64_t deadline = wr_mono_ns() + CLIENT_WAIT_MS * WR_NS_PER_MS;
 	char *out = NULL;
@@ -202,16 +148,15 @@ static void serve_client(struct probe *pr, int fd)
 			break;
 		used += (size_t)r;
 	}
-	line[used] = '\0';
-	line[strcspn(line, "\r\n")] = '\0';
-	if (line[0] == '\0') {
+	cmd = probe_control_parse(line, used, &top, err, sizeof(err));
+	if (cmd == PROBE_CONTROL_NONE) {
 		close(fd);
 		return;
 	}
 	wr_log(WR_LOG_CONTROL, WR_LOG_DEBUG, "control socket: '%s'", line);
 	f = open_memstream(&out, &len);
 	if (f != NULL) {
-		answer(pr, line, f);
+		answer(pr, cmd, top, err, f);
 		fclose(f);
 		for (size_t off = 0; off < len;) {
 			ssize_t w = write(fd, out + off, len - off);

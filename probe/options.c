@@ -170,18 +170,32 @@ static const char *exact(double v, char *buf, size_t len)
 	return buf;
 }
 
-/* Writes v escaped for a YAML double-quoted string (control characters as \xNN). */
+/* Writes v escaped for a YAML double-quoted string: control characters as \xNN, and as \xNN
+ * or \uNNNN the characters a YAML reader would not give back as they are, so that the text
+ * reads back to v: C1 controls (U+0085 among them, a line break), the line breaks U+2028 and
+ * U+2029 (folded into a space) and U+FEFF, U+FFFE, U+FFFF (refused). Other bytes go as they
+ * are. */
 static void put_escaped(FILE *f, const char *v)
 {
 	for (; *v; v++) {
-		unsigned char u = (unsigned char)*v;
+		const unsigned char *u = (const unsigned char *)v;
 
-		if (u == '"' || u == '\\')
-			fprintf(f, "\\%c", u);
-		else if (u < 0x20 || u == 0x7f)
-			fprintf(f, "\\x%02x", u);
-		else
-			fputc(u, f);
+		if (u[0] == '"' || u[0] == '\\') {
+			fprintf(f, "\\%c", u[0]);
+		} else if (u[0] < 0x20 || u[0] == 0x7f) {
+			fprintf(f, "\\x%02x", u[0]);
+		} else if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f) {
+			fprintf(f, "\\x%02x", u[1]);
+			v++;
+		} else if ((u[0] == 0xe2 && u[1] == 0x80 && (u[2] == 0xa8 || u[2] == 0xa9)) ||
+		           (u[0] == 0xef && u[1] == 0xbb && u[2] == 0xbf) ||
+		           (u[0] == 0xef && u[1] == 0xbf && (u[2] == 0xbe || u[2] == 0xbf))) {
+			fprintf(f, "\\u%04x",
+			        (u[0] & 0x0fu) << 12 | (u[1] & 0x3fu) << 6 | (u[2] & 0x3fu));
+			v += 2;
+		} else {
+			fputc(u[0], f);
+		}
 	}
 }
 

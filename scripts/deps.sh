@@ -12,9 +12,11 @@ build_pkgs=(build-essential meson ninja-build pkg-config clang-format
 # tshark, two more independent IPFIX decoders for the conformance tests; redis-server, which
 # the Redis publisher's tests start on their own loopback ports, and python3-jsonschema, which
 # checks every alert message against docs/alert.schema.json; systemd and systemd-container,
-# whose systemd-nspawn boots a throwaway machine to run the installed unit under systemd)
+# whose systemd-nspawn boots a throwaway machine to run the installed unit under systemd;
+# zzuf, which mutates the capture corpus for the mutation test and bench/mutate.sh, and
+# valgrind, whose memcheck runs weir on the pcap path in the optimised build)
 test_pkgs=(nfdump libfixbuf-tools tcpdump tcpreplay python3 iproute2 libtrace-tools
-	pmacct tshark redis-server python3-jsonschema systemd systemd-container)
+	pmacct tshark redis-server python3-jsonschema systemd systemd-container zzuf valgrind)
 
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || want+=("${test_pkgs[@]}")

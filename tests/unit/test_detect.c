@@ -1198,6 +1198,52 @@ static void test_idle_worker(void)
 	detect_watch_free(w);
 }
 
+/* An empty bin of `worker` starting at second t. */
+static struct detect_bin *empty_bin(unsigned worker, uint64_t t)
+{
+	struct detect_bin *b = calloc(1, sizeof(*b));
+
+	CHECK(b != NULL);
+	b->start_ns = (T0 + t) * NS;
+	b->worker = worker;
+	return b;
+}
+
+/* A worker's queue full while another worker holds the oldest bin: forcing that bin out
+ * leaves the full queue full, so the engine must go on forcing until there is room (a new bin
+ * put in a full queue would land on its head, whose bin would be lost and its pointer later
+ * read freed). Every bin is evaluated once and none is lost. */
+static void test_engine_queue_full(void)
+{
+	struct detect_watch *w = detect_watch_create();
+	struct detect_params p;
+	struct detect_engine *e;
+	struct detect_alert out[64];
+	struct detect_engine_stats st;
+	const unsigned max_queued = 4096; /* the engine's MAX_QUEUED */
+
+	detect_params_default(&p);
+	e = new_engine(w, &p, 2);
+	detect_engine_put(e, empty_bin(1, 0));
+	for (unsigned t = 1; t <= max_queued + 1; t++)
+		detect_engine_put(e, empty_bin(0, t));
+	detect_engine_get_stats(e, &st);
+	CHECK_EQ(st.bins, 2); /* worker 1's bin 0, then worker 0's bin 1 */
+	CHECK_EQ(st.bins_forced, 2);
+	{
+		struct detect_bin *fin = empty_bin(1, 0);
+
+		fin->start_ns = UINT64_MAX; /* worker 1 is finished: worker 0's bins go through */
+		detect_engine_put(e, fin);
+	}
+	while (detect_engine_run(e, 0, out, 64) > 0)
+		;
+	detect_engine_get_stats(e, &st);
+	CHECK_EQ(st.bins, 2 + max_queued);
+	detect_engine_free(e);
+	detect_watch_free(w);
+}
+
 /* The health gate takes a share: one packet lost in a million is no degradation. */
 static void test_health_share(void)
 {
@@ -1244,6 +1290,7 @@ int main(void)
 	T_RUN(test_subsecond_bins);
 	T_RUN(test_flapping_forever);
 	T_RUN(test_idle_worker);
+	T_RUN(test_engine_queue_full);
 	T_RUN(test_health_share);
 	T_RUN(test_partial_first_bin);
 	{
