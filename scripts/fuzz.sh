@@ -38,6 +38,10 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 names=()
 for t in "${targets[@]}"; do
+	if [[ " ${all[*]} " != *" $t "* ]]; then
+		echo "no such target: $t (targets: ${all[*]})" >&2
+		exit 2
+	fi
 	names+=("tests/fuzz/fuzz_$t")
 done
 ninja -C "$build" "${names[@]}" >/dev/null || ninja -C "$build" "${names[@]}" || exit 1
@@ -68,10 +72,6 @@ run_one() {
 
 running=0
 for t in "${targets[@]}"; do
-	if [ ! -x "$build/tests/fuzz/fuzz_$t" ]; then
-		echo "no such target: $t" >&2
-		exit 2
-	fi
 	rm -f "$scratch/$t/status"
 	echo "fuzzing $t for ${secs}s"
 	run_one "$t" &
