@@ -300,34 +300,49 @@ def feed(proc_stdin, pcap, speed):
     proc_stdin.close()
 
 
+def run_fed(weir, tmp, pcap, pfx, n, redis, meanwhile, where, extra=()):
+    """weir reading the trace from a pipe at 20x packet time, publishing to redis (and to the
+    alerts file), while meanwhile() does things to the server; weir must exit 0 and have read
+    all n packets. Returns (the stream's messages, the file's, the checked summary)."""
+    js = os.path.join(tmp, "s.json")
+    proc = subprocess.Popen([weir, "-i", "pcap:-", "--watch", "prefixes:" + pfx, "--redis",
+                             "redis://127.0.0.1:%d" % redis.port, "--alerts-file",
+                             os.path.join(tmp, "a.jsonl"), "--summary-json", js, "-q"] +
+                            list(extra) + DETECT, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        feeder = threading.Thread(target=feed, args=(proc.stdin, pcap, 20.0))
+        feeder.start()
+        meanwhile()
+        feeder.join()
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 0:
+        wt.fail("weir exited %d: %s" % (proc.returncode, err.decode()[-500:]))
+    msgs = stream(redis)
+    lines = [json.loads(ln) for ln in open(os.path.join(tmp, "a.jsonl"))]
+    summary = wt.load_summary(js, where)
+    if summary["packets_read"] != n:
+        wt.fail("%d packets read of the %d fed" % (summary["packets_read"], n))
+    return msgs, lines, summary
+
+
 def test_restart(weir, tmp):
     pcap, pfx, n = setup(tmp)
     redis = Redis(tmp)
-    js = os.path.join(tmp, "s.json")
-    try:
-        proc = subprocess.Popen([weir, "-i", "pcap:-", "--watch", "prefixes:" + pfx, "--redis",
-                                 "redis://127.0.0.1:%d" % redis.port, "--alerts-file",
-                                 os.path.join(tmp, "a.jsonl"), "--summary-json", js,
-                                 "-q"] + DETECT,
-                                stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        feeder = threading.Thread(target=feed, args=(proc.stdin, pcap, 20.0))
-        feeder.start()
+
+    def meanwhile():
         time.sleep(10.5)  # packet time ~210 s: A has been raised, B is pending
         redis.kill()
         time.sleep(2.0)   # ~250 s: C raised while Redis is down
         redis.start()
-        feeder.join()
-        err = proc.stderr.read()
-        proc.wait(timeout=60)
-        if proc.returncode != 0:
-            wt.fail("weir exited %d: %s" % (proc.returncode, err.decode()[-500:]))
-        msgs = stream(redis)
-        lines = [json.loads(l) for l in open(os.path.join(tmp, "a.jsonl"))]
+    try:
+        msgs, lines, _ = run_fed(weir, tmp, pcap, pfx, n, redis, meanwhile, "restart")
     finally:
         redis.stop()
-    summary = wt.load_summary(js, "restart")
-    if summary["packets_read"] != n:
-        wt.fail("%d packets read of the %d fed" % (summary["packets_read"], n))
     # the stream was lost with the killed server: what is in it now must be, in order,
     # what was published after the restart; every raise and clear weir made must have
     # reached Redis at least once in order (the spool resends what was not confirmed)
@@ -488,45 +503,32 @@ def test_slow(weir, tmp):
     pcap, pfx, n = setup(tmp)
     redis = Redis(tmp)
     port = wt.free_tcp_port()
-    js = os.path.join(tmp, "s.json")
+    counts = []
 
     def packets_read():
         text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
                                       timeout=5).read().decode()
         return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
                    if ln.startswith("weir_packets_read_total{"))
-    try:
-        proc = subprocess.Popen([weir, "-i", "pcap:-", "--watch", "prefixes:" + pfx, "--redis",
-                                 "redis://127.0.0.1:%d" % redis.port, "--alerts-file",
-                                 os.path.join(tmp, "a.jsonl"), "--metrics",
-                                 "127.0.0.1:%d" % port, "--summary-json", js, "-q"] + DETECT,
-                                stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        feeder = threading.Thread(target=feed, args=(proc.stdin, pcap, 20.0))
-        feeder.start()
+
+    def meanwhile():
         time.sleep(10.0)  # packet time ~200 s: the outages begin
         redis.proc.send_signal(signal.SIGSTOP)  # the server hangs: connected, never answers
-        before = packets_read()
+        counts.append(packets_read())
         time.sleep(4.0)   # ~280 s: raises and clears pend while it hangs
-        during = packets_read()
+        counts.append(packets_read())
         redis.proc.send_signal(signal.SIGCONT)
-        feeder.join()
-        err = proc.stderr.read()
-        proc.wait(timeout=60)
-        if proc.returncode != 0:
-            wt.fail("weir exited %d: %s" % (proc.returncode, err.decode()[-500:]))
-        msgs = stream(redis)
-        lines = [json.loads(ln) for ln in open(os.path.join(tmp, "a.jsonl"))]
+    try:
+        msgs, lines, summary = run_fed(weir, tmp, pcap, pfx, n, redis, meanwhile, "slow",
+                                       extra=["--metrics", "127.0.0.1:%d" % port])
     finally:
         if redis.proc.poll() is None:
             redis.proc.send_signal(signal.SIGCONT)
         redis.stop()
+    before, during = counts
     if during <= before:
         wt.fail("capture stopped while Redis hung: %d packets read before, %d after 4 s" %
                 (before, during))
-    summary = json.load(open(js))
-    wt.check_conservation(summary, "slow")
-    if summary["packets_read"] != n:
-        wt.fail("%d packets read of %d" % (summary["packets_read"], n))
     # nothing was lost with the server: every raise and clear reaches the stream, in order
     # (a command resent after a timeout may arrive twice: the event id tells)
     want = [m["event_id"] for m in lines if m["event"] in ("raise", "clear")]

@@ -113,12 +113,8 @@ def test_nfcapd(weir, tmp):
     pcap, truth_csv, _ = gen(tmp, "--flows", "1500", "--seed", "11")
     port = wt.free_udp_port()
     flowdir = os.path.join(tmp, "nfcapd")
-    os.mkdir(flowdir)
-    collector = subprocess.Popen(["nfcapd", "-b", "127.0.0.1", "-p", str(port), "-w", flowdir,
-                                  "-B", "8388608", "-t", "3600"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    collector = wt.start_nfcapd(port, flowdir)
     try:
-        wt.wait_udp(port, collector, "nfcapd", timeout=10)
         drops_before = wt.udp_rcvbuf_errors()
         js = os.path.join(tmp, "summary.json")
         wt.run_weir(weir, ["-i", "pcap:" + pcap, "-o", "ipfix:udp://127.0.0.1:%d" % port,
@@ -132,9 +128,7 @@ def test_nfcapd(weir, tmp):
                 "(RcvbufErrors); the totals below would measure the kernel, not weir")
     summary = json.load(open(js))
     wt.check_conservation(summary, "nfcapd")
-    p = subprocess.run(["nfdump", "-R", flowdir, "-I"], capture_output=True, text=True)
-    stat = dict(l.split(":", 1) for l in p.stdout.splitlines() if ":" in l)
-    flows, packets, octets = (int(stat[k].strip()) for k in ("Flows", "Packets", "Bytes"))
+    flows, packets, octets = wt.nfdump_totals(flowdir)
     truth, _ = wt.load_truth(truth_csv)
     want_packets = sum(v[0] for v in truth.values())
     want_octets = sum(v[1] for v in truth.values())

@@ -238,21 +238,10 @@ class Capture:
         self.port = wt.free_udp_port()
         self.pcap = os.path.join(tmp, "cap-%s.pcap" % tag)
         self.flowdir = os.path.join(tmp, "nfcapd-%s" % tag)
-        os.mkdir(self.flowdir)
 
     def __enter__(self):
-        self.dump = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-B", "16384", "-w",
-                                      self.pcap, "udp and dst port %d" % self.port],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
-        self.nfcapd = subprocess.Popen(["nfcapd", "-b", "127.0.0.1", "-p", str(self.port),
-                                        "-w", self.flowdir, "-B", "8388608", "-t", "3600"],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wt.wait_udp(self.port, self.nfcapd, "nfcapd")
-        deadline = time.time() + 10
-        while not os.path.exists(self.pcap) and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)
+        self.dump = wt.start_tcpdump(self.pcap, "udp and dst port %d" % self.port)
+        self.nfcapd = wt.start_nfcapd(self.port, self.flowdir)
         return self
 
     def __exit__(self, *exc):
@@ -559,7 +548,6 @@ def test_sampled(weir, tmp, traces):
         capd_port = wt.free_udp_port()
     outdir, flowdir = os.path.join(tmp, "nfacctd"), os.path.join(tmp, "nfcapd")
     os.mkdir(outdir)
-    os.mkdir(flowdir)
     conf, log = os.path.join(tmp, "nfacctd.conf"), os.path.join(tmp, "nfacctd.log")
     with open(conf, "w") as fh:
         fh.write("daemonize: false\nnfacctd_ip: 127.0.0.1\nnfacctd_port: %d\n"
@@ -572,10 +560,7 @@ def test_sampled(weir, tmp, traces):
     capd = None
     try:
         wt.wait_udp(acct_port, acct, "nfacctd")
-        capd = subprocess.Popen(["nfcapd", "-b", "127.0.0.1", "-p", str(capd_port), "-w",
-                                 flowdir, "-B", "8388608", "-t", "3600"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wt.wait_udp(capd_port, capd, "nfcapd", timeout=10)
+        capd = wt.start_nfcapd(capd_port, flowdir)
         drops = wt.udp_rcvbuf_errors()
         ref, js = os.path.join(tmp, "ref.ipfix"), os.path.join(tmp, "sum.json")
         wt.run_weir(weir, ["-i", "pcap:" + pcap, "-i", "pcap:" + pcap, "--sample", "count:10",
@@ -618,9 +603,7 @@ def test_sampled(weir, tmp, traces):
     bad = [l for l in open(log) if " ERROR " in l or " WARN " in l]
     if bad:
         wt.fail("nfacctd complained: %s" % bad[:3])
-    p = subprocess.run(["nfdump", "-R", flowdir, "-I"], capture_output=True, text=True)
-    stat = dict(l.split(":", 1) for l in p.stdout.splitlines() if ":" in l)
-    got = tuple(int(stat[k].strip()) for k in ("Flows", "Packets", "Bytes"))
+    got = wt.nfdump_totals(flowdir)
     if got != (len(recs), plain_p, plain_b):
         wt.fail("nfdump: %d flows / %d packets / %d bytes, weir exported %d / %d / %d" % (
             got + (len(recs), plain_p, plain_b)))

@@ -785,13 +785,9 @@ def test_systemd(tmp):
     port = wt.free_udp_port()
     mport = wt.free_tcp_port()
     flowdir = os.path.join(tmp, "nfcapd")
-    os.mkdir(flowdir)
     n_flows, per_flow = 30, 10
     with wt.veth_pair(addrs=("192.0.2.1/24", "192.0.2.2/24")) as (ns_tx, _, ns_rx, rx):
-        collector = subprocess.Popen(["ip", "netns", "exec", ns_rx, "nfcapd", "-b", "127.0.0.1",
-                                      "-p", str(port), "-w", flowdir, "-t", "3600"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
+        collector = wt.start_nfcapd(port, flowdir, netns=ns_rx)
         box = None
         try:
             box = Container(os.path.join(tmp, "machine"), [os.path.join(stage, "usr")], ns_rx)
@@ -883,9 +879,7 @@ def test_systemd(tmp):
     if len(rotated) < 2 or summary["outputs"][1]["records_lost"] != 0:
         wt.fail("rotation in /var/lib/weir as weir: %d files, %d records lost" %
                 (len(rotated), summary["outputs"][1]["records_lost"]))
-    p = subprocess.run(["nfdump", "-R", flowdir, "-I"], capture_output=True, text=True)
-    stat = dict(ln.split(":", 1) for ln in p.stdout.splitlines() if ":" in ln)
-    got = (int(stat["Flows"]), int(stat["Packets"]))
+    got = wt.nfdump_totals(flowdir)[:2]
     if got != (n_flows, n_flows * per_flow) or summary["packets_in_flows"] != want:
         wt.fail("nfdump: %d flows, %d packets; weir: %d packets in flows; want %d flows, %d "
                 "packets" % (got + (summary["packets_in_flows"], n_flows, want)))

@@ -187,18 +187,57 @@ def free_tcp_port():
     return free_udp_port(socket.SOCK_STREAM)
 
 
-def wait_udp(port, proc, what, timeout=15):
-    """Waits until something listens on UDP 127.0.0.1:port; fails if proc exits first or
-    nothing listens within timeout seconds."""
+def in_netns(netns):
+    """The command prefix that runs a program in network namespace netns (None: ours)."""
+    return ["ip", "netns", "exec", netns] if netns else []
+
+
+def wait_udp(port, proc, what, timeout=15, netns=None):
+    """Waits until something listens on UDP 127.0.0.1:port (in netns, if given); fails if
+    proc exits first or nothing listens within timeout seconds."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if ("127.0.0.1:%d " % port) in subprocess.run(["ss", "-uln"], capture_output=True,
-                                                      text=True).stdout:
+        if ("127.0.0.1:%d " % port) in subprocess.run(in_netns(netns) + ["ss", "-uln"],
+                                                      capture_output=True, text=True).stdout:
             return
         if proc.poll() is not None:
             break
         time.sleep(0.05)
     fail("%s did not start listening on %d" % (what, port))
+
+
+def start_nfcapd(port, flowdir, netns=None):
+    """nfcapd on UDP 127.0.0.1:port (in netns, if given), writing into flowdir, which it
+    makes; returns the process once it listens. Its stderr (the tally it prints on exit) is
+    a pipe."""
+    os.makedirs(flowdir, exist_ok=True)
+    proc = subprocess.Popen(in_netns(netns) + ["nfcapd", "-b", "127.0.0.1", "-p", str(port),
+                                               "-w", flowdir, "-B", "8388608", "-t", "3600"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_udp(port, proc, "nfcapd", timeout=10, netns=netns)
+    return proc
+
+
+def start_tcpdump(pcap, bpf):
+    """tcpdump on lo writing what matches bpf (whole packets, each as it comes) to pcap;
+    returns the process once the file is there and the capture has had time to start."""
+    proc = subprocess.Popen(["tcpdump", "-i", "lo", "-U", "--immediate-mode", "-B", "16384",
+                             "-s", "0", "-w", pcap, bpf],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while not os.path.exists(pcap) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    return proc
+
+
+def nfdump_totals(flowdir):
+    """nfdump's totals over the files nfcapd wrote in flowdir: (flows, packets, bytes)."""
+    p = subprocess.run(["nfdump", "-R", flowdir, "-I"], capture_output=True, text=True)
+    stat = dict(ln.split(":", 1) for ln in p.stdout.splitlines() if ":" in ln)
+    if "Flows" not in stat:
+        fail("nfdump -R %s (%s): %s %s" % (flowdir, os.listdir(flowdir), p.stdout, p.stderr))
+    return tuple(int(stat[k].strip()) for k in ("Flows", "Packets", "Bytes"))
 
 
 def udp_rcvbuf_errors():
