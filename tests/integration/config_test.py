@@ -216,8 +216,7 @@ def test_run(weir, tmp):
     p = wt.run_weir(weir, ["-c", cfg])
     if p.stderr.strip():
         wt.fail("quiet: true in the file, yet stderr says %r" % p.stderr[:200])
-    summary = json.load(open(js))
-    wt.check_conservation(summary, "config run")
+    summary = wt.load_summary(js, "config run")
     records = wt.decode_ipfixdump(out)
     packets = sum(int(r[wt.IE_PACKETS]) for r in records)
     if summary["packets_read"] != 20000 or packets != 20000:

@@ -126,8 +126,7 @@ def test_nfcapd(weir, tmp):
     if wt.udp_rcvbuf_errors() != drops_before:
         wt.fail("the kernel dropped datagrams for a full socket buffer during the run "
                 "(RcvbufErrors); the totals below would measure the kernel, not weir")
-    summary = json.load(open(js))
-    wt.check_conservation(summary, "nfcapd")
+    summary = wt.load_summary(js, "nfcapd")
     flows, packets, octets = wt.nfdump_totals(flowdir)
     truth, _ = wt.load_truth(truth_csv)
     want_packets = sum(v[0] for v in truth.values())
@@ -186,8 +185,7 @@ def test_live(weir, tmp):
         wt.sh("ip", "netns", "exec", ns_tx, sys.executable, "-c", sender, "9002", "50")
         time.sleep(0.3)
         wt.stop_weir(probe, signal.SIGTERM, 30, "SIGTERM")
-    summary = json.load(open(js))
-    wt.check_conservation(summary, "live")
+    summary = wt.load_summary(js, "live")
     got = wt.sum_records(wt.decode_ipfixdump(out))
     want = {("", "192.0.2.1", "192.0.2.2", 17, 40000, port): [n, n * 128]
             for port, n in sent.items()}
@@ -225,8 +223,7 @@ def test_stdin(weir, tmp):
     probe.stdin.flush()  # the pipe stays open: weir waits for more
     time.sleep(1.0)
     wt.stop_weir(probe, signal.SIGINT, 10, "SIGINT on a quiet pipe")
-    summary = json.load(open(js))
-    wt.check_conservation(summary, "stdin")
+    summary = wt.load_summary(js, "stdin")
     diffs = wt.diff_tables(wt.sum_records(wt.decode_ipfixdump(out)), truth)
     if diffs:
         wt.fail("flows read from the pipe differ from the truth:\n  " + "\n  ".join(diffs))

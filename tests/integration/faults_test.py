@@ -27,7 +27,6 @@ happened and recovers by itself.
 """
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -102,10 +101,6 @@ def test_udp_collector(weir, tmp):
         dirs.append(os.path.join(tmp, "nfcapd-" + tag))
         return wt.start_nfcapd(port, dirs[-1])
 
-    def stop_collector(c):
-        c.send_signal(signal.SIGTERM)
-        c.wait(timeout=20)
-
     drops = wt.udp_rcvbuf_errors()
     proc = pipe_weir(weir, ["-o", "ipfix:udp://127.0.0.1:%d" % port, "--summary-json", js])
     try:
@@ -113,7 +108,7 @@ def test_udp_collector(weir, tmp):
         feed(proc, chunks[0])                 # nobody listens: refused
         collector = start_collector("a")
         feed(proc, chunks[1])
-        stop_collector(collector)             # the collector dies mid-run
+        ipfix_test.stop(collector)             # the collector dies mid-run
         collector = None
         feed(proc, chunks[2])
         collector = start_collector("b")      # and comes back
@@ -124,7 +119,7 @@ def test_udp_collector(weir, tmp):
         if proc.poll() is None:
             proc.kill()
         if collector:
-            stop_collector(collector)
+            ipfix_test.stop(collector)
         time.sleep(0.5)
         dump.send_signal(signal.SIGTERM)
         dump.wait(timeout=20)
@@ -179,9 +174,7 @@ def test_udp_collector(weir, tmp):
 def test_tcp_down_start(weir, tmp):
     pcap, _ = ipfix_test.generated(tmp, flows=3000, seed=9, duration=30)
     hdr, chunks = ipfix_test.split_pcap(pcap, 2)
-    with socket.socket() as s:  # a port nobody listens on, for now
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = wt.free_tcp_port()  # nobody listens there, for now
     js = os.path.join(tmp, "s.json")
     proc = pipe_weir(weir, ["-o", "ipfix:tcp://127.0.0.1:%d" % port, "--summary-json", js])
     col = None

@@ -81,8 +81,7 @@ def export_both(weir, tmp, inputs, udp_port, tag, extra=()):
     args += ["-o", "ipfix:udp://127.0.0.1:%d" % udp_port, "-o", "ipfix:file:" + out,
              "--udp-rate", "2000", "--summary-json", js, "-q"] + list(extra)
     wt.run_weir(weir, args)
-    summary = json.load(open(js))
-    wt.check_conservation(summary, tag)
+    summary = wt.load_summary(js, tag)
     stats = []
     recs = wt.decode_ipfixdump(out, stats=stats)
     if len(recs) != summary["records_exported"]:
@@ -107,7 +106,6 @@ class Exported:
         self.packets += summary["packets_in_flows"]
         self.records_lost += o["records_lost"]
         self.packets_lost += o["packets_lost"]
-        return summary
 
     def check(self, where, records, packets):
         """The collector holds `records` flow records with `packets` packets in all."""
@@ -575,8 +573,7 @@ def test_sampled(weir, tmp, traces):
         stop(acct)
         if capd is not None:
             stop(capd)
-    summary = json.load(open(js))
-    wt.check_conservation(summary, "sampled")
+    summary = wt.load_summary(js, "sampled")
     samplers = []
     recs = wt.decode_ipfixdump(ref, samplers=samplers)
     rate = {r[wt.IE_SELECTOR_ID]: (int(r[wt.IE_SAMPLING_INTERVAL]) +

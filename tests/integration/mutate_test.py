@@ -68,10 +68,10 @@ def _pcapng_order(data, o):
 
 
 def framing(data):
-    """Parses an original capture; returns (header length, byte ranges of its framing,
-    packet records). The header is what header mode keeps; the framing is what packets mode
+    """Parses an original capture; returns (header length, byte ranges of its framing). The
+    header is what header mode keeps; the framing is what packets mode
     copies back so that every record is read again."""
-    keep, packets = [], 0
+    keep = []
     magic = data[:4]
     if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\xc3\xd4",
                  b"\xa1\xb2\x3c\x4d"):
@@ -80,8 +80,7 @@ def framing(data):
         while o + 16 <= len(data):
             keep.append((o + 8, o + 12))  # captured length
             o += 16 + struct.unpack(e + "I", data[o + 8:o + 12])[0]
-            packets += 1
-        return 24, keep, packets
+        return 24, keep
     if magic == b"\x0a\x0d\x0d\x0a":
         o, e, hdr = 0, "<", None
         while o + 12 <= len(data):
@@ -95,11 +94,10 @@ def framing(data):
                 keep += [(o, o + 8), (o + blen - 4, o + blen)]
                 if btype != 3:  # ... interface id and captured length
                     keep += [(o + 8, o + 12), (o + 20, o + 24)]
-                packets += 1
             else:  # section, interface and other blocks whole
                 keep.append((o, o + blen))
             o += blen
-        return hdr or 0, keep, packets
+        return hdr or 0, keep
     o, hdr = 0, None  # ERF: no file header, records of a length given in each
     while o + 16 <= len(data):
         rtype, rlen = data[o + 8], struct.unpack(">H", data[o + 10:o + 12])[0]
@@ -113,14 +111,13 @@ def framing(data):
             keep.append((o + off, o + off + 8))
             more = data[o + off] & 0x80
             off += 8
-        packets += (rtype & 0x7f) not in (27, 48)  # not META, not PAD
         o += rlen
-    return hdr or 0, keep, packets
+    return hdr or 0, keep
 
 
 def make_mutant(path, out, mode, seed, ratio, orig, fr):
     """Writes mutant (mode, seed, ratio) of the capture at path (bytes orig, framing fr)."""
-    hdr, keep, _ = fr
+    hdr, keep = fr
     cmd = ["zzuf", "-s", str(seed), "-r", str(ratio)]
     if mode != "file":
         cmd += ["-b", "%d-" % hdr]

@@ -67,8 +67,7 @@ def run(weir, traces_dir, path, tmp):
                   os.path.join(traces_dir, t))
         time.sleep(1.0)  # the last packets are read
         wt.stop_weir(probe, signal.SIGTERM, 60, "SIGTERM")
-    summary = json.load(open(js))
-    wt.check_conservation(summary, path)
+    summary = wt.load_summary(js, path)
     if summary["dropped"] or summary["packets_ring_full"]:
         wt.fail("%s: %d packets dropped by the kernel or NIC, %d at a full worker queue" %
                 (path, summary["dropped"], summary["packets_ring_full"]))

@@ -161,8 +161,7 @@ def test_reload(tmp):
                  "reload: idle-timeout: 5 -> 7"):
         if want not in err:
             wt.fail("the log lacks %r:\n%s" % (want, err))
-    summary = json.load(open(js))
-    wt.check_conservation(summary, "reload")
+    summary = wt.load_summary(js, "reload")
     wt.check_ipfix_file(summary, out, "reload")
     if summary["records"]["idle"] != 1 or summary["records"]["forced_end"] != 1:
         wt.fail("records %s: want 1 idle (after the reload) and 1 forced end" %
@@ -186,8 +185,7 @@ def test_shutdown(tmp):
     err = stop(proc)
     if "SIGTERM: stopping capture" not in err:
         wt.fail("no log line for the SIGTERM: %r" % err)
-    summary = json.load(open(js))
-    wt.check_conservation(summary, "shutdown")
+    summary = wt.load_summary(js, "shutdown")
     if summary["packets_ring_full"]:
         wt.fail("a graceful stop lost %d packets to a full worker queue" %
                 summary["packets_ring_full"])
@@ -260,7 +258,7 @@ def test_metrics(tmp):
             if e.code != 404:
                 wt.fail("/other answered %d, want 404" % e.code)
     finally:
-        err = stop(proc)
+        stop(proc)
     summary = wt.load_summary(js, "metrics")
     wt.check_ipfix_file(summary, out, "metrics")
     name = 'weir_packets_read_total{input="gen:flows=3000,packets=0"}'
@@ -424,9 +422,7 @@ def test_privileges(tmp):
             stderr=subprocess.PIPE, text=True, cwd=work)
         try:
             wait_socket(sock, proc)
-            pid = int(subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
-                                     text=True).stdout.split()[0]) \
-                if open("/proc/%d/comm" % proc.pid).read().strip() != "weir" else proc.pid
+            pid = proc.pid  # ip netns exec runs weir in its own place
             uid, gid, groups = uid_gid(pid)
             # the control socket is handed to the user: weirctl works for it, not only root
             if os.stat(sock).st_uid != nobody.pw_uid:
@@ -455,8 +451,7 @@ def test_privileges(tmp):
         wt.fail("supplementary groups still hold root's: %s" % groups)
     if "running as nobody" not in err:
         wt.fail("no log line for the switch: %r" % err)
-    summary = json.load(open(js))
-    wt.check_conservation(summary, "as nobody")
+    summary = wt.load_summary(js, "as nobody")
     wt.check_ipfix_file(summary, out, "as nobody")
     if os.listdir(work):
         wt.fail("weir wrote into its working directory: %s" % os.listdir(work))
@@ -601,15 +596,21 @@ def test_status(tmp):
             "paced the read; none without a terminal" % (len(status), pct[0], pct[-1]))
 
 
+def install_staged(tmp, name):
+    """A release build installed as the README says (--prefix /usr --sysconfdir /etc) into
+    the staging directory tmp/name, which it returns."""
+    build, dest = os.path.join(tmp, "build"), os.path.join(tmp, name)
+    wt.sh("meson", "setup", "--prefix", "/usr", "--sysconfdir", "/etc", build, A.source,
+          "-Dbuildtype=release")
+    wt.sh("meson", "install", "-C", build, "--destdir", dest, "--quiet")
+    return dest
+
+
 def test_install(tmp):
     """`meson install` into a staging directory: the binaries, the sample config, the systemd
     unit (verified by systemd-analyze), the sysusers entry and the man page (rendered by groff
     without warnings, naming every option of weir --help-config)."""
-    dest = os.path.join(tmp, "root")
-    build = os.path.join(tmp, "build")
-    wt.sh("meson", "setup", "--prefix", "/usr", "--sysconfdir", "/etc", build, A.source,
-          "-Dbuildtype=release")
-    wt.sh("meson", "install", "-C", build, "--destdir", dest, "--quiet")
+    dest = install_staged(tmp, "root")
     want = ["usr/bin/weir", "usr/bin/weirctl", "etc/weir/weir.yaml",
             "usr/lib/systemd/system/weir.service", "usr/lib/sysusers.d/weir.conf",
             "usr/share/man/man8/weir.8", "usr/share/man/man8/weirctl.8"]
@@ -777,11 +778,7 @@ def test_systemd(tmp):
     and /metrics on loopback, take a new idle timeout on `systemctl reload weir` (the flows in the cache leave at once),
     and on `systemctl stop weir` export every flow to nfcapd and exit 0, with no warning in
     the journal: nfdump counts every packet sent."""
-    build = os.path.join(tmp, "build")
-    stage = os.path.join(tmp, "stage")
-    wt.sh("meson", "setup", "--prefix", "/usr", "--sysconfdir", "/etc", build, A.source,
-          "-Dbuildtype=release")
-    wt.sh("meson", "install", "-C", build, "--destdir", stage, "--quiet")
+    stage = install_staged(tmp, "stage")
     port = wt.free_udp_port()
     mport = wt.free_tcp_port()
     flowdir = os.path.join(tmp, "nfcapd")
@@ -871,8 +868,7 @@ def test_systemd(tmp):
             wt.fail("the journal lacks %r:\n%s" % (w, log[-2000:]))
     if bad and bad != "-- No entries --":
         wt.fail("warnings in the journal of a clean run: %s" % bad)
-    summary = json.load(open(os.path.join(box.root, "var/lib/weir/summary.json")))
-    wt.check_conservation(summary, "systemd")
+    summary = wt.load_summary(os.path.join(box.root, "var/lib/weir/summary.json"), "systemd")
     # the file output rotated every second as the weir user, in the unit's StateDirectory
     rotated = [f for f in os.listdir(os.path.join(box.root, "var/lib/weir"))
                if f.startswith("f.ipfix.")]
