@@ -703,7 +703,6 @@ struct cnt {
 struct cand {
 	uint64_t key;
 	uint64_t packets, bytes;
-	uint32_t id; /* at the bin's close: its series, or DETECT_CANDIDATE */
 };
 
 struct detect_counter {
@@ -718,6 +717,8 @@ struct detect_counter {
 	struct cnt *hh;     /* admitted dst-prefix series, by slot */
 	uint64_t *hh_tag;   /* the prefix each hh cell has counted in this bin */
 	struct cand *cands; /* the heavy-hitter sketch of this bin (HH_CANDS) */
+	uint32_t *cand_ids; /* at the bin's close, each candidate's series or DETECT_CANDIDATE:
+	                       apart from the sketch, which every packet reads */
 };
 
 struct detect_counter *detect_counter_create(const struct detect_watch *w, unsigned worker,
@@ -740,7 +741,8 @@ struct detect_counter *detect_counter_create(const struct detect_watch *w, unsig
 	    (w->n_as && !(c->as = calloc(w->n_as, sizeof(struct cnt)))) ||
 	    (w->hh_keys && !(c->hh = calloc(DETECT_HH_SLOTS, sizeof(struct cnt)))) ||
 	    (w->hh_keys && !(c->hh_tag = calloc(DETECT_HH_SLOTS, sizeof(uint64_t)))) ||
-	    (w->hh_keys && !(c->cands = calloc(HH_CANDS, sizeof(struct cand)))))
+	    (w->hh_keys && !(c->cands = calloc(HH_CANDS, sizeof(struct cand)))) ||
+	    (w->hh_keys && !(c->cand_ids = calloc(HH_CANDS, sizeof(uint32_t)))))
 		goto fail;
 	return c;
 fail:
@@ -761,6 +763,7 @@ void detect_counter_free(struct detect_counter *c)
 	free(c->hh);
 	free(c->hh_tag);
 	free(c->cands);
+	free(c->cand_ids);
 	free(c);
 }
 
@@ -814,8 +817,8 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 		struct cand *x = &c->cands[i];
 		int32_t slot = x->packets ? hh_find(c->w, x->key) : -1;
 
-		x->id = slot >= 0 ? detect_series_id(DETECT_FAM_DSTPFX, (uint32_t)slot)
-		                  : DETECT_CANDIDATE;
+		c->cand_ids[i] = slot >= 0 ? detect_series_id(DETECT_FAM_DSTPFX, (uint32_t)slot)
+		                           : DETECT_CANDIDATE;
 		if (slot < 0 && x->packets < HH_CAND_EMIT)
 			x->packets = 0;
 		n += x->packets > 0;
@@ -853,7 +856,7 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 		for (unsigned i = 0; c->cands && i < HH_CANDS; i++) {
 			if (c->cands[i].packets == 0)
 				continue;
-			b->cells[k].id = c->cands[i].id;
+			b->cells[k].id = c->cand_ids[i];
 			b->cells[k].key = c->cands[i].key;
 			b->cells[k].packets = c->cands[i].packets;
 			b->cells[k].bytes = c->cands[i].bytes;
