@@ -183,6 +183,12 @@ static void big_free(void *p, size_t len)
 		munmap(p, len);
 }
 
+/* The shortest quiet time a flow can have: the idle timeout, or the FIN linger if shorter. */
+static uint64_t quiet_min_of(uint64_t idle_timeout_ns)
+{
+	return idle_timeout_ns < FIN_LINGER_NS ? idle_timeout_ns : FIN_LINGER_NS;
+}
+
 struct flowcache *flowcache_create(const struct flowcache_params *params)
 {
 	struct flowcache *fc;
@@ -213,8 +219,7 @@ struct flowcache *flowcache_create(const struct flowcache_params *params)
 		return NULL;
 	}
 	fc->bucket_mask = nb - 1;
-	fc->quiet_min =
-	    params->idle_timeout_ns < FIN_LINGER_NS ? params->idle_timeout_ns : FIN_LINGER_NS;
+	fc->quiet_min = quiet_min_of(params->idle_timeout_ns);
 	fc->free_head = NIL;
 	fc->fresh = 0;
 	for (i = 0; i < WHEEL_SLOTS; i++)
@@ -1079,7 +1084,7 @@ int flowcache_set_timeouts(struct flowcache *fc, uint64_t idle_timeout_ns,
 		return -EINVAL;
 	fc->p.idle_timeout_ns = idle_timeout_ns;
 	fc->p.active_timeout_ns = active_timeout_ns;
-	fc->quiet_min = idle_timeout_ns < FIN_LINGER_NS ? idle_timeout_ns : FIN_LINGER_NS;
+	fc->quiet_min = quiet_min_of(idle_timeout_ns);
 	/* A flow sits on the slot of its old deadline: a longer timeout only re-slots it when
 	 * that slot comes due, but a shorter one would let it leave late, so every flow on the
 	 * wheel moves to the slot of its new deadline now. */

@@ -85,10 +85,9 @@ _Static_assert(PROBE_MAX_INPUTS <= LIST_MAX && PROBE_MAX_OUTPUTS <= LIST_MAX &&
 struct parse_state {
 	struct probe_config *c;
 	struct capture_sampler_params every; /* --sample without N= */
-	const char *every_spec;
-	struct origin origin[64];         /* per table entry: where its last value came from */
-	struct origin cur;                /* the value being applied */
-	unsigned list_line[64][LIST_MAX]; /* file line of each list item, 0: none */
+	struct origin origin[64];            /* per table entry: where its last value came from */
+	struct origin cur;                   /* the value being applied */
+	unsigned list_line[64][LIST_MAX];    /* file line of each list item, 0: none */
 	unsigned sample_line[PROBE_MAX_INPUTS];   /* file line of sample N=..., 0: none */
 	struct origin detect_at[DETECT_N_PARAMS]; /* where each detector key was set */
 };
@@ -239,8 +238,7 @@ static int set_sample(struct parse_state *st, const char *arg, char *err, size_t
 	}
 	if (n == 0) {
 		st->every = sp;
-		st->every_spec = sp.algo == CAPTURE_SAMPLE_NONE ? NULL : spec;
-		c->sample_every = st->every_spec;
+		c->sample_every = sp.algo == CAPTURE_SAMPLE_NONE ? NULL : spec;
 	} else {
 		c->sample[n - 1] = sp;
 		c->sample_spec[n - 1] = sp.algo == CAPTURE_SAMPLE_NONE ? NULL : spec;
@@ -254,7 +252,6 @@ static int set_sample(struct parse_state *st, const char *arg, char *err, size_t
 static void reset_sample(struct parse_state *st)
 {
 	st->every = (struct capture_sampler_params){.algo = CAPTURE_SAMPLE_NONE};
-	st->every_spec = NULL;
 	st->c->sample_every = NULL;
 	memset(st->c->sample_own, 0, sizeof(st->c->sample_own));
 	memset(st->sample_line, 0, sizeof(st->sample_line));
@@ -716,8 +713,6 @@ static void print_help_config(FILE *f)
 	}
 }
 
-/* The settings in effect, as a config file that gives them (for -t and the control socket).
- * Options without a value (no default and not set) are left out. */
 const char *probe_redact_url(const char *url, char *buf, size_t len)
 {
 	const char *host = strstr(url, "://"), *at, *colon;
@@ -734,6 +729,8 @@ const char *probe_redact_url(const char *url, char *buf, size_t len)
 	return buf;
 }
 
+/* The settings in effect, as a config file that gives them (for -t and the control socket).
+ * Options without a value (no default and not set) are left out. */
 static void print_option(FILE *f, const struct probe_config *c, const struct opt_def *o)
 {
 	const uint8_t *field = (const uint8_t *)c + o->off;
@@ -1237,7 +1234,7 @@ static int check_all(struct parse_state *st)
 	for (i = 0; i < c->n_inputs; i++)
 		if (!c->sample_own[i]) {
 			c->sample[i] = st->every;
-			c->sample_spec[i] = st->every_spec;
+			c->sample_spec[i] = c->sample_every;
 		}
 #if WEIR_HAVE_HIREDIS
 	if (c->redis_url) {
@@ -1450,12 +1447,13 @@ unsigned probe_options_diff(const struct probe_config *a, const struct probe_con
 		va = option_text(a, o, o->flags & OF_MAP);
 		vb = option_text(b, o, o->flags & OF_MAP);
 		if (va && vb && strcmp(va, vb) != 0) {
-			if (o->flags & OF_MAP) /* a mapping: the keys that changed, one by one */
+			if (o->flags & OF_MAP) { /* a mapping: the keys that changed, one by one */
 				n += diff_map(o, va, vb, fn, arg);
-			else
+			} else {
 				fn(arg, o->name, va[0] ? va : "(none)", vb[0] ? vb : "(none)",
 				   (o->flags & OF_RELOAD) != 0);
-			n += !(o->flags & OF_MAP);
+				n++;
+			}
 		}
 		free(va);
 		free(vb);

@@ -26,12 +26,12 @@ int probe_options_parse(int argc, char **argv, struct probe_config *c);
 /* Writes the settings in c as a config file that gives them (what -t prints). */
 void probe_options_print(FILE *f, const struct probe_config *c);
 
-/* For each option (a config file key) whose value differs between a and b: fn(arg, key,
- * value in a, value in b, whether a running weir takes it up). Returns how many differ. */
 /* url with the password of its userinfo ("scheme://[user]:PASSWORD@host...") replaced by
  * "****", in buf; url itself when it has none. For everything weir prints or logs. */
 const char *probe_redact_url(const char *url, char *buf, size_t len);
 
+/* For each option (a config file key) whose value differs between a and b: fn(arg, key,
+ * value in a, value in b, whether a running weir takes it up). Returns how many differ. */
 unsigned probe_options_diff(const struct probe_config *a, const struct probe_config *b,
                             void (*fn)(void *arg, const char *key, const char *was, const char *now,
                                        int reloadable),

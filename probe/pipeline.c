@@ -592,6 +592,17 @@ static void worker_tick(struct probe_worker *w, uint64_t clock)
 	count_tick(w, clock, 0);
 }
 
+/* weirctl's flows top: the worker answers a request of `want` flows it finds pending. The
+ * request is claimed before the answer is written: an asker who gave up finds it claimed
+ * and waits. */
+static void answer_top(struct probe_worker *w, unsigned want)
+{
+	if (want && atomic_compare_exchange_strong(&w->top_want, &want, 0)) {
+		w->n_top = flowcache_top(w->fc, w->top, want);
+		atomic_store_explicit(&w->top_done, 1, memory_order_release);
+	}
+}
+
 /* Every PUBLISH_MS (looked at every 16 turns of the loop, and on every quiet one): the
  * counters for a live look, a reload's timeouts, a request for the largest flows. */
 static void worker_publish(struct probe_worker *w, int quiet)
@@ -614,11 +625,7 @@ static void worker_publish(struct probe_worker *w, int quiet)
 		flowcache_set_timeouts(w->fc, atomic_load(&pr->idle_ns_next),
 		                       atomic_load(&pr->active_ns_next));
 	}
-	/* claimed before the answer is written: an asker who gave up finds it claimed and waits */
-	if (want && atomic_compare_exchange_strong(&w->top_want, &want, 0)) {
-		w->n_top = flowcache_top(w->fc, w->top, want);
-		atomic_store_explicit(&w->top_done, 1, memory_order_release);
-	}
+	answer_top(w, want);
 }
 
 /* Direct layout: the worker reads its own queues, run to completion. */
@@ -727,14 +734,8 @@ static void *worker_main(void *arg)
 	count_tick(w, 0, 1);
 	flowcache_get_stats(w->fc, &w->fcstats);
 	atomic_store_explicit(&w->done, 1, memory_order_release);
-	{
-		unsigned want = atomic_load_explicit(&w->top_want, memory_order_acquire);
-
-		if (want && atomic_compare_exchange_strong(&w->top_want, &want, 0)) {
-			w->n_top = 0; /* flushed: nothing left to show */
-			atomic_store_explicit(&w->top_done, 1, memory_order_release);
-		}
-	}
+	/* flushed: an asker still waiting gets an empty answer */
+	answer_top(w, atomic_load_explicit(&w->top_want, memory_order_acquire));
 	return NULL;
 }
 

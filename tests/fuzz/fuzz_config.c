@@ -82,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		config_free(&c);
 		return 0;
 	}
+	/* the diff a reload logs, against the defaults: every key it names must differ */
 	n = 0;
 	probe_options_diff(&defaults, &c, count_diff, &n);
 

@@ -884,7 +884,7 @@ static void test_top(void)
 
 	CHECK_EQ(flowcache_top(fc, out, 5), 0);
 	for (i = 0; i < 200; i++) {
-		/* octets (i * 37) % 200 + 1: every size once, in scrambled order */
+		/* sizes (i * 37) % 200 + 41: every one once, in scrambled order */
 		m = pkt(i + 1, 1000, 100 * S, (i * 37) % 200 + 41, 0x10);
 		flowcache_update_burst(fc, &m, 1);
 	}
