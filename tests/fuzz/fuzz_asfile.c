@@ -9,6 +9,8 @@
  * counter; the counts of each AS (and of each prefix) in the closed bin must be those of a
  * longest-prefix match over the reference list, the first of duplicate prefixes winning. That
  * checks the hash table, the IPv4 trie built from it and the IPv6 walk over the lengths.
+ * The reference reader follows the loader's line grammar (it is a copy of its rules, not an
+ * independent reading): what it checks independently is the matching, not the grammar.
  */
 #include <arpa/inet.h>
 #include <errno.h>
