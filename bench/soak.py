@@ -19,68 +19,17 @@ import argparse
 import os
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import ipfixlate
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 WEIR = os.path.join(ROOT, "build", "probe", "weir")
 BENCH = os.path.join(ROOT, "build", "bench", "bench_pipeline")
-IDLE, ACTIVE = 1, 2  # flowEndReason values
-
-
-def collector(port, out):
-    """Receives IPFIX over UDP until SIGTERM; writes one line per flow record: arrival minus
-    flowStart and minus flowEnd (ms), and the end reason. A minimal RFC 7011 reader: templates, data sets."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
-    s.bind(("127.0.0.1", port))
-    s.settimeout(0.2)
-    templates = {}
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    with open(out, "w") as fh:
-        while not stop:
-            try:
-                msg = s.recv(65536)
-            except socket.timeout:
-                continue
-            now_ms = time.time() * 1000.0
-            off = 16
-            while off + 4 <= len(msg):
-                sid, slen = struct.unpack_from("!HH", msg, off)
-                body, end = off + 4, off + slen
-                if slen < 4:
-                    break
-                if sid == 2:
-                    while body + 4 <= end:
-                        tid, n = struct.unpack_from("!HH", msg, body)
-                        body += 4
-                        fields = []
-                        for _ in range(n):
-                            ie, ln = struct.unpack_from("!HH", msg, body)
-                            body += 4
-                            if ie & 0x8000:
-                                body += 4
-                            fields.append((ie & 0x7FFF, ln))
-                        templates[tid] = fields
-                elif sid >= 256 and sid in templates:
-                    fields = templates[sid]
-                    size = sum(ln for _, ln in fields)
-                    while body + size <= end:
-                        rec, p = {}, body
-                        for ie, ln in fields:
-                            if ie in (152, 153, 136):
-                                rec[ie] = int.from_bytes(msg[p:p + ln], "big")
-                            p += ln
-                        body += size
-                        if 153 in rec and 152 in rec:
-                            fh.write("%.1f %.1f %d\n" % (now_ms - rec[152], now_ms - rec[153],
-                                                          rec.get(136, 0)))
-                off = end
 
 
 def sh(*cmd):
@@ -93,11 +42,7 @@ def main():
     ap.add_argument("--flows", type=int, default=1000000)
     ap.add_argument("--idle", type=int, default=2)
     ap.add_argument("--active", type=int, default=30)
-    ap.add_argument("--collector", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
-    if a.collector:
-        collector(int(a.collector[0]), a.collector[1])
-        return 0
     tag = "soak%d" % os.getpid()
     ns_tx, ns_rx, tx, rx = tag + "t", tag + "r", tag + "a", tag + "b"
     tmp = tempfile.mkdtemp(prefix="weir-soak-")
@@ -114,8 +59,8 @@ def main():
         sh("ip", "-n", ns_tx, "link", "set", tx, "up")
         sh("ip", "-n", ns_rx, "link", "set", rx, "up")
         lat = os.path.join(tmp, "lateness.txt")
-        col = subprocess.Popen(["ip", "netns", "exec", ns_rx, sys.executable, __file__,
-                                "--collector", "4739", lat])
+        col = subprocess.Popen(["ip", "netns", "exec", ns_rx, sys.executable,
+                                os.path.join(HERE, "ipfixlate.py"), "4739", lat])
         procs.append(col)
         time.sleep(0.5)
         js = os.path.join(tmp, "summary.json")
@@ -206,16 +151,8 @@ def verdict(a, samples, lat):
         print("%-13s second quarter %s %.1f, last quarter %s %.1f: %s" %
               (name, what, v2, what, v4, "flat" if ok else "GROWING"))
     # due: an idle end at flowEnd + idle timeout, an active end at flowStart + active timeout
-    late, other = [], 0
-    for since_start, since_end, reason in (ln.split() for ln in open(lat)):
-        if int(reason) == IDLE:
-            late.append(float(since_end) - a.idle * 1000.0)
-        elif int(reason) == ACTIVE:
-            late.append(float(since_start) - a.active * 1000.0)
-        else:
-            other += 1
+    late, other = ipfixlate.lateness(lat, a.idle, a.active)
     print("%d records ended otherwise (end of flow, evicted, at the stop): not timed" % other)
-    late.sort()
     if late:
         p = lambda q: late[min(len(late) - 1, int(q * len(late)))]  # noqa: E731
         worst = late[-1]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages weir needs to build, run its quick start and run its tests.
+# Installs the Debian 12 packages weir needs to build, run its quick start and run its tests
+# (and, with --bench, to reproduce its benchmarks).
 # Idempotent: packages already present are not fetched again. Needs root (or sudo).
 set -euo pipefail
 
@@ -18,8 +19,13 @@ build_pkgs=(build-essential meson ninja-build pkg-config clang-format
 test_pkgs=(nfdump libfixbuf-tools tcpdump tcpreplay python3 iproute2 libtrace-tools
 	pmacct tshark redis-server python3-jsonschema systemd systemd-container zzuf valgrind)
 
+# bench (--bench, for bench/reproduce.sh): gnuplot for the plots of docs/BENCHMARKS.md and
+# linux-perf for the per-packet profile where the machine has hardware counters
+bench_pkgs=(gnuplot-nox linux-perf)
+
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "--build-only" ] || want+=("${test_pkgs[@]}")
+[ "${1:-}" = "--bench" ] && want+=("${bench_pkgs[@]}")
 
 missing=()
 for p in "${want[@]}"; do

@@ -4,6 +4,12 @@
  * (ids shift by `newflows` per second of packet time), and the frame is written into a
  * per-handle burst buffer. Frames carry headers only (up to 128 bytes); the wire length and
  * the IP length say the real size. Timestamps advance by 1/rate per packet.
+ *
+ * live=1 offers the packets at `rate` per second of wall-clock time instead, like a link into a
+ * NIC: packets that arrive while the consumer is away wait in a receive ring of `ring`
+ * descriptors, and those that find it full are lost (counted as dropped, as a NIC counts
+ * imissed). Each packet is stamped with the wall clock when it is read, as software capture
+ * stamps it.
  */
 #include "drv_gen.h"
 
@@ -21,12 +27,14 @@
 
 struct gen {
 	/* spec */
-	uint64_t flows, packets, rate, newflows, seed, start_s;
+	uint64_t flows, packets, rate, newflows, seed, start_s, ring;
 	double v6;
-	int imix, zipf;
+	int imix, zipf, live;
 	/* state */
 	double *cdf; /* Zipf: cumulative weights, flows entries */
 	uint64_t sent, rng;
+	/* live: monotonic and wall clock at start; packets offered so far; packets in the ring */
+	uint64_t t0_mono, t0_wall, arrived, fill;
 	uint16_t port;
 	atomic_int stopped; /* set by stop() from another thread */
 	uint8_t buf[GEN_BURST_MAX * GEN_SLOT];
@@ -75,6 +83,11 @@ static int parse_spec(struct gen *g, const char *spec, char *err, size_t errlen)
 			rc = spec_number(item, val, 0, UINT64_MAX, &g->seed, err, errlen);
 		else if (strcmp(item, "start") == 0)
 			rc = spec_number(item, val, 0, 4000000000ULL, &g->start_s, err, errlen);
+		else if (strcmp(item, "ring") == 0)
+			rc = spec_number(item, val, 1, 1u << 24, &g->ring, err, errlen);
+		else if (strcmp(item, "live") == 0 &&
+		         (strcmp(val, "0") == 0 || strcmp(val, "1") == 0))
+			g->live = strcmp(val, "1") == 0;
 		else if (strcmp(item, "size") == 0 &&
 		         (strcmp(val, "64") == 0 || strcmp(val, "imix") == 0))
 			g->imix = strcmp(val, "imix") == 0;
@@ -90,10 +103,12 @@ static int parse_spec(struct gen *g, const char *spec, char *err, size_t errlen)
 				rc = -EINVAL;
 			}
 		} else {
-			snprintf(err, errlen,
-			         "unknown or bad '%s=%s' (keys: flows, packets, size=64|imix, "
-			         "popularity=uniform|zipf, v6, rate, newflows, seed, start)",
-			         item, val);
+			snprintf(
+			    err, errlen,
+			    "unknown or bad '%s=%s' (keys: flows, packets, size=64|imix, "
+			    "popularity=uniform|zipf, v6, rate, newflows, seed, start, live=0|1, "
+			    "ring)",
+			    item, val);
 			rc = -EINVAL;
 		}
 	}
@@ -114,6 +129,7 @@ static int gen_open(const char *spec, const struct capture_open_params *params, 
 	g->rate = 10000000;
 	g->seed = 1;
 	g->start_s = 1700000000;
+	g->ring = 4096;
 	rc = parse_spec(g, spec, err, errlen);
 	if (rc < 0) {
 		free(g);
@@ -141,14 +157,41 @@ static int gen_open(const char *spec, const struct capture_open_params *params, 
 
 static uint32_t gen_caps(void *h)
 {
-	(void)h;
-	return CAPTURE_CAP_OFFLINE; /* packet time is synthetic: nothing is lost by waiting */
+	/* offline, packet time is synthetic: nothing is lost by waiting */
+	return ((struct gen *)h)->live ? CAPTURE_CAP_LIVE : CAPTURE_CAP_OFFLINE;
 }
 
 static int gen_start(void *h)
 {
-	(void)h;
+	struct gen *g = h;
+
+	g->t0_mono = wr_mono_ns();
+	g->t0_wall = wr_wall_ns();
 	return 0;
+}
+
+/* Live: lets the packets due by now arrive in the ring (those that find it full are lost) and
+ * returns how many may be read now, at most max; *elapsed gets the time since the start. */
+static unsigned live_take(struct gen *g, unsigned max, uint64_t *elapsed)
+{
+	uint64_t ns = wr_mono_ns() - g->t0_mono;
+	uint64_t due = ns / WR_NS_PER_S * g->rate + ns % WR_NS_PER_S * g->rate / WR_NS_PER_S;
+
+	if (g->packets && due > g->packets)
+		due = g->packets;
+	if (due > g->arrived) {
+		g->fill += due - g->arrived;
+		g->arrived = due;
+		if (g->fill > g->ring) {
+			g->stats.dropped += g->fill - g->ring;
+			g->fill = g->ring;
+		}
+	}
+	*elapsed = ns;
+	if (max > g->fill)
+		max = (unsigned)g->fill;
+	g->fill -= max;
+	return max;
 }
 
 static uint64_t pick_flow(struct gen *g)
@@ -227,16 +270,19 @@ static int gen_rx_burst(void *h, struct capture_pkt *pkts, unsigned max)
 {
 	struct gen *g = h;
 	unsigned n = 0;
+	uint64_t live_ns = 0;
 
 	if (atomic_load_explicit(&g->stopped, memory_order_relaxed) ||
-	    (g->packets && g->sent >= g->packets))
+	    (g->packets && g->sent + g->stats.dropped >= g->packets))
 		return -ENODATA;
 	if (max > GEN_BURST_MAX)
 		max = GEN_BURST_MAX;
 	if (g->packets && g->packets - g->sent < max)
 		max = (unsigned)(g->packets - g->sent);
+	if (g->live)
+		max = live_take(g, max, &live_ns);
 	for (; n < max; n++, g->sent++) {
-		uint64_t t_ns = g->sent * WR_NS_PER_S / g->rate;
+		uint64_t t_ns = g->live ? live_ns : g->sent * WR_NS_PER_S / g->rate;
 		/* churn: ids move on by `newflows` per second of packet time */
 		uint64_t id = pick_flow(g) + g->newflows * t_ns / WR_NS_PER_S;
 		uint32_t size = frame_size(g, g->sent);
@@ -245,7 +291,7 @@ static int gen_rx_burst(void *h, struct capture_pkt *pkts, unsigned max)
 		pkts[n].data = p;
 		pkts[n].caplen = build_frame(g, p, id, size);
 		pkts[n].wirelen = size;
-		pkts[n].ts_ns = g->start_s * WR_NS_PER_S + t_ns;
+		pkts[n].ts_ns = (g->live ? g->t0_wall : g->start_s * WR_NS_PER_S) + t_ns;
 		pkts[n].linktype = CAPTURE_LINK_ETHERNET;
 		pkts[n].port = g->port;
 		g->stats.bytes += size;

@@ -15,6 +15,11 @@
  *                    (default 0: the same flows throughout)
  *   seed=N           random seed (default 1); the same SPEC always gives the same packets
  *   start=SEC        time of the first packet, seconds since the epoch (default 1700000000)
+ *   live=0|1         1: offer the packets at `rate` per second of wall-clock time, through a
+ *                    receive ring that loses what arrives while it is full (counted as
+ *                    dropped); packets are stamped with the wall clock when read, and `start`
+ *                    is unused (default 0: packet time is synthetic, nothing is lost)
+ *   ring=N           live: receive ring size in packets (default 4096)
  * Flow i has source address 10.0.0.0 + i (or 2001:db8::i), destination 192.168.0.1 (or
  * 2001:db8:1::1), source port 1024 + i % 60000 and destination port 443 + i / 60000, so
  * every flow id gives a distinct key.

@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""Loss matrix: what weir delivers, loses and costs as offered load, concurrent flows, churn,
+packet size and workers vary.
+
+The traffic is weir's synthetic source offered live (gen:...,live=1): packets arrive at the
+offered rate in wall-clock time into a receive ring of 4096 packets, like a link into a NIC,
+and what arrives while the ring is full is lost and counted ("dropped at the source", as a
+NIC counts imissed). The source builds each frame on the reading thread, so its cost (about a
+fifth of a 64-byte packet's, see docs/BENCHMARKS.md) is inside every rate below. weir runs its
+whole pipeline: parse, steering to workers (2 workers), flow cache, expiry, IPFIX export over
+UDP to a collector on loopback that times each message's first record (export lateness).
+
+Three tables, each for 1 and 2 workers:
+  flows:  concurrent flows 10k, 100k, 1M, 10M x size 64 and IMIX, offered as fast as the
+          source can be read (delivered = the rate weir sustains);
+  churn:  new flows per second 1k .. 1M with 100k concurrent flows, 64-byte frames, as fast
+          as possible;
+  rate:   offered 0.5 .. 8 Mpps x 100k and 1M flows, 64-byte frames, 10k new flows/s:
+          delivered, lost by place, lateness.
+Per cell, over a steady window (from 1.5 s after the start to 0.5 s before the stop, read
+from weir's /metrics and /proc): delivered Mpps, drops by place (source ring, steering ring,
+cache full, export queue) and CPU (cores busy); over the whole run: peak RSS and RSS per
+flow-cache slot, packets lost in the start-up, export lateness (p50/p99/max of idle-ended
+records: arrival minus flowEnd minus the idle timeout).
+
+Usage: bench/loss_matrix.py [--seconds 5] [--quick] [--out DIR]
+(builds nothing: run scripts/build.sh build first; bench/reproduce.sh does both)
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import ipfixlate
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WEIR = os.path.join(ROOT, "build", "probe", "weir")
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from weirtest import free_tcp_port, free_udp_port  # noqa: E402  (the tests' port helpers)
+IDLE_S, ACTIVE_S = 2, 60
+FAST = 1000000000  # offered "as fast as the source can be read": far beyond any sustainable rate
+
+
+def sample(pid, port):
+    """weir's counters from /metrics (summed over labels, by name and place) and its CPU
+    seconds from /proc, at one moment."""
+    m = {}
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as fh:
+        for line in fh.read().decode().splitlines():
+            if line.startswith("#") or " " not in line:
+                continue
+            key, val = line.rsplit(" ", 1)
+            name = key.split("{")[0]
+            if 'place="' in key:
+                name += ":" + key.split('place="')[1].split('"')[0]
+            m[name] = m.get(name, 0.0) + float(val)
+    with open("/proc/%d/stat" % pid) as fh:
+        f = fh.read().rsplit(")", 1)[1].split()
+    m["cpu_s"] = (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    m["t"] = time.monotonic()
+    return m
+
+
+def cache_slots(flows, newflows):
+    """--max-flows for a cell: the concurrent flows, plus those that left the active set but
+    wait out the idle timeout, with a margin, as a power of two."""
+    need = int((flows + newflows * (IDLE_S + 1)) * 1.3)
+    slots = 65536
+    while slots < need:
+        slots *= 2
+    return slots
+
+
+def run_cell(tmp, seconds, workers, flows, size, newflows, rate):
+    """Runs weir on one cell; returns a dict of its figures."""
+    spec = ("gen:flows=%d,packets=0,size=%s,popularity=uniform,rate=%d,newflows=%d,live=1,"
+            "ring=4096" % (flows, size, rate, newflows))
+    slots = cache_slots(flows, newflows)
+    js, lat = os.path.join(tmp, "s.json"), os.path.join(tmp, "late.txt")
+    port, mport = free_udp_port(), free_tcp_port()
+    col = subprocess.Popen([sys.executable, os.path.join(HERE, "ipfixlate.py"), str(port), lat,
+                            "--first-only"])
+    time.sleep(0.3)
+    cmd = [WEIR, "--allow-root", "-q", "-i", spec, "--workers", str(workers), "--duration",
+           str(seconds), "--idle-timeout", str(IDLE_S), "--active-timeout", str(ACTIVE_S),
+           "--max-flows", str(slots), "-o", "ipfix:udp://127.0.0.1:%d" % port,
+           "--metrics", "127.0.0.1:%d" % mport, "--summary-json", js]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    # the steady window: from 1.5 s after the start (start-up and the cache's first fill
+    # behind) to 0.5 s before the stop
+    time.sleep(1.5)
+    m1 = sample(proc.pid, mport)
+    time.sleep(seconds - 2.0)
+    m2 = sample(proc.pid, mport)
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    time.sleep(0.5)  # the last messages reach the collector
+    col.send_signal(signal.SIGTERM)
+    col.wait(timeout=30)
+    err = proc.stderr.read()
+    if proc.returncode != 0:
+        raise SystemExit("weir failed (exit %d): %s\n%s" % (proc.returncode, " ".join(cmd), err))
+    with open(js) as fh:
+        s = json.load(fh)
+    late, _ = ipfixlate.lateness(lat, IDLE_S, ACTIVE_S)
+    pct = lambda q: late[min(len(late) - 1, int(q * len(late)))] if late else float("nan")  # noqa: E731
+    d = {k: m2.get(k, 0) - m1.get(k, 0) for k in m2}
+    read = d["weir_packets_read_total"]
+    return {
+        "workers": workers, "flows": flows, "size": size, "newflows": newflows, "rate": rate,
+        "slots": slots, "mpps": read / d["t"] / 1e6,
+        "offered": read + d["weir_drops_total:nic_missed"],
+        "drop_source": d["weir_drops_total:nic_missed"],
+        "drop_steer": d["weir_drops_total:ring_full"],
+        "drop_cache": d["weir_drops_total:no_slot"],
+        "evicted": s["records"]["lack_of_resources"],
+        "drop_export": d["weir_drops_total:export_queue_full"] +
+        d["weir_drops_total:export_not_sent"],
+        "startup_lost": s["dropped"] - d["weir_drops_total:nic_missed"],
+        "flows_created": s["flows_created"], "cpu": d["cpu_s"] / d["t"],
+        "rss_mib": ru.ru_maxrss / 1024.0, "late": (pct(0.5), pct(0.99), late[-1] if late else
+                                                    float("nan"), len(late)),
+    }
+
+
+def human(n):
+    for unit, div in (("M", 1000000), ("k", 1000)):
+        if n >= div and n % div == 0:
+            return "%d%s" % (n // div, unit)
+    return "%g" % n if n < 1000 else "%.1fM" % (n / 1e6)
+
+
+def drops(r):
+    parts = [("source ring", r["drop_source"]), ("steering", r["drop_steer"]),
+             ("cache full", r["drop_cache"]), ("export", r["drop_export"])]
+    return ", ".join("%s %d" % p for p in parts if p[1]) or "0"
+
+
+def late_cell(r):
+    p50, p99, worst, n = r["late"]
+    return "%.0f / %.0f / %.0f ms (%d)" % (p50, p99, worst, n) if n else "n/a"
+
+
+def table_flows(rows, out):
+    print("\n### Throughput vs concurrent flows (offered as fast as possible, 1k new flows/s)\n")
+    print("| workers | size | flows | delivered Mpps | CPU (cores) | peak RSS MiB | cache slots "
+          "| RSS per slot B | flows seen | lateness p50 / p99 / max (records) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print("| %d | %s | %s | %.2f | %.2f | %.0f | %s | %.0f | %d | %s |" % (
+            r["workers"], r["size"], human(r["flows"]), r["mpps"], r["cpu"], r["rss_mib"],
+            human(r["slots"]), r["rss_mib"] * 1048576 / r["slots"], r["flows_created"],
+            late_cell(r)))
+    write_dat(out, "flows.dat", rows, lambda r: "%d %s %d %.4f" % (
+        r["workers"], r["size"], r["flows"], r["mpps"]))
+
+
+def table_churn(rows, out):
+    print("\n### Throughput vs churn (100k concurrent flows, 64 B, offered as fast as possible)\n")
+    print("| workers | new flows/s | delivered Mpps | CPU (cores) | flows seen | evicted | "
+          "lateness p50 / p99 / max (records) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print("| %d | %s | %.2f | %.2f | %d | %d | %s |" % (
+            r["workers"], human(r["newflows"]), r["mpps"], r["cpu"], r["flows_created"],
+            r["evicted"], late_cell(r)))
+    write_dat(out, "churn.dat", rows, lambda r: "%d %d %.4f" % (
+        r["workers"], r["newflows"], r["mpps"]))
+
+
+def table_rate(rows, out):
+    print("\n### Loss vs offered rate (64 B, 10k new flows/s; receive ring 4096 packets)\n")
+    print("| workers | flows | offered Mpps | delivered Mpps | lost | lost where | CPU (cores) "
+          "| lost in the first 1.5 s | lateness p50 / p99 / max (records) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        lost = r["drop_source"] + r["drop_steer"] + r["drop_cache"]
+        print("| %d | %s | %.1f | %.2f | %.2f%% | %s | %.2f | %d | %s |" % (
+            r["workers"], human(r["flows"]), r["rate"] / 1e6, r["mpps"],
+            100.0 * lost / max(1, r["offered"]), drops(r), r["cpu"], r["startup_lost"],
+            late_cell(r)))
+    write_dat(out, "rate.dat", rows, lambda r: "%d %d %.3f %.4f %.4f" % (
+        r["workers"], r["flows"], r["rate"] / 1e6, r["mpps"],
+        100.0 * (r["drop_source"] + r["drop_steer"] + r["drop_cache"]) / max(1, r["offered"])))
+
+
+def write_dat(out, name, rows, fmt):
+    if out:
+        with open(os.path.join(out, name), "w") as fh:
+            fh.writelines(fmt(r) + "\n" for r in rows)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=int, default=6)
+    ap.add_argument("--quick", action="store_true", help="a small grid of 1-s runs")
+    ap.add_argument("--out", help="also write flows.dat, churn.dat and rate.dat here")
+    a = ap.parse_args()
+    if a.quick:
+        a.seconds = 3
+        grid_flows, sizes, grid_churn = [10000, 1000000], ["64"], [1000, 1000000]
+        grid_rate, rate_flows = [500000, 8000000], [100000]
+    else:
+        grid_flows, sizes = [10000, 100000, 1000000, 10000000], ["64", "imix"]
+        grid_churn = [1000, 10000, 100000, 1000000]
+        grid_rate, rate_flows = [500000, 1000000, 2000000, 4000000, 8000000], [100000, 1000000]
+    print("machine: %d cores, %s; %d s per cell" % (os.cpu_count(), cpu_model(), a.seconds))
+    tmp = tempfile.mkdtemp(prefix="weir-loss-")
+    try:
+        cell = lambda *k: run_cell(tmp, a.seconds, *k)  # noqa: E731
+        flows = [cell(w, f, s, 1000, FAST) for w in (1, 2) for s in sizes for f in grid_flows]
+        table_flows(flows, a.out)
+        churn = [cell(w, 100000, "64", n, FAST) for w in (1, 2) for n in grid_churn]
+        table_churn(churn, a.out)
+        rate = [cell(w, f, "64", 10000, r) for w in (1, 2) for f in rate_flows
+                for r in grid_rate]
+        table_rate(rate, a.out)
+    finally:
+        for f in os.listdir(tmp):
+            os.unlink(os.path.join(tmp, f))
+        os.rmdir(tmp)
+    return 0
+
+
+def cpu_model():
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
