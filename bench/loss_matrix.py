@@ -2,28 +2,31 @@
 """Loss matrix: what weir delivers, loses and costs as offered load, concurrent flows, churn,
 packet size and workers vary.
 
-The traffic is weir's synthetic source offered live (gen:...,live=1): packets arrive at the
-offered rate in wall-clock time into a receive ring of 4096 packets, like a link into a NIC,
-and what arrives while the ring is full is lost and counted ("dropped at the source", as a
-NIC counts imissed). The source builds each frame on the reading thread, so its cost (about a
-fifth of a 64-byte packet's, see docs/BENCHMARKS.md) is inside every rate below. weir runs its
-whole pipeline: parse, steering to workers (2 workers), flow cache, expiry, IPFIX export over
-UDP to a collector on loopback that times each message's first record (export lateness).
-
-Three tables, each for 1 and 2 workers:
+Four tables, each for 1 and 2 workers; weir runs its whole pipeline (parse, steering to the
+workers when there are 2, flow cache, expiry, IPFIX export over UDP to a collector on loopback
+that times each message's first record):
+  dpdk:   the DPDK path: net_pcap with infinite_rx=1 replays, from memory and as fast as
+          weir reads, a file of the synthetic source's frames (10k, 100k, 1M flows, 64 B and
+          IMIX). 10M flows would need 20M mbufs (about 45 GB): not on this path here.
   flows:  concurrent flows 10k, 100k, 1M, 10M x size 64 and IMIX, offered as fast as the
           source can be read (delivered = the rate weir sustains);
   churn:  new flows per second 1k .. 1M with 100k concurrent flows, 64-byte frames, as fast
           as possible;
   rate:   offered 0.5 .. 8 Mpps x 100k and 1M flows, 64-byte frames, 10k new flows/s:
           delivered, lost by place, lateness.
-Per cell, over a steady window (from 1.5 s after the start to 0.5 s before the stop, read
-from weir's /metrics and /proc): delivered Mpps, drops by place (source ring, steering ring,
-cache full, export queue) and CPU (cores busy); over the whole run: peak RSS and RSS per
-flow-cache slot, packets lost in the start-up, export lateness (p50/p99/max of idle-ended
-records: arrival minus flowEnd minus the idle timeout).
+The last three use weir's synthetic source offered live (gen:...,live=1): packets arrive at
+the offered rate in wall-clock time into a receive ring of 4096 packets, like a link into a
+NIC, and what arrives while the ring is full is lost and counted (as a NIC counts imissed).
+It reaches rates and flow counts the DPDK device cannot hold in memory, but it builds each
+frame on the reading thread, so its cost is inside every rate of those tables.
 
-Usage: bench/loss_matrix.py [--seconds 5] [--quick] [--out DIR]
+Per cell, over a steady window (from 1.5 s after the capture starts to 0.5 s before the stop,
+read from weir's /metrics and /proc): delivered Mpps, drops by place (source ring or device,
+steering ring, cache full, export queue) and CPU (cores busy); over the whole run: peak RSS
+and RSS per flow-cache slot, packets lost in the start-up, export lateness (p50/p99/max of
+idle-ended records: arrival minus flowEnd minus the idle timeout).
+
+Usage: bench/loss_matrix.py [--seconds 6] [--quick] [--out DIR]
 (builds nothing: run scripts/build.sh build first; bench/reproduce.sh does both)
 """
 import argparse
@@ -41,6 +44,7 @@ import ipfixlate
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WEIR = os.path.join(ROOT, "build", "probe", "weir")
+GEN_PCAP = os.path.join(ROOT, "build", "bench", "gen_pcap")
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from weirtest import free_tcp_port, free_udp_port  # noqa: E402  (the tests' port helpers)
 IDLE_S, ACTIVE_S = 2, 60
@@ -78,24 +82,50 @@ def cache_slots(flows, newflows):
 
 
 def run_cell(tmp, seconds, workers, flows, size, newflows, rate):
-    """Runs weir on one cell; returns a dict of its figures."""
+    """Runs weir on one cell of the synthetic source; returns a dict of its figures."""
     spec = ("gen:flows=%d,packets=0,size=%s,popularity=uniform,rate=%d,newflows=%d,live=1,"
             "ring=4096" % (flows, size, rate, newflows))
-    slots = cache_slots(flows, newflows)
+    r = run_weir(tmp, seconds, workers, cache_slots(flows, newflows), [spec])
+    r.update({"flows": flows, "size": size, "newflows": newflows, "rate": rate})
+    return r
+
+
+def run_dpdk_cell(tmp, seconds, workers, flows, size):
+    """Runs weir on DPDK's net_pcap device replaying, for ever from memory, a file of the
+    synthetic source's frames (two packets per flow on average, uniform)."""
+    packets = max(200000, 2 * flows)
+    pcap = os.path.join(tmp, "replay.pcap")
+    subprocess.run([GEN_PCAP, "flows=%d,packets=%d,size=%s,popularity=uniform" %
+                    (flows, packets, size), pcap], check=True, stdout=subprocess.DEVNULL)
+    mbufs = packets + 50000
+    mem = max(2048, mbufs * 2304 // 1048576 + 1024)  # MiB: the mbufs (2 KiB + headroom) and more
+    r = run_weir(tmp, seconds, workers, cache_slots(flows, 0),
+                 ["dpdk:net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap, "--mbufs", str(mbufs),
+                  "--", "--no-huge", "--no-shconf", "--no-pci", "-l", "0", "-m", str(mem),
+                  "--log-level=lib.eal:error"])
+    os.unlink(pcap)
+    r.update({"flows": flows, "size": size, "newflows": 0, "rate": FAST})
+    return r
+
+
+def run_weir(tmp, seconds, workers, slots, inp):
+    """weir with the input inp (its spec, then any options and EAL arguments), IPFIX over UDP
+    to a lateness collector; returns its figures over the steady window and the whole run."""
     js, lat = os.path.join(tmp, "s.json"), os.path.join(tmp, "late.txt")
     port, mport = free_udp_port(), free_tcp_port()
     col = subprocess.Popen([sys.executable, os.path.join(HERE, "ipfixlate.py"), str(port), lat,
                             "--first-only"])
     time.sleep(0.3)
-    cmd = [WEIR, "--allow-root", "-q", "-i", spec, "--workers", str(workers), "--duration",
-           str(seconds), "--idle-timeout", str(IDLE_S), "--active-timeout", str(ACTIVE_S),
-           "--max-flows", str(slots), "-o", "ipfix:udp://127.0.0.1:%d" % port,
-           "--metrics", "127.0.0.1:%d" % mport, "--summary-json", js]
+    eal = inp.index("--") if "--" in inp else len(inp)
+    cmd = ([WEIR, "--allow-root", "-q", "-i"] + inp[:eal] +
+           ["--workers", str(workers), "--duration", str(seconds), "--idle-timeout", str(IDLE_S),
+            "--active-timeout", str(ACTIVE_S), "--max-flows", str(slots), "-o",
+            "ipfix:udp://127.0.0.1:%d" % port, "--metrics", "127.0.0.1:%d" % mport,
+            "--summary-json", js] + inp[eal:])
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     # the steady window: from 1.5 s after the start (start-up and the cache's first fill
     # behind) to 0.5 s before the stop
-    time.sleep(1.5)
-    m1 = sample(proc.pid, mport)
+    m1 = sample_when_up(proc, mport, 1.5)
     time.sleep(seconds - 2.0)
     m2 = sample(proc.pid, mport)
     _, status, ru = os.wait4(proc.pid, 0)
@@ -113,20 +143,36 @@ def run_cell(tmp, seconds, workers, flows, size, newflows, rate):
     d = {k: m2.get(k, 0) - m1.get(k, 0) for k in m2}
     read = d["weir_packets_read_total"]
     return {
-        "workers": workers, "flows": flows, "size": size, "newflows": newflows, "rate": rate,
-        "slots": slots, "mpps": read / d["t"] / 1e6,
+        "workers": workers, "slots": slots, "mpps": read / d["t"] / 1e6,
         "offered": read + d["weir_drops_total:nic_missed"],
-        "drop_source": d["weir_drops_total:nic_missed"],
+        "drop_source": d["weir_drops_total:nic_missed"] + d["weir_drops_total:no_mbufs"],
         "drop_steer": d["weir_drops_total:ring_full"],
         "drop_cache": d["weir_drops_total:no_slot"],
         "evicted": s["records"]["lack_of_resources"],
         "drop_export": d["weir_drops_total:export_queue_full"] +
         d["weir_drops_total:export_not_sent"],
-        "startup_lost": s["dropped"] - d["weir_drops_total:nic_missed"],
+        "startup_lost": s["dropped"] + s["no_buffers"] - d["weir_drops_total:nic_missed"] -
+        d["weir_drops_total:no_mbufs"],
         "flows_created": s["flows_created"], "cpu": d["cpu_s"] / d["t"],
         "rss_mib": ru.ru_maxrss / 1024.0, "late": (pct(0.5), pct(0.99), late[-1] if late else
                                                     float("nan"), len(late)),
     }
+
+
+def sample_when_up(proc, mport, after):
+    """The first sample, `after` seconds from when weir's /metrics first answers (its capture
+    has started then; a DPDK device loads its file before)."""
+    for _ in range(600):
+        try:
+            sample(proc.pid, mport)
+            time.sleep(after)
+            return sample(proc.pid, mport)
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit("weir ended before its metrics answered: %s" %
+                                 proc.stderr.read())
+            time.sleep(0.1)
+    raise SystemExit("weir's /metrics did not answer")
 
 
 def human(n):
@@ -158,6 +204,20 @@ def table_flows(rows, out):
             human(r["slots"]), r["rss_mib"] * 1048576 / r["slots"], r["flows_created"],
             late_cell(r)))
     write_dat(out, "flows.dat", rows, lambda r: "%d %s %d %.4f" % (
+        r["workers"], r["size"], r["flows"], r["mpps"]))
+
+
+def table_dpdk(rows, out):
+    print("\n### The DPDK path: net_pcap replaying from memory as fast as weir reads "
+          "(`infinite_rx=1`)\n")
+    print("| workers | size | flows | delivered Mpps | lost where | CPU (cores) | peak RSS MiB "
+          "(the mbufs hold the file) | flows seen |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print("| %d | %s | %s | %.2f | %s | %.2f | %.0f | %d |" % (
+            r["workers"], r["size"], human(r["flows"]), r["mpps"], drops(r), r["cpu"],
+            r["rss_mib"], r["flows_created"]))
+    write_dat(out, "dpdk.dat", rows, lambda r: "%d %s %d %.4f" % (
         r["workers"], r["size"], r["flows"], r["mpps"]))
 
 
@@ -206,14 +266,19 @@ def main():
         a.seconds = 3
         grid_flows, sizes, grid_churn = [10000, 1000000], ["64"], [1000, 1000000]
         grid_rate, rate_flows = [500000, 8000000], [100000]
+        grid_dpdk = [10000]
     else:
         grid_flows, sizes = [10000, 100000, 1000000, 10000000], ["64", "imix"]
         grid_churn = [1000, 10000, 100000, 1000000]
         grid_rate, rate_flows = [500000, 1000000, 2000000, 4000000, 8000000], [100000, 1000000]
+        grid_dpdk = [10000, 100000, 1000000]
     print("machine: %d cores, %s; %d s per cell" % (os.cpu_count(), cpu_model(), a.seconds))
     tmp = tempfile.mkdtemp(prefix="weir-loss-")
     try:
         cell = lambda *k: run_cell(tmp, a.seconds, *k)  # noqa: E731
+        dpdk = [run_dpdk_cell(tmp, a.seconds, w, f, s) for w in (1, 2) for s in sizes
+                for f in grid_dpdk]
+        table_dpdk(dpdk, a.out)
         flows = [cell(w, f, s, 1000, FAST) for w in (1, 2) for s in sizes for f in grid_flows]
         table_flows(flows, a.out)
         churn = [cell(w, 100000, "64", n, FAST) for w in (1, 2) for n in grid_churn]

@@ -7,7 +7,7 @@ set key top right
 pick(w, s) = (column(1) == w && strcol(2) eq s) ? column(4) : 1/0
 
 set output dir."/flows.png"
-set title "weir: throughput vs concurrent flows (synthetic source, live, 1k new flows/s)"
+set title "weir: throughput vs concurrent flows (synthetic source live, 1k new flows/s; DPDK replay)"
 set logscale x
 set xlabel "concurrent flows"
 set ylabel "delivered Mpps"
@@ -15,7 +15,9 @@ set yrange [0:*]
 plot dir."/flows.dat" using 3:(pick(1, "64")) with linespoints title "1 worker, 64 B", \
      ""              using 3:(pick(2, "64")) with linespoints title "2 workers, 64 B", \
      ""              using 3:(pick(1, "imix")) with linespoints title "1 worker, IMIX", \
-     ""              using 3:(pick(2, "imix")) with linespoints title "2 workers, IMIX"
+     ""              using 3:(pick(2, "imix")) with linespoints title "2 workers, IMIX", \
+     dir."/dpdk.dat" using 3:(pick(1, "64")) with linespoints dashtype 2 title "DPDK net\\_pcap, 1 worker, 64 B", \
+     ""              using 3:(pick(2, "64")) with linespoints dashtype 2 title "DPDK net\\_pcap, 2 workers, 64 B"
 
 set output dir."/churn.png"
 set title "weir: throughput vs churn (100k concurrent flows, 64 B)"
