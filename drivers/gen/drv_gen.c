@@ -2,8 +2,9 @@
  * The synthetic source: a tiny xorshift generator picks a flow id per packet (uniform, or
  * Zipf by binary search in a precomputed cumulative table), the id is offset by the churn
  * (ids shift by `newflows` per second of packet time), and the frame is written into a
- * per-handle burst buffer. Frames carry headers only (up to 128 bytes); the wire length and
- * the IP length say the real size. Timestamps advance by 1/rate per packet.
+ * per-handle burst buffer. Frames carry headers only (up to 128 bytes), padded with zeros to
+ * 60 bytes, the shortest Ethernet frame a capture holds; the wire length and the IP length say
+ * the real size. Timestamps advance by 1/rate per packet.
  *
  * live=1 offers the packets at `rate` per second of wall-clock time instead, like a link into a
  * NIC: packets that arrive while the consumer is away wait in a receive ring of `ring`
@@ -287,9 +288,13 @@ static int gen_rx_burst(void *h, struct capture_pkt *pkts, unsigned max)
 		uint64_t id = pick_flow(g) + g->newflows * t_ns / WR_NS_PER_S;
 		uint32_t size = frame_size(g, g->sent);
 		uint8_t *p = g->buf + (size_t)n * GEN_SLOT;
+		uint32_t hdr = build_frame(g, p, id, size);
 
+		/* padded to the shortest Ethernet frame a capture holds (60 bytes, no FCS) */
+		if (hdr < 60)
+			memset(p + hdr, 0, 60 - hdr);
 		pkts[n].data = p;
-		pkts[n].caplen = build_frame(g, p, id, size);
+		pkts[n].caplen = hdr < 60 ? 60 : hdr;
 		pkts[n].wirelen = size;
 		pkts[n].ts_ns = (g->live ? g->t0_wall : g->start_s * WR_NS_PER_S) + t_ns;
 		pkts[n].linktype = CAPTURE_LINK_ETHERNET;
