@@ -35,3 +35,20 @@ plot dir."/rate.dat" using 3:(($1 == 1 && $2 == 100000) ? $5 : 1/0) with linespo
      ""             using 3:(($1 == 2 && $2 == 100000) ? $5 : 1/0) with linespoints title "2 workers, 100k flows", \
      ""             using 3:(($1 == 1 && $2 == 1000000) ? $5 : 1/0) with linespoints title "1 worker, 1M flows", \
      ""             using 3:(($1 == 2 && $2 == 1000000) ? $5 : 1/0) with linespoints title "2 workers, 1M flows"
+
+# weir beside the other probes: median Mpps per trace, one bar per tool (compare.dat)
+array tools[6] = ["bare libpcap loop", "weir", "softflowd", "nfpcapd", "pmacctd", "argus"]
+tool_is(i) = strcol(3) eq tools[i]
+set output dir."/compare.png"
+set title "weir beside other flow probes on the same pcap files (median Mpps; log scale)"
+unset logscale x
+set logscale y
+set yrange [0.01:*]
+set xrange [0.5:3.5]
+set xtics ("64 B, 100k flows, Zipf" 1, "IMIX, 1M flows, uniform" 2, "high churn" 3)
+set xlabel ""
+set ylabel "Mpps"
+set style fill solid 0.8 border -1
+set key top right
+plot for [i=1:6] dir."/compare.dat" using ($1 + (i - 3.5) * 0.13):(tool_is(i) ? $4 : 1/0):(0.12) \
+     with boxes title tools[i]

@@ -295,7 +295,7 @@ report=$tmp/report.md
 : >"$report"
 emit() { printf '%s\n' "$@" >>"$report"; }
 
-emit "# weir: per-packet profile of the packet path" ""
+emit "**weir: per-packet profile of the packet path**" ""
 emit "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), \"cpu MHz\" ${mhz:-unknown} in /proc/cpuinfo, kernel $(uname -r)"
 buildtype=$(meson introspect build --buildoptions 2>/dev/null | grep -o '"name": "buildtype", "value": "[a-z]*"' |
 	sed 's/.*"value": "//; s/"$//' || true)
@@ -366,7 +366,7 @@ for w in gen pcap; do
 	if [ $sw = 1 ]; then cpu_how="measured: perf stat task-clock, all weir's threads, user + kernel, $timing"
 	else cpu_how="measured: user + system time of all weir's threads (bash time, 1 ms resolution), $timing"; fi
 
-	emit "" "## Input: $w" "" "Workload: $(workload_text "$w")." ""
+	emit "" "### Input: $w" "" "Workload: $(workload_text "$w")." ""
 	emit "Packets between the two runs: $dp; flow records exported: $f1 at $p1 packets, $f2 at $p2, so the difference also creates and exports $(awk -v a="$f1" -v b="$f2" -v d="$dp" 'BEGIN { printf "%.3f", (b - a) / d }') flow records per packet." ""
 	emit "| figure | per packet | how measured |" "|---|---:|---|"
 	if [ $hw = 1 ]; then

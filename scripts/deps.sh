@@ -14,10 +14,13 @@ build_pkgs=(build-essential meson ninja-build pkg-config clang-format
 # the Redis publisher's tests start on their own loopback ports, and python3-jsonschema, which
 # checks every alert message against docs/alert.schema.json; systemd and systemd-container,
 # whose systemd-nspawn boots a throwaway machine to run the installed unit under systemd;
-# zzuf, which mutates the capture corpus for the mutation test and bench/mutate.sh, and
-# valgrind, whose memcheck runs weir on the pcap path in the optimised build)
+# zzuf, which mutates the capture corpus for the mutation test and bench/mutate.sh;
+# valgrind, whose memcheck runs weir on the pcap path in the optimised build; softflowd and
+# argus (argus-server, argus-client), peer flow probes that bench/compare.py runs beside weir
+# with nfdump's nfpcapd and pmacct's pmacctd, and GNU time, which reports their peak RSS)
 test_pkgs=(nfdump libfixbuf-tools tcpdump tcpreplay python3 iproute2 libtrace-tools
-	pmacct tshark redis-server python3-jsonschema systemd systemd-container zzuf valgrind)
+	pmacct tshark redis-server python3-jsonschema systemd systemd-container zzuf valgrind
+	softflowd argus-server argus-client time)
 
 # bench (--bench, for bench/reproduce.sh): gnuplot for the plots of docs/BENCHMARKS.md and
 # linux-perf for the per-packet profile where the machine has hardware counters

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Reproduces every table and plot of docs/BENCHMARKS.md on this machine, in one run:
+#   the machine,                          docs/bench/machine.md
+#   weir vs other flow probes (compare),  docs/bench/compare.md  + compare.png
+#   the loss matrix,                      docs/bench/loss.md     + flows.png churn.png rate.png
+#   the per-packet profile,               docs/bench/profile.md
+#   the packet path and whole program,    docs/bench/pipeline.md (bench/run.sh --skip-10m)
+#   the DPDK path against its RX loop,    docs/bench/dpdk.md     (bench/run_dpdk.sh)
+# then splices each table into docs/BENCHMARKS.md between its "generated" markers, so the
+# figures there are the ones this command measured. About 40 minutes on 2 cores.
+# Usage: bench/reproduce.sh [--quick]   (--quick: small inputs and one run each, to check the
+#        script; its figures are not for the docs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=()
+doc=docs/BENCHMARKS.md
+out=docs/bench
+if [ "${1:-}" = "--quick" ]; then
+	quick=(--quick)
+	out=$(mktemp -d /tmp/weir-reproduce.XXXXXX) # the docs keep their figures
+	cp "$doc" "$out/BENCHMARKS.md"
+	doc=$out/BENCHMARKS.md
+	echo "quick run: results in $out" >&2
+fi
+bash scripts/deps.sh --bench
+bash scripts/build.sh build
+mkdir -p "$out"
+
+{
+	echo "| | |"
+	echo "|---|---|"
+	echo "| CPU | $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores online |"
+	echo "| memory | $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) |"
+	echo "| kernel | $(uname -r) |"
+	echo "| system | $(. /etc/os-release && echo "$PRETTY_NAME") |"
+	echo "| compiler | $(cc --version | head -1) |"
+	echo "| DPDK | $(pkg-config --modversion libdpdk 2>/dev/null || echo absent) |"
+	echo "| virtualised | $(systemd-detect-virt 2>/dev/null || echo unknown) |"
+	echo "| measured | $(date -u +%Y-%m-%d), weir $(git describe --always --dirty 2>/dev/null || echo unknown) |"
+} >"$out/machine.md"
+
+step() { echo "== $*" >&2; }
+step "weir and the other probes on the same files"
+python3 bench/compare.py "${quick[@]}" --out "$out" >&2
+step "loss matrix"
+python3 bench/loss_matrix.py "${quick[@]}" --out "$out" >"$out/loss.md"
+step "per-packet profile"
+if [ ${#quick[@]} -eq 0 ]; then
+	bash bench/profile.sh --out "$out" >/dev/null
+	step "packet path and whole program"
+	bash bench/run.sh --skip-10m >"$out/pipeline.md"
+	step "DPDK path"
+	bash bench/run_dpdk.sh >"$out/dpdk.md"
+else
+	bash bench/profile.sh --packets 100000 --out "$out" >/dev/null
+fi
+step "plots"
+gnuplot -e "dir='$out'" bench/plots.gp
+python3 bench/splice.py "$doc" "$out"
+step "done: $doc and $out/*.png"
