@@ -52,7 +52,9 @@ if [ ${#quick[@]} -eq 0 ]; then
 	step "DPDK path"
 	bash bench/run_dpdk.sh >"$out/dpdk.md"
 else
-	bash bench/profile.sh --packets 100000 --out "$out" >/dev/null
+	bash bench/profile.sh --packets 100000 --runs 3 --out "$out" >/dev/null
+	bash bench/run.sh --skip-10m --packets 200000 --runs 1 >"$out/pipeline.md"
+	bash bench/run_dpdk.sh --seconds 2 --runs 1 >"$out/dpdk.md"
 fi
 step "plots"
 gnuplot -e "dir='$out'" bench/plots.gp
