@@ -458,8 +458,8 @@ class Softflowd(Tool):
     # exports every flow at the end of the file. -m is set above the trace's flows so that
     # no flow is expired early; timeouts (udp 300 s) do not matter on a 4 s trace. IPFIX
     # (-v 10) to a loopback port, decoded by nfcapd; only softflowd is timed. -c none: with
-    # its control socket, softflowd 1.1.0 reading a file at times blocks in accept() on that
-    # socket before its first packet, for good (seen under this script's environment, never
+    # its control socket, softflowd 1.1.0 reading a file can block in accept() on that socket
+    # before its first packet, for good (here every time it was started from Python, never
     # from a shell), so the socket is turned off.
     key, name = "softflowd", "softflowd"
     programs = ("softflowd", "nfcapd", "nfdump")

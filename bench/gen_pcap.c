@@ -209,6 +209,14 @@ static int generate(const char *spec, const char *path)
 		fprintf(stderr, "gen_pcap: bad SPEC '%s': %s\n", spec, err[0] ? err : strerror(-e));
 		return -1;
 	}
+	/* live=1 paces the packets by the wall clock and drops those a slow reader misses: not a
+	 * trace to write down */
+	if (drv_gen_ops.caps(src) & CAPTURE_CAP_LIVE) {
+		fprintf(stderr,
+		        "gen_pcap: a live source (live=1) is paced by the wall clock and "
+		        "drops what its reader misses: write the offline source (live=0)\n");
+		goto out;
+	}
 	e = drv_gen_ops.start(src);
 	if (e < 0) {
 		fprintf(stderr, "gen_pcap: cannot start the synthetic source: %s\n", strerror(-e));
@@ -226,7 +234,7 @@ static int generate(const char *spec, const char *path)
 	}
 	if (copy_frames(src, d, &ids, &packets, &bytes) < 0)
 		goto out;
-	if (pcap_dump_flush(d) != 0) {
+	if (pcap_dump_flush(d) != 0 || ferror(pcap_dump_file(d))) {
 		fprintf(stderr, "gen_pcap: writing %s failed: %s\n", path, strerror(errno));
 		goto out;
 	}
