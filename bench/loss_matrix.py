@@ -7,7 +7,7 @@ workers when there are 2, flow cache, expiry, IPFIX export over UDP to a collect
 that times each message's first record):
   dpdk:   the DPDK path: net_pcap with infinite_rx=1 replays, from memory and as fast as
           weir reads, a file of the synthetic source's frames (10k, 100k, 1M flows, 64 B and
-          IMIX). 10M flows would need 20M mbufs (about 45 GB): not on this path here.
+          IMIX). 10M flows would need 10M mbufs (about 40 GB): not on this path here.
   flows:  concurrent flows 10k, 100k, 1M, 10M x size 64 and IMIX, offered as fast as the
           source can be read (delivered = the rate weir sustains);
   churn:  new flows per second 1k .. 1M with 100k concurrent flows, 64-byte frames, as fast
@@ -92,13 +92,14 @@ def run_cell(tmp, seconds, workers, flows, size, newflows, rate):
 
 def run_dpdk_cell(tmp, seconds, workers, flows, size):
     """Runs weir on DPDK's net_pcap device replaying, for ever from memory, a file of the
-    synthetic source's frames (two packets per flow on average, uniform)."""
-    packets = max(200000, 2 * flows)
+    synthetic source's frames (as many packets as flows, uniform: about 63 % of the flows
+    appear; every packet is held in an mbuf, about 4 KiB of memory each here)."""
+    packets = max(200000, flows)
     pcap = os.path.join(tmp, "replay.pcap")
     subprocess.run([GEN_PCAP, "flows=%d,packets=%d,size=%s,popularity=uniform" %
                     (flows, packets, size), pcap], check=True, stdout=subprocess.DEVNULL)
     mbufs = packets + 50000
-    mem = max(2048, mbufs * 2304 // 1048576 + 1024)  # MiB: the mbufs (2 KiB + headroom) and more
+    mem = max(2048, mbufs * 6144 // 1048576 + 1024)  # MiB: 2 KiB mbufs need about 4 KiB here
     r = run_weir(tmp, seconds, workers, cache_slots(flows, 0),
                  ["dpdk:net_pcap0,rx_pcap=%s,infinite_rx=1" % pcap, "--mbufs", str(mbufs),
                   "--", "--no-huge", "--no-shconf", "--no-pci", "-l", "0", "-m", str(mem),

@@ -8,15 +8,35 @@
 #   the DPDK path against its RX loop,    docs/bench/dpdk.md     (bench/run_dpdk.sh)
 # then splices each table into docs/BENCHMARKS.md between its "generated" markers, so the
 # figures there are the ones this command measured. About 40 minutes on 2 cores.
-# Usage: bench/reproduce.sh [--quick]   (--quick: small inputs and one run each, to check the
-#        script; its figures are not for the docs)
+# Usage: bench/reproduce.sh [--quick] [--from STEP]
+#   --quick: small inputs and one run each, into a temporary copy of the page, to check the
+#            script (its figures are not for the docs)
+#   --from STEP: start at compare, loss, profile, pipeline, dpdk or plots, keeping the tables
+#            the earlier steps wrote in docs/bench (to resume a run that stopped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=()
 doc=docs/BENCHMARKS.md
 out=docs/bench
-if [ "${1:-}" = "--quick" ]; then
-	quick=(--quick)
+from=compare
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) quick=(--quick); shift ;;
+	--from) from=$2; shift 2 ;;
+	*) echo "usage: bench/reproduce.sh [--quick] [--from STEP]" >&2; exit 2 ;;
+	esac
+done
+steps=(compare loss profile pipeline dpdk plots)
+case " ${steps[*]} " in *" $from "*) ;; *) echo "--from: one of ${steps[*]}" >&2; exit 2 ;; esac
+# true when step $1 is at or after --from
+due() {
+	local s
+	for s in "${steps[@]}"; do
+		[ "$s" = "$from" ] && return 0
+		[ "$s" = "$1" ] && return 1
+	done
+}
+if [ ${#quick[@]} -gt 0 ]; then
 	out=$(mktemp -d /tmp/weir-reproduce.XXXXXX) # the docs keep their figures
 	cp "$doc" "$out/BENCHMARKS.md"
 	doc=$out/BENCHMARKS.md
@@ -40,21 +60,38 @@ mkdir -p "$out"
 } >"$out/machine.md"
 
 step() { echo "== $*" >&2; }
-step "weir and the other probes on the same files"
-python3 bench/compare.py "${quick[@]}" --out "$out" >&2
-step "loss matrix"
-python3 bench/loss_matrix.py "${quick[@]}" --out "$out" >"$out/loss.md"
-step "per-packet profile"
-if [ ${#quick[@]} -eq 0 ]; then
-	bash bench/profile.sh --out "$out" >/dev/null
+small() { [ ${#quick[@]} -gt 0 ]; }
+if due compare; then
+	step "weir and the other probes on the same files"
+	python3 bench/compare.py "${quick[@]}" --out "$out" >&2
+fi
+if due loss; then
+	step "loss matrix"
+	python3 bench/loss_matrix.py "${quick[@]}" --out "$out" >"$out/loss.md"
+fi
+if due profile; then
+	step "per-packet profile"
+	if small; then
+		bash bench/profile.sh --packets 100000 --runs 3 --out "$out" >/dev/null
+	else
+		bash bench/profile.sh --out "$out" >/dev/null
+	fi
+fi
+if due pipeline; then
 	step "packet path and whole program"
-	bash bench/run.sh --skip-10m >"$out/pipeline.md"
+	if small; then
+		bash bench/run.sh --skip-10m --packets 200000 --runs 1 >"$out/pipeline.md"
+	else
+		bash bench/run.sh --skip-10m >"$out/pipeline.md"
+	fi
+fi
+if due dpdk; then
 	step "DPDK path"
-	bash bench/run_dpdk.sh >"$out/dpdk.md"
-else
-	bash bench/profile.sh --packets 100000 --runs 3 --out "$out" >/dev/null
-	bash bench/run.sh --skip-10m --packets 200000 --runs 1 >"$out/pipeline.md"
-	bash bench/run_dpdk.sh --seconds 2 --runs 1 >"$out/dpdk.md"
+	if small; then
+		bash bench/run_dpdk.sh --seconds 2 --runs 1 >"$out/dpdk.md"
+	else
+		bash bench/run_dpdk.sh >"$out/dpdk.md"
+	fi
 fi
 step "plots"
 gnuplot -e "dir='$out'" bench/plots.gp
