@@ -14,6 +14,8 @@ import struct
 import sys
 import time
 
+IDLE, ACTIVE = 1, 2  # flowEndReason values
+
 
 def collect(port, out, first_only=False):
     """Receives IPFIX over UDP until SIGTERM; writes one line per flow record: arrival minus
@@ -88,7 +90,10 @@ def lateness(path, idle_s, active_s):
     return late, other
 
 
-IDLE, ACTIVE = 1, 2  # flowEndReason values
+def percentile(xs, q):
+    """The q-quantile (0..1) of a sorted list, by rank; NaN for an empty list."""
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
+
 
 if __name__ == "__main__":
     collect(int(sys.argv[1]), sys.argv[2], "--first-only" in sys.argv[3:])

@@ -32,6 +32,7 @@ Usage: bench/loss_matrix.py [--seconds 6] [--quick] [--out DIR]
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -140,13 +141,14 @@ def run_weir(tmp, seconds, workers, slots, inp):
     with open(js) as fh:
         s = json.load(fh)
     late, _ = ipfixlate.lateness(lat, IDLE_S, ACTIVE_S)
-    pct = lambda q: late[min(len(late) - 1, int(q * len(late)))] if late else float("nan")  # noqa: E731
     d = {k: m2.get(k, 0) - m1.get(k, 0) for k in m2}
     read = d["weir_packets_read_total"]
+    source = d["weir_drops_total:nic_missed"] + d["weir_drops_total:no_mbufs"]
+    lost = source + d["weir_drops_total:ring_full"] + d["weir_drops_total:no_slot"]
     return {
         "workers": workers, "slots": slots, "mpps": read / d["t"] / 1e6,
-        "offered": read + d["weir_drops_total:nic_missed"],
-        "drop_source": d["weir_drops_total:nic_missed"] + d["weir_drops_total:no_mbufs"],
+        "lost_pct": 100.0 * lost / max(1, read + source),
+        "drop_source": source,
         "drop_steer": d["weir_drops_total:ring_full"],
         "drop_cache": d["weir_drops_total:no_slot"],
         "evicted": s["records"]["lack_of_resources"],
@@ -155,8 +157,9 @@ def run_weir(tmp, seconds, workers, slots, inp):
         "startup_lost": s["dropped"] + s["no_buffers"] - d["weir_drops_total:nic_missed"] -
         d["weir_drops_total:no_mbufs"],
         "flows_created": s["flows_created"], "cpu": d["cpu_s"] / d["t"],
-        "rss_mib": ru.ru_maxrss / 1024.0, "late": (pct(0.5), pct(0.99), late[-1] if late else
-                                                    float("nan"), len(late)),
+        "rss_mib": ru.ru_maxrss / 1024.0,
+        "late": (ipfixlate.percentile(late, 0.5), ipfixlate.percentile(late, 0.99),
+                 ipfixlate.percentile(late, 1.0), len(late)),
     }
 
 
@@ -194,61 +197,62 @@ def late_cell(r):
     return "%.0f / %.0f / %.0f ms (%d)" % (p50, p99, worst, n) if n else "n/a"
 
 
-def table_flows(rows, out):
-    print("\n### Throughput vs concurrent flows (offered as fast as possible, 1k new flows/s)\n")
-    print("| workers | size | flows | delivered Mpps | CPU (cores) | peak RSS MiB | cache slots "
-          "| RSS per slot B | flows seen | lateness p50 / p99 / max (records) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+def table(title, columns, rows, cells):
+    """Prints one Markdown table: a heading, the columns, and cells(r) for each row."""
+    print("\n### %s\n" % title)
+    print("| %s |" % " | ".join(columns))
+    print("|" + "---|" * len(columns))
     for r in rows:
-        print("| %d | %s | %s | %.2f | %.2f | %.0f | %s | %.0f | %d | %s |" % (
-            r["workers"], r["size"], human(r["flows"]), r["mpps"], r["cpu"], r["rss_mib"],
-            human(r["slots"]), r["rss_mib"] * 1048576 / r["slots"], r["flows_created"],
-            late_cell(r)))
+        print("| %s |" % " | ".join(cells(r)))
+
+
+LATE = "lateness p50 / p99 / max (records)"
+
+
+def table_flows(rows, out):
+    table("Throughput vs concurrent flows (offered as fast as possible, 1k new flows/s)",
+          ["workers", "size", "flows", "delivered Mpps", "CPU (cores)", "peak RSS MiB",
+           "cache slots", "RSS per slot B", "flows seen", LATE], rows,
+          lambda r: ["%d" % r["workers"], r["size"], human(r["flows"]), "%.2f" % r["mpps"],
+                     "%.2f" % r["cpu"], "%.0f" % r["rss_mib"], human(r["slots"]),
+                     "%.0f" % (r["rss_mib"] * 1048576 / r["slots"]),
+                     "%d" % r["flows_created"], late_cell(r)])
     write_dat(out, "flows.dat", rows, lambda r: "%d %s %d %.4f" % (
         r["workers"], r["size"], r["flows"], r["mpps"]))
 
 
 def table_dpdk(rows, out):
-    print("\n### The DPDK path: net_pcap replaying from memory as fast as weir reads "
-          "(`infinite_rx=1`)\n")
-    print("| workers | size | flows | delivered Mpps | lost where | CPU (cores) | peak RSS MiB "
-          "(the mbufs hold the file) | flows seen |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print("| %d | %s | %s | %.2f | %s | %.2f | %.0f | %d |" % (
-            r["workers"], r["size"], human(r["flows"]), r["mpps"], drops(r), r["cpu"],
-            r["rss_mib"], r["flows_created"]))
+    table("The DPDK path: net_pcap replaying from memory as fast as weir reads "
+          "(`infinite_rx=1`)",
+          ["workers", "size", "flows", "delivered Mpps", "lost where", "CPU (cores)",
+           "peak RSS MiB (the mbufs hold the file)", "flows seen"], rows,
+          lambda r: ["%d" % r["workers"], r["size"], human(r["flows"]), "%.2f" % r["mpps"],
+                     drops(r), "%.2f" % r["cpu"], "%.0f" % r["rss_mib"],
+                     "%d" % r["flows_created"]])
     write_dat(out, "dpdk.dat", rows, lambda r: "%d %s %d %.4f" % (
         r["workers"], r["size"], r["flows"], r["mpps"]))
 
 
 def table_churn(rows, out):
-    print("\n### Throughput vs churn (100k concurrent flows, 64 B, offered as fast as possible)\n")
-    print("| workers | new flows/s | delivered Mpps | CPU (cores) | flows seen | evicted | "
-          "lateness p50 / p99 / max (records) |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        print("| %d | %s | %.2f | %.2f | %d | %d | %s |" % (
-            r["workers"], human(r["newflows"]), r["mpps"], r["cpu"], r["flows_created"],
-            r["evicted"], late_cell(r)))
+    table("Throughput vs churn (100k concurrent flows, 64 B, offered as fast as possible)",
+          ["workers", "new flows/s", "delivered Mpps", "CPU (cores)", "flows seen", "evicted",
+           LATE], rows,
+          lambda r: ["%d" % r["workers"], human(r["newflows"]), "%.2f" % r["mpps"],
+                     "%.2f" % r["cpu"], "%d" % r["flows_created"], "%d" % r["evicted"],
+                     late_cell(r)])
     write_dat(out, "churn.dat", rows, lambda r: "%d %d %.4f" % (
         r["workers"], r["newflows"], r["mpps"]))
 
 
 def table_rate(rows, out):
-    print("\n### Loss vs offered rate (64 B, 10k new flows/s; receive ring 4096 packets)\n")
-    print("| workers | flows | offered Mpps | delivered Mpps | lost | lost where | CPU (cores) "
-          "| lost in the first 1.5 s | lateness p50 / p99 / max (records) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        lost = r["drop_source"] + r["drop_steer"] + r["drop_cache"]
-        print("| %d | %s | %.1f | %.2f | %.2f%% | %s | %.2f | %d | %s |" % (
-            r["workers"], human(r["flows"]), r["rate"] / 1e6, r["mpps"],
-            100.0 * lost / max(1, r["offered"]), drops(r), r["cpu"], r["startup_lost"],
-            late_cell(r)))
+    table("Loss vs offered rate (64 B, 10k new flows/s; receive ring 4096 packets)",
+          ["workers", "flows", "offered Mpps", "delivered Mpps", "lost", "lost where",
+           "CPU (cores)", "lost in the first 1.5 s", LATE], rows,
+          lambda r: ["%d" % r["workers"], human(r["flows"]), "%.1f" % (r["rate"] / 1e6),
+                     "%.2f" % r["mpps"], "%.2f%%" % r["lost_pct"], drops(r), "%.2f" % r["cpu"],
+                     "%d" % r["startup_lost"], late_cell(r)])
     write_dat(out, "rate.dat", rows, lambda r: "%d %d %.3f %.4f %.4f" % (
-        r["workers"], r["flows"], r["rate"] / 1e6, r["mpps"],
-        100.0 * (r["drop_source"] + r["drop_steer"] + r["drop_cache"]) / max(1, r["offered"])))
+        r["workers"], r["flows"], r["rate"] / 1e6, r["mpps"], r["lost_pct"]))
 
 
 def write_dat(out, name, rows, fmt):
@@ -260,8 +264,8 @@ def write_dat(out, name, rows, fmt):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=int, default=6)
-    ap.add_argument("--quick", action="store_true", help="a small grid of 1-s runs")
-    ap.add_argument("--out", help="also write flows.dat, churn.dat and rate.dat here")
+    ap.add_argument("--quick", action="store_true", help="a small grid of 3-s runs")
+    ap.add_argument("--out", help="also write dpdk.dat, flows.dat, churn.dat and rate.dat here")
     a = ap.parse_args()
     if a.quick:
         a.seconds = 3
@@ -288,9 +292,7 @@ def main():
                 for r in grid_rate]
         table_rate(rate, a.out)
     finally:
-        for f in os.listdir(tmp):
-            os.unlink(os.path.join(tmp, f))
-        os.rmdir(tmp)
+        shutil.rmtree(tmp)
     return 0
 
 

@@ -154,7 +154,7 @@ def verdict(a, samples, lat):
     late, other = ipfixlate.lateness(lat, a.idle, a.active)
     print("%d records ended otherwise (end of flow, evicted, at the stop): not timed" % other)
     if late:
-        p = lambda q: late[min(len(late) - 1, int(q * len(late)))]  # noqa: E731
+        p = lambda q: ipfixlate.percentile(late, q)  # noqa: E731
         worst = late[-1]
         print("export lateness over %d records: median %.0f ms, p99 %.0f ms, max %.0f ms "
               "(bar: 1000 ms): %s" % (len(late), p(0.5), p(0.99), worst,

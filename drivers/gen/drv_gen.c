@@ -290,8 +290,10 @@ static int gen_rx_burst(void *h, struct capture_pkt *pkts, unsigned max)
 		uint8_t *p = g->buf + (size_t)n * GEN_SLOT;
 		uint32_t hdr = build_frame(g, p, id, size);
 
-		/* padded to the shortest Ethernet frame a capture holds (60 bytes, no FCS) */
-		if (hdr < 60)
+		/* padded to the shortest Ethernet frame a capture holds (60 bytes, no FCS). The
+		 * buffer starts zeroed and an IPv4 frame writes only its 42 bytes of headers, so
+		 * the padding needs clearing only where an IPv6 frame (62 bytes) may have been. */
+		if (hdr < 60 && g->v6 > 0)
 			memset(p + hdr, 0, 60 - hdr);
 		pkts[n].data = p;
 		pkts[n].caplen = hdr < 60 ? 60 : hdr;
