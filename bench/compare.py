@@ -30,7 +30,6 @@ Usage: bench/compare.py [--packets N] [--runs R] [--quick] [--out DIR] [--only T
 import argparse
 import csv
 import ctypes
-import json
 import os
 import re
 import shutil
@@ -50,6 +49,8 @@ RUN_TIMEOUT_S = 900  # one run of one tool; past it the run is killed and fails
 PR_SET_CHILD_SUBREAPER = 36
 SO_RCVBUFFORCE = 33  # Linux: a receive buffer above rmem_max (needs CAP_NET_ADMIN)
 TIME = "/usr/bin/time"  # GNU time (Debian package time)
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from weirtest import free_udp_port, load_summary, nfdump_totals, start_nfcapd  # noqa: E402,E501
 
 
 @dataclass
@@ -251,6 +252,12 @@ def tool_maxrss(rss_file):
         return 0
 
 
+def exited(proc):
+    """True once proc has exited, without reaping it: timed() waits for it and reads its usage
+    (Popen.poll() would reap it, and timed()'s wait4 would then fail)."""
+    return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
 def kill_group(pgid):
     """Kills the process group of a tool this script started (it leads its own)."""
     try:
@@ -278,16 +285,6 @@ def check_exit(usage, name, log_path):
 # Collectors: nfdump for NetFlow/IPFIX
 
 
-def nfdump_counts(flowdir):
-    """(flows, packets) in the nfcapd files under flowdir, one record per line from nfdump."""
-    p = subprocess.run(["nfdump", "-R", str(flowdir), "-q", "-N", "-o", "fmt:%pkt"],
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        raise RunError("nfdump -R %s: %s" % (flowdir, p.stderr.strip()))
-    counts = [int(x) for x in p.stdout.split()]
-    return len(counts), sum(counts)
-
-
 def udp_socket_state(port):
     """(bytes queued, datagrams dropped) of the IPv4 UDP socket bound to port, or None."""
     with open("/proc/net/udp") as fh:
@@ -296,12 +293,6 @@ def udp_socket_state(port):
             if int(f[1].split(":")[1], 16) == port:
                 return int(f[4].split(":")[1], 16), int(f[-1])
     return None
-
-
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class UdpSink(threading.Thread):
@@ -357,12 +348,8 @@ def forward_to_nfcapd(datagrams, flowdir):
     """Starts nfcapd on a free loopback port, sends it the datagrams without overrunning its
     socket (it waits while more than 64 KiB are queued), stops it and returns its drops."""
     port = free_udp_port()
-    flowdir.mkdir()
-    nfcapd = subprocess.Popen(["nfcapd", "-b", "127.0.0.1", "-p", str(port), "-w",
-                               str(flowdir), "-t", "3600"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    nfcapd = start_nfcapd(port, str(flowdir))
     try:
-        wait_bound(port, nfcapd)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             for i, d in enumerate(datagrams):
                 s.sendto(d, ("127.0.0.1", port))
@@ -372,16 +359,8 @@ def forward_to_nfcapd(datagrams, flowdir):
         drops = udp_socket_state(port)[1]
     finally:
         nfcapd.terminate()
-        nfcapd.wait(timeout=60)
+        nfcapd.communicate(timeout=60)
     return drops
-
-
-def wait_bound(port, proc):
-    deadline = time.monotonic() + 10
-    while udp_socket_state(port) is None:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RunError("nfcapd did not start listening on 127.0.0.1:%d" % port)
-        time.sleep(0.02)
 
 
 def wait_queue_below(port, limit):
@@ -410,6 +389,14 @@ class Tool:
         """Lines to print under the table about this tool's figures."""
         return []
 
+    def timed(self, work, argv, until=None):
+        """Runs argv timed (see timed()) with its output in work/KEY.log; a non-zero exit is
+        an error. Returns the usage and the log's path."""
+        log = work / ("%s.log" % self.key)
+        usage = timed(argv, log, until)
+        check_exit(usage, self.name, log)
+        return usage, log
+
 
 class Bare(Tool):
     # No flows: pcap_next_ex over the file and a counter, the cost of reading alone.
@@ -421,9 +408,8 @@ class Bare(Tool):
         return [] if exe.exists() else [str(exe)]
 
     def run(self, build, pcap, work, truth):
-        log = work / "bare.log"
-        usage = timed([str(build / "bench" / "bench_pipeline"), "--count-pcap", str(pcap)], log)
-        check_exit(usage, self.name, log)
+        usage, log = self.timed(work, [str(build / "bench" / "bench_pipeline"), "--count-pcap",
+                                       str(pcap)])
         return Result(usage, int(log.read_text().split()[-1]), None)
 
 
@@ -439,12 +425,12 @@ class Weir(Tool):
         return [] if exe.exists() else [str(exe)]
 
     def run(self, build, pcap, work, truth):
-        log, summary = work / "weir.log", work / "weir.json"
-        usage = timed([str(build / "probe" / "weir"), "--allow-root", "-q", "-i",
-                       "pcap:%s" % pcap, "-o", "ipfix:file:%s" % (work / "weir.ipfix"),
-                       "--summary-json", str(summary)], log)
-        check_exit(usage, self.name, log)
-        s = json.loads(summary.read_text())
+        summary = work / "weir.json"
+        usage, _ = self.timed(work, [str(build / "probe" / "weir"), "--allow-root", "-q", "-i",
+                                     "pcap:%s" % pcap, "-o",
+                                     "ipfix:file:%s" % (work / "weir.ipfix"),
+                                     "--summary-json", str(summary)])
+        s = load_summary(str(summary), "weir on %s" % pcap.name)
         notes = []
         if s["records_exported"] != s["flows_created"]:
             notes.append("weir exported %d records for %d flows it created"
@@ -466,12 +452,12 @@ class Softflowd(Tool):
     semantics = "unidirectional 5-tuple flows, exported as IPFIX at the end of the file"
 
     def run(self, build, pcap, work, truth):
-        log, sink = work / "softflowd.log", UdpSink()
+        sink = UdpSink()
         try:
-            usage = timed(["softflowd", "-r", str(pcap), "-n", "127.0.0.1:%d" % sink.port,
-                           "-v", "10", "-m", str(max(2000000, 2 * truth["flows"])), "-d",
-                           "-p", str(work / "softflowd.pid"), "-c", "none"], log)
-            check_exit(usage, self.name, log)
+            usage, log = self.timed(work, [
+                "softflowd", "-r", str(pcap), "-n", "127.0.0.1:%d" % sink.port, "-v", "10",
+                "-m", str(max(2000000, 2 * truth["flows"])), "-d", "-p",
+                str(work / "softflowd.pid"), "-c", "none"])
             m = re.search(r"Flows exported: (\d+) \(\d+ records\) in (\d+) packets",
                           log.read_text())
             if not m:
@@ -484,7 +470,7 @@ class Softflowd(Tool):
         drops = forward_to_nfcapd(datagrams, work / "softflowd.flows")
         if drops:
             notes.append("nfcapd's socket dropped %d datagrams" % drops)
-        flows, packets = nfdump_counts(work / "softflowd.flows")
+        flows, packets, _ = nfdump_totals(str(work / "softflowd.flows"))
         if flows != exported:
             notes.append("softflowd says it exported %d flows, nfcapd stored %d"
                          % (exported, flows))
@@ -509,11 +495,10 @@ class Nfpcapd(Tool):
     semantics = "unidirectional 5-tuple flows, written to nfcapd files"
 
     def run(self, build, pcap, work, truth):
-        log, flowdir = work / "nfpcapd.log", work / "nfpcapd.flows"
+        flowdir = work / "nfpcapd.flows"
         flowdir.mkdir()
-        usage = timed(["nfpcapd", "-r", str(pcap), "-w", str(flowdir)], log)
-        check_exit(usage, self.name, log)
-        flows, packets = nfdump_counts(flowdir)
+        usage, _ = self.timed(work, ["nfpcapd", "-r", str(pcap), "-w", str(flowdir)])
+        flows, packets, _ = nfdump_totals(str(flowdir))
         return Result(usage, packets, flows)
 
 
@@ -563,13 +548,13 @@ plugin_pipe_size: {pipe}
 """
 
     def run(self, build, pcap, work, truth):
-        log, out, conf = work / "pmacctd.log", work / "pmacctd.csv", work / "pmacctd.conf"
+        out, conf = work / "pmacctd.csv", work / "pmacctd.conf"
         conf.write_text(self.conf.format(pcap=pcap, csv=out, buf=self.buffer_size,
                                          pipe=self.pipe_size(truth),
                                          entries=next_prime(max(16411, truth["flows"] * 10
                                                                 // 77))))
-        usage = timed(["pmacctd", "-f", str(conf)], log, until=self.stop_when_drained(log))
-        check_exit(usage, self.name, log)
+        usage, log = self.timed(work, ["pmacctd", "-f", str(conf)],
+                                until=self.stop_when_drained(work / "pmacctd.log"))
         notes = []
         if "Missing data detected" in log.read_text():
             notes.append("pmacctd's plugin queue overflowed (Missing data detected)")
@@ -594,7 +579,7 @@ plugin_pipe_size: {pipe}
         """Waits for the end of the file and an idle plugin, then stops the plugin."""
         def until(proc, watch, deadline):
             while "finished reading PCAP capture file" not in log.read_text(errors="replace"):
-                if proc.poll() is not None or time.monotonic() > deadline:
+                if exited(proc) or time.monotonic() > deadline:
                     return
                 time.sleep(0.05)
             idle_since, ticks = time.monotonic(), watch.cpu_ticks()
@@ -645,9 +630,8 @@ class Argus(Tool):
     semantics = "bidirectional 5-tuple flows (one per flow here: the traffic is one-way)"
 
     def run(self, build, pcap, work, truth):
-        log, out = work / "argus.log", work / "out.argus"
-        usage = timed(["argus", "-X", "-r", str(pcap), "-w", str(out), "-S", "60"], log)
-        check_exit(usage, self.name, log)
+        out = work / "out.argus"
+        usage, _ = self.timed(work, ["argus", "-X", "-r", str(pcap), "-w", str(out), "-S", "60"])
         p = subprocess.run(["ra", "-X", "-r", str(out), "-n", "-L", "-1", "-s", "pkts",
                             "-", "ip"], capture_output=True, text=True)
         if p.returncode != 0:
@@ -702,7 +686,7 @@ def run_trace(build, tools, trace, packets, runs, tmp):
             work = Path(tempfile.mkdtemp(prefix=tool.key + ".", dir=tmp))
             try:
                 results[tool.key].append(tool.run(build, pcap, work, truth))
-            except (RunError, OSError, ValueError, KeyError) as e:
+            except (RunError, OSError, ValueError, KeyError, AssertionError) as e:
                 errors[tool.key] = str(e)
             finally:
                 shutil.rmtree(work, ignore_errors=True)

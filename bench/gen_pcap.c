@@ -26,6 +26,7 @@
 
 #include "capture.h"
 #include "drv_gen.h"
+#include "wr.h"
 
 #define SNAP     128 /* bytes kept per record */
 #define BURST    256
@@ -39,16 +40,6 @@ struct idset {
 	size_t nwords;
 	uint64_t distinct;
 };
-
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static int idset_add(struct idset *s, uint64_t id)
 {
@@ -107,7 +98,7 @@ static int64_t frame_flow_id(const struct capture_pkt *pkt, uint64_t n)
 	uint32_t src;
 	uint64_t id;
 
-	if (pkt->caplen < ETH_HDR + 20 + 8 || get_be16(pkt->data + 12) != ETH_IPV4 ||
+	if (pkt->caplen < ETH_HDR + 20 + 8 || wr_be16(pkt->data + 12) != ETH_IPV4 ||
 	    ip[0] != 0x45 || ip[9] != 17) {
 		fprintf(stderr,
 		        "gen_pcap: packet %" PRIu64 " is not an Ethernet/IPv4/UDP frame with a "
@@ -115,7 +106,7 @@ static int64_t frame_flow_id(const struct capture_pkt *pkt, uint64_t n)
 		        n, pkt->caplen);
 		return -1;
 	}
-	src = get_be32(ip + 12);
+	src = wr_be32(ip + 12);
 	if (src < ID_BASE) {
 		fprintf(stderr,
 		        "gen_pcap: packet %" PRIu64 " has source address %u.%u.%u.%u, "
@@ -126,14 +117,13 @@ static int64_t frame_flow_id(const struct capture_pkt *pkt, uint64_t n)
 	id = src - ID_BASE;
 	/* the ports are derived from the id too: a frame whose id wrapped past the end of the
 	 * address space, or a changed layout, shows up here */
-	if (get_be16(ip + 20) != (uint16_t)(1024 + id % 60000) ||
-	    get_be16(ip + 22) != (uint16_t)(443 + id / 60000)) {
+	if (wr_be16(ip + 20) != (uint16_t)(1024 + id % 60000) ||
+	    wr_be16(ip + 22) != (uint16_t)(443 + id / 60000)) {
 		fprintf(stderr,
 		        "gen_pcap: packet %" PRIu64 ": ports %u -> %u do not match flow id %" PRIu64
 		        " of source address %u.%u.%u.%u (the driver's layout changed, or the id "
 		        "went past the IPv4 address space)\n",
-		        n, get_be16(ip + 20), get_be16(ip + 22), id, ip[12], ip[13], ip[14],
-		        ip[15]);
+		        n, wr_be16(ip + 20), wr_be16(ip + 22), id, ip[12], ip[13], ip[14], ip[15]);
 		return -1;
 	}
 	return (int64_t)id;
@@ -145,14 +135,13 @@ static void dump_frame(pcap_dumper_t *d, const struct capture_pkt *pkt)
 {
 	uint8_t rec[SNAP];
 	struct pcap_pkthdr h;
-	uint32_t keep = pkt->caplen < SNAP ? pkt->caplen : SNAP;
+	uint32_t keep;
 
 	h.len = pkt->wirelen;
 	h.caplen = pkt->wirelen < SNAP ? pkt->wirelen : SNAP;
+	keep = pkt->caplen < h.caplen ? pkt->caplen : h.caplen;
 	h.ts.tv_sec = (time_t)(pkt->ts_ns / 1000000000ULL);
 	h.ts.tv_usec = (suseconds_t)(pkt->ts_ns % 1000000000ULL / 1000);
-	if (keep > h.caplen)
-		keep = h.caplen;
 	memcpy(rec, pkt->data, keep);
 	memset(rec + keep, 0, h.caplen - keep);
 	pcap_dump((u_char *)d, &h, rec);
