@@ -21,6 +21,7 @@
  *
  * Usage: bench_detect [--packets N] [--rounds R] [--bin-ms MS] [--series N] [--seconds S]
  *                     [--engine-ids N] [--tmp DIR] [--only 1|2|3]
+ *        bench_detect --write-trace DIR [--packets N]   part 1's packets and prefixes as files
  */
 #include <errno.h>
 #include <malloc.h>
@@ -100,6 +101,15 @@ static void build_frames(void)
 	}
 }
 
+/* Writes the destinations' prefixes, one "PREFIX/LEN" a line. */
+static void write_prefixes(const char *path, FILE *f)
+{
+	for (unsigned p = 0; p < N_PREFIXES; p++)
+		fprintf(f, "10.%u.%u.0/24\n", p >> 8, p & 0xff);
+	if (fclose(f) != 0)
+		die(path);
+}
+
 /* Writes the destinations' prefixes to a temporary file and adds "prefixes:FILE" to w. */
 static void watch_prefixes(struct detect_watch *w)
 {
@@ -111,16 +121,33 @@ static void watch_prefixes(struct detect_watch *w)
 	fd = mkstemp(path);
 	if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
 		die(path);
-	for (unsigned p = 0; p < N_PREFIXES; p++)
-		fprintf(f, "10.%u.%u.0/24\n", p >> 8, p & 0xff);
-	if (fclose(f) != 0)
-		die(path);
+	write_prefixes(path, f);
 	snprintf(spec, sizeof(spec), "prefixes:%s", path);
 	if (detect_watch_add(w, spec, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench_detect: %s\n", err);
 		exit(1);
 	}
 	unlink(path);
+}
+
+/* --write-trace DIR: part 1's packets as DIR/trace.pcap (packet time as in part 1) and its
+ * prefixes as DIR/prefixes.txt, for the whole program (bench/count_cost.sh). */
+static void write_trace(const char *dir)
+{
+	char path[512];
+	FILE *f;
+
+	frames = malloc((size_t)n_packets * FRAME);
+	if (frames == NULL)
+		die("frames");
+	build_frames();
+	snprintf(path, sizeof(path), "%s/trace.pcap", dir);
+	bench_write_pcap(path, frames, n_packets, FRAME, T0_S, NS_PER_PKT);
+	free(frames);
+	snprintf(path, sizeof(path), "%s/prefixes.txt", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		die(path);
+	write_prefixes(path, f);
 }
 
 struct emitted {
@@ -553,6 +580,8 @@ static void bench_engine(void)
 
 int main(int argc, char **argv)
 {
+	const char *trace_dir = NULL;
+
 	for (int i = 1; i < argc; i += 2) {
 		if (i + 1 == argc) {
 			fprintf(stderr, "bench_detect: '%s' needs a value\n", argv[i]);
@@ -573,6 +602,8 @@ int main(int argc, char **argv)
 			tmp_dir = argv[i + 1];
 		else if (strcmp(argv[i], "--only") == 0)
 			only = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--write-trace") == 0)
+			trace_dir = argv[i + 1];
 		else {
 			fprintf(stderr, "bench_detect: unknown option '%s'\n", argv[i]);
 			return 2;
@@ -588,6 +619,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	n_packets -= n_packets % BURST;
+	if (trace_dir != NULL) {
+		write_trace(trace_dir);
+		return 0;
+	}
 	if (only == 0 || only == 1)
 		bench_counting();
 	if (only == 0 || only == 2)

@@ -358,26 +358,6 @@ static double run_libpcap_reader(void *arg)
 	return 0;
 }
 
-static void write_pcap(const char *path)
-{
-	FILE *f = fopen(path, "wb");
-	uint32_t hdr[6] = {0xA1B2C3D4, 0x00040002, 0, 0, 65535, 1}, rec[4], i;
-
-	if (f == NULL) {
-		perror(path);
-		exit(1);
-	}
-	fwrite(hdr, 4, 6, f);
-	for (i = 0; i < n_packets; i++) {
-		rec[0] = 1700000000 + i / 1000000;
-		rec[1] = i % 1000000;
-		rec[2] = rec[3] = FRAME;
-		fwrite(rec, 4, 4, f);
-		fwrite(frames + (size_t)i * FRAME, 1, FRAME, f);
-	}
-	fclose(f);
-}
-
 static void row(const char *what, double ns, double ref_ns, const char *ref)
 {
 	printf("| %-40s | %8.1f | %6.2f | %s %.2fx |\n", what, ns, 1000.0 / ns, ref, ref_ns / ns);
@@ -424,7 +404,7 @@ int main(int argc, char **argv)
 		return 1;
 	if (write_only) {
 		build_frames(gen_flows, 1);
-		write_pcap(write_only);
+		bench_write_pcap(write_only, frames, n_packets, FRAME, 1700000000, 1000);
 		free(frames);
 		return 0;
 	}
@@ -542,7 +522,7 @@ table_only:
 
 	build_frames(100000, 1);
 	snprintf(path, sizeof(path), "%s/weir-bench-%d.pcap", tmp, (int)getpid());
-	write_pcap(path);
+	bench_write_pcap(path, frames, n_packets, FRAME, 1700000000, 1000);
 	pcap_path = path;
 	run_weir_reader(NULL); /* warm the page cache */
 	lib_ns = median_ns(run_libpcap_reader, NULL);

@@ -303,6 +303,8 @@ static void lpm_fini(struct lpm *t)
 
 struct detect_watch {
 	unsigned families; /* bit per enum detect_family */
+	unsigned added;    /* families named by detect_watch_add(), "none" included */
+	int none;          /* "none": nothing is counted, not even the link */
 	struct lpm prefixes;
 	uint32_t n_prefixes;
 	struct lpm asn; /* value: index into as_nums */
@@ -412,6 +414,11 @@ void detect_watch_free(struct detect_watch *w)
 int detect_watch_has(const struct detect_watch *w, int family)
 {
 	return (w->families >> family) & 1;
+}
+
+int detect_watch_counts(const struct detect_watch *w)
+{
+	return !w->none;
 }
 
 /* "ADDR/LEN" or "ADDR LEN" (tabs or spaces) into a masked prefix. */
@@ -559,6 +566,18 @@ int detect_watch_add(struct detect_watch *w, const char *spec, char *err, size_t
 	static const char *const plain[] = {"link", "proto", "vlan", "dport"};
 	const char *colon = strchr(spec, ':');
 	size_t name_len = colon ? (size_t)(colon - spec) : strlen(spec);
+	int none = strcmp(spec, "none") == 0;
+
+	if (w->added++ > 0 && (none || w->none)) {
+		snprintf(err, errlen,
+		         "--watch %s: 'none' counts nothing and goes with no other family", spec);
+		return -EINVAL;
+	}
+	if (none) {
+		w->none = 1;
+		w->families = 0;
+		return 0;
+	}
 
 	for (unsigned i = 0; i < WR_ARRAY_SIZE(plain); i++)
 		if (strlen(plain[i]) == name_len && strncmp(spec, plain[i], name_len) == 0) {
@@ -595,8 +614,8 @@ int detect_watch_add(struct detect_watch *w, const char *spec, char *err, size_t
 		return r;
 	}
 	snprintf(err, errlen,
-	         "--watch '%s': expected link, proto, vlan, dport, dst-prefix, prefixes:FILE or "
-	         "asn:FILE",
+	         "--watch '%s': expected link, proto, vlan, dport, dst-prefix, prefixes:FILE, "
+	         "asn:FILE or none",
 	         spec);
 	return -EINVAL;
 }

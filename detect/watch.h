@@ -10,6 +10,7 @@
  * in each worker proposes candidates, the engine admits those with at least
  * DETECT_HH_ADMIT packets in a bin, and from the next bin on the workers count them exactly).
  * Metrics: packets and bits per second for every series; new flows per second for the link.
+ * "none" alone turns counting off (a probe that only exports flows).
  *
  * A worker counts into its own counter (plain increments) and closes a bin when its clock
  * (packet time, or the capture clock while the input is quiet) passes the bin's end; the
@@ -68,8 +69,12 @@ uint64_t detect_watch_hh_key(const struct detect_watch *w, uint32_t slot);
 /* Writes a dst-prefix key as "198.51.100.0/24" or "2001:db8:aa::/48"; 0, or -1 (not one). */
 int detect_hh_key_name(uint64_t key, char *buf, size_t len);
 
-/* Whether a family is watched (link always is). */
+/* Whether a family is watched (link always is, unless "none"). */
 int detect_watch_has(const struct detect_watch *w, int family);
+
+/* Whether anything is counted at all: not with "--watch none" (flows only: no counter, no
+ * series, no rate alert). */
+int detect_watch_counts(const struct detect_watch *w);
 
 /* Series ids: family << 24 | index. Names the series' key ("tcp", "443", "10.0.0.0/8",
  * "AS64500", "100") for messages; the link's key is given by the caller. */

@@ -18,6 +18,7 @@
 #include "probe.h"
 
 #define RUN_EVERY_US 50000 /* the detector looks for closed bins this often */
+#define NAP_US       2000  /* ... and whether the workers have ended, this often */
 #define EVENTS_MAX   256
 
 int probe_alerts_open(struct probe *pr, char *err, size_t errlen)
@@ -44,7 +45,7 @@ int probe_alerts_open(struct probe *pr, char *err, size_t errlen)
 	al->engine = detect_engine_create(&ep);
 	if (al->engine == NULL)
 		goto nomem;
-	for (unsigned w = 0; w < pr->n_workers; w++) {
+	for (unsigned w = 0; w < pr->n_workers && detect_watch_counts(al->watch); w++) {
 		pr->workers[w].dc = detect_counter_create(al->watch, w, ep.bin_ns);
 		if (pr->workers[w].dc == NULL)
 			goto nomem;
@@ -299,20 +300,27 @@ static unsigned run_once(struct probe *pr)
 	return total;
 }
 
+static int workers_done(struct probe *pr)
+{
+	for (unsigned w = 0; w < pr->n_workers; w++)
+		if (!atomic_load_explicit(&pr->workers[w].done, memory_order_acquire))
+			return 0;
+	return 1;
+}
+
 void *probe_alerts_main(void *arg)
 {
 	struct probe *pr = arg;
 
 	for (;;) {
-		int done = 1;
+		int done = workers_done(pr);
 
-		for (unsigned w = 0; w < pr->n_workers; w++)
-			if (!atomic_load_explicit(&pr->workers[w].done, memory_order_acquire))
-				done = 0;
 		run_once(pr);
 		if (done)
 			break;
-		usleep(RUN_EVERY_US);
+		/* RUN_EVERY_US, cut short when the workers end: a file's run does not wait */
+		for (unsigned t = 0; t < RUN_EVERY_US && !workers_done(pr); t += NAP_US)
+			usleep(NAP_US);
 	}
 	run_once(pr); /* the workers' last bins */
 	return NULL;

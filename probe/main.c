@@ -148,8 +148,8 @@ static void wait_for_pipeline(struct probe *pr, const sigset_t *sigs)
 			reload(pr);
 			continue;
 		}
-		if (sig <= 0)
-			continue;
+		if (sig <= 0 || sig == PROBE_SIG_DONE)
+			continue; /* the loop's test sees whether the pipeline is done */
 		if (shown)
 			fputs("\n", stderr);
 		shown = 0;
@@ -237,6 +237,7 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, PROBE_SIG_DONE);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	saved_argc = argc;
 	saved_argv = malloc(((size_t)argc + 1) * sizeof(*saved_argv));
@@ -279,6 +280,7 @@ int main(int argc, char **argv)
 	    drop_privileges(pr->cfg.user, pr->cfg.control_socket, err, sizeof(err)) < 0)
 		return give_up(pr, err, json);
 	pr->start_ns = wr_mono_ns();
+	pr->main_thread = pthread_self();
 	if (probe_pipeline_start(pr, err, sizeof(err)) < 0)
 		return give_up(pr, err, json);
 	if (probe_control_start(pr, err, sizeof(err)) < 0) /* the capture goes on without it */

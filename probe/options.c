@@ -462,7 +462,8 @@ static const struct opt_def opts[] = {
      .metavar = "FAMILY[:ARG]",
      .help = "count and check an aggregate besides the link (repeatable): proto, vlan, "
              "dport, dst-prefix (automatic series for the busy destination /24s and /48s), "
-             "prefixes:FILE (one PREFIX/LEN per line), asn:FILE (prefix<TAB>length<TAB>asn)"},
+             "prefixes:FILE (one PREFIX/LEN per line), asn:FILE (prefix<TAB>length<TAB>asn); "
+             "none alone counts nothing, not even the link (flows only, no rate alert)"},
     {NUM("bin-ms", "MS", "1000", "ms", 100, 60000, bin_ms), .help = "counting bin"},
     {.name = "detect",
      .kind = OPT_FN,
@@ -1360,11 +1361,15 @@ int probe_options_parse(int argc, char **argv, struct probe_config *c)
 		           argv[optind]);
 	rc = check_all(&st);
 	if (rc < 0 && c->check_only) {
+		unsigned families = c->n_watch == 1 && strcmp(c->watch[0], "none") == 0
+		                        ? 0
+		                        : c->n_watch + 1; /* the link, always */
+
 		printf("# weir: %s: settings OK (%u input%s, %u output%s, %u watched famil%s); in "
 		       "effect:\n",
 		       c->config_file ? c->config_file : "command line", c->n_inputs,
 		       c->n_inputs == 1 ? "" : "s", c->n_outputs, c->n_outputs == 1 ? "" : "s",
-		       c->n_watch + 1, c->n_watch ? "ies" : "y");
+		       families, families == 1 ? "y" : "ies");
 		if (!c->quiet) /* -t -q: the line alone (a service's ExecStartPre) */
 			print_effective(stdout, c);
 		return 0;

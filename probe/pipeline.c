@@ -573,6 +573,8 @@ static void hand_flows(struct probe_worker *w, uint64_t clock)
 /* Lets the counter close the bins that end before `clock`. */
 static void count_tick(struct probe_worker *w, uint64_t clock, int final)
 {
+	if (w->dc == NULL) /* --watch none */
+		return;
 	if (final || clock >= w->next_bin_ns)
 		hand_flows(w, clock);
 	detect_counter_tick(w->dc, clock, final, probe_alerts_emit_bin, w->pr);
@@ -580,6 +582,8 @@ static void count_tick(struct probe_worker *w, uint64_t clock, int final)
 
 static inline void count_burst(struct probe_worker *w, const struct capture_meta *metas, unsigned n)
 {
+	if (w->dc == NULL) /* --watch none */
+		return;
 	if (n && metas[n - 1].ts_ns >= w->next_bin_ns)
 		hand_flows(w, metas[n - 1].ts_ns);
 	detect_counter_add_burst(w->dc, metas, n, probe_alerts_emit_bin, w->pr);
@@ -833,6 +837,7 @@ static void *exporter_main(void *arg)
 	for (i = 0; i < pr->n_exporters; i++)
 		ipfix_exporter_finish(pr->exporters[i], wr_wall_ns());
 	atomic_store_explicit(&pr->export_done, 1, memory_order_release);
+	pthread_kill(pr->main_thread, PROBE_SIG_DONE); /* its wait ends now, not at its tick */
 	return NULL;
 }
 

@@ -17,6 +17,7 @@
 #define PROBE_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 
 #include "alerts.h"
@@ -31,7 +32,8 @@
 #define PROBE_MAX_QUEUES  16 /* per input */
 #define PROBE_BURST       32
 #define PROBE_MAX_WATCH   16
-#define PROBE_MAX_EAL     64 /* EAL arguments from the config file */
+#define PROBE_MAX_EAL     64      /* EAL arguments from the config file */
+#define PROBE_SIG_DONE    SIGUSR2 /* exporter -> main thread: the pipeline has finished */
 
 struct probe_config {
 	const char *inputs[PROBE_MAX_INPUTS];
@@ -203,6 +205,7 @@ struct probe {
 	_Atomic uint64_t idle_ns_next, active_ns_next;
 	atomic_uint timeouts_gen;
 	atomic_int export_done;        /* set by the exporter thread when everything is sent */
+	pthread_t main_thread;         /* woken (PROBE_SIG_DONE) when export_done is set */
 	struct probe_alerts alerts;    /* the detector thread and its outputs */
 	struct probe_control *control; /* weirctl's socket and /metrics (control.c), or NULL */
 	pthread_mutex_t cfg_mu;        /* a reload changes cfg under it; others read under it */

@@ -19,6 +19,9 @@ to 60 s so that the trace can be short.
   dstprefix  the same file with --watch dst-prefix instead of the prefix list: the four /24s
              are admitted as automatic series by the heavy-hitter sketch, and the same three
              raise and clear, at the same times, under family dst-prefix;
+  none       the same file with --watch none: the same flows and packets are exported
+             (IPFIX file, decoded by ipfixDump), and no series, bin or alert is made;
+             --watch none with another family is refused before anything starts;
   restart    the trace fed through a pipe at 20x speed while redis-server is killed and
              started again: every raise and clear still arrives, in order;
   slow       Redis hangs (SIGSTOP: connected, never answering) while alerts are raised and
@@ -278,6 +281,39 @@ def test_dstprefix(weir, tmp):
         wt.fail("%d automatic prefixes admitted, the trace has 4 busy /24s" % admitted)
     return ("4 /24s admitted automatically; detected after %s s" %
             ", ".join("%s %.0f" % kv for kv in sorted(delays.items())))
+
+
+def test_none(weir, tmp):
+    pcap, pfx, n = setup(tmp)
+    runs = {}
+    for name, watch in (("prefixes", ["--watch", "prefixes:" + pfx]),
+                        ("none", ["--watch", "none"])):
+        af, js = os.path.join(tmp, name + ".jsonl"), os.path.join(tmp, name + ".json")
+        ipfix = os.path.join(tmp, name + ".ipfix")
+        wt.run_weir(weir, ["--allow-root", "-i", "pcap:" + pcap, "-o", "ipfix:file:" + ipfix,
+                           "--alerts-file", af, "--summary-json", js, "-q"] + watch + DETECT)
+        s = wt.load_summary(js, name)
+        recs = wt.check_ipfix_file(s, ipfix, name)
+        runs[name] = (s, sum(1 for _ in open(af)),
+                      sorted(repr(sorted(r.items(), key=str)) for r in recs))
+    s, n_alerts, flows = runs["none"]
+    if s["packets_read"] != n:
+        wt.fail("--watch none read %d packets of %d" % (s["packets_read"], n))
+    if (s["alerts"]["series"], s["alerts"]["bins"], n_alerts) != (0, 0, 0):
+        wt.fail("--watch none still counted: %s, %d alerts" % (s["alerts"], n_alerts))
+    if flows != runs["prefixes"][2]:
+        wt.fail("--watch none exported %d records, with counting %d, or they differ" % (
+            len(flows), len(runs["prefixes"][2])))
+    if runs["prefixes"][1] == 0 or runs["prefixes"][0]["alerts"]["series"] == 0:
+        wt.fail("the counting run raised nothing: the comparison proves nothing")
+    p = wt.run_weir(weir, ["--allow-root", "-i", "pcap:" + pcap, "-o", "ipfix:file:" +
+                           os.path.join(tmp, "x.ipfix"), "--watch", "proto", "--watch",
+                           "none"], check=False)
+    if p.returncode != 2 or "'none' counts nothing" not in p.stderr:
+        wt.fail("--watch proto --watch none: exit %d, %r" % (p.returncode, p.stderr))
+    return ("--watch none: %d packets, the same %d flow records as with counting, no series, "
+            "no bin, no alert (counting: %d series, %d alerts); none with proto refused" % (
+                n, len(flows), runs["prefixes"][0]["alerts"]["series"], runs["prefixes"][1]))
 
 
 def feed(proc_stdin, pcap, speed):
@@ -545,7 +581,8 @@ def test_slow(weir, tmp):
 
 TESTS = {"expected": test_expected, "restart": test_restart, "noredis": test_noredis,
          "slow": test_slow,
-         "silent": test_silent, "dstprefix": test_dstprefix, "degraded": test_degraded}
+         "silent": test_silent, "dstprefix": test_dstprefix, "degraded": test_degraded,
+         "none": test_none}
 
 
 def main():
