@@ -56,7 +56,7 @@ base = statistics.median(t[0].values())
 for v, name in enumerate(names):
     ratios = sorted(t[v][r] / t[0][r] for r in t[0])
     med = statistics.median(t[v].values())
-    added = "" if v == 0 else "+%.1f" % ((med - base) / packets * 1e9)
+    added = "" if v == 0 else "%+.1f" % ((med - base) / packets * 1e9)
     print("| %s | %.3f | %.1f | %.3fx (%.3f..%.3f) | %s |" % (
         name, med, med / packets * 1e9, statistics.median(ratios), ratios[0], ratios[-1], added))
 EOF

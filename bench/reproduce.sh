@@ -6,13 +6,14 @@
 #   the per-packet profile,               docs/bench/profile.md
 #   the packet path and whole program,    docs/bench/pipeline.md (bench/run.sh --skip-10m)
 #   the DPDK path against its RX loop,    docs/bench/dpdk.md     (bench/run_dpdk.sh)
+#   what rate counting costs the program, docs/bench/count.md    (bench/count_cost.sh)
 # then splices each table into docs/BENCHMARKS.md between its "generated" markers, so the
 # figures there are the ones this command measured. About 40 minutes on 2 cores.
 # Usage: bench/reproduce.sh [--quick] [--from STEP]
 #   --quick: small inputs and one run each, into a temporary copy of the page, to check the
 #            script (its figures are not for the docs)
-#   --from STEP: start at compare, loss, profile, pipeline, dpdk or plots, keeping the tables
-#            the earlier steps wrote in docs/bench (to resume a run that stopped)
+#   --from STEP: start at compare, loss, profile, pipeline, dpdk, count or plots, keeping the
+#            tables the earlier steps wrote in docs/bench (to resume a run that stopped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=()
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: bench/reproduce.sh [--quick] [--from STEP]" >&2; exit 2 ;;
 	esac
 done
-steps=(compare loss profile pipeline dpdk plots)
+steps=(compare loss profile pipeline dpdk count plots)
 case " ${steps[*]} " in *" $from "*) ;; *) echo "--from: one of ${steps[*]}" >&2; exit 2 ;; esac
 # true when step $1 is at or after --from
 due() {
@@ -91,6 +92,14 @@ if due dpdk; then
 		bash bench/run_dpdk.sh --seconds 2 --runs 1 >"$out/dpdk.md"
 	else
 		bash bench/run_dpdk.sh >"$out/dpdk.md"
+	fi
+fi
+if due count; then
+	step "in-line counting on the whole program"
+	if small; then
+		bash bench/count_cost.sh --packets 500000 --rounds 1 >"$out/count.md"
+	else
+		bash bench/count_cost.sh --rounds 9 >"$out/count.md"
 	fi
 fi
 step "plots"
