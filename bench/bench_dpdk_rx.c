@@ -57,12 +57,14 @@ struct desc {
 	uint32_t wirelen;
 };
 
+/* Each side's writes on a line of their own: the receiving loop must not miss on the worker's
+ * counter more often than it looks at it. */
 struct worker_ctx {
 	enum handoff mode;
 	struct wr_ring *ring;
-	_Atomic uint64_t done; /* descriptors the worker has finished with (worker writes) */
-	_Atomic int stop;
-	uint64_t sink; /* keeps the touch mode's reads */
+	_Alignas(64) _Atomic uint64_t done; /* descriptors the worker is done with (it writes) */
+	_Alignas(64) _Atomic int stop;      /* the receiving lcore writes */
+	_Alignas(64) uint64_t sink;         /* keeps the touch mode's reads */
 };
 
 static int usage(void)
@@ -134,6 +136,7 @@ static uint64_t handoff_loop(uint16_t port, struct worker_ctx *w, uint64_t until
                              uint64_t *ret_dropped)
 {
 	static struct rte_mbuf *held[HELD];
+	struct wr_ring *ring = w->ring;
 	struct rte_mbuf *pkts[BURST];
 	struct desc d[BURST];
 	uint64_t n = 0, dropped = 0, head = 0, freed = 0, done;
@@ -166,7 +169,7 @@ static uint64_t handoff_loop(uint16_t port, struct worker_ctx *w, uint64_t until
 				d[m].caplen = pkts[m]->data_len;
 				d[m].wirelen = pkts[m]->pkt_len;
 			}
-			put = wr_ring_enqueue_burst(w->ring, d, k);
+			put = wr_ring_enqueue_burst(ring, d, k);
 			for (m = 0; m < put; m++)
 				held[(head + m) & (HELD - 1)] = pkts[m];
 			head += put;
@@ -192,7 +195,7 @@ int main(int argc, char **argv)
 	struct rte_eth_conf conf;
 	struct rte_mempool *mp;
 	struct rte_mbuf *pkts[BURST];
-	struct worker_ctx w = {.mode = HANDOFF_NONE};
+	static struct worker_ctx w = {.mode = HANDOFF_NONE};
 	uint16_t port;
 	uint64_t n = 0, dropped = 0, t0, t1, hz;
 	int rc, eal_at = argc;

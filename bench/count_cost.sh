@@ -17,6 +17,7 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: bench/count_cost.sh [--packets N] [--rounds R]" >&2; exit 2 ;;
 	esac
 done
+packets=$((packets - packets % 32)) # bench_detect writes whole bursts of 32
 bash scripts/build.sh build
 tmp=$(mktemp -d /tmp/weir-count-cost.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT

@@ -416,11 +416,6 @@ int detect_watch_has(const struct detect_watch *w, int family)
 	return (w->families >> family) & 1;
 }
 
-int detect_watch_counts(const struct detect_watch *w)
-{
-	return !w->none;
-}
-
 /* "ADDR/LEN" or "ADDR LEN" (tabs or spaces) into a masked prefix. */
 static int parse_prefix(char *addr, const char *lenstr, uint8_t *ret, unsigned *ret_version,
                         unsigned *ret_len)
@@ -1052,6 +1047,9 @@ void detect_counter_add_burst(struct detect_counter *c, const struct capture_met
 {
 	unsigned i = 0;
 
+	if (c->w->none)
+		n = 0; /* nothing counted; the bins still close, on the clock (detect_counter_tick)
+		        */
 	while (i < n) {
 		unsigned j = i + 1;
 		uint64_t end;
@@ -1073,6 +1071,8 @@ void detect_counter_add_burst(struct detect_counter *c, const struct capture_met
 
 void detect_counter_add_flows(struct detect_counter *c, unsigned link, uint64_t flows)
 {
+	if (c->w->none)
+		return;
 	c->link_flows[link % MAX_LINKS] += (uint32_t)flows;
 }
 

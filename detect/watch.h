@@ -10,7 +10,8 @@
  * in each worker proposes candidates, the engine admits those with at least
  * DETECT_HH_ADMIT packets in a bin, and from the next bin on the workers count them exactly).
  * Metrics: packets and bits per second for every series; new flows per second for the link.
- * "none" alone turns counting off (a probe that only exports flows).
+ * "none" alone turns counting off (a probe that only exports flows): no series and no rate
+ * alert, but the workers' bins still close on the clock, so probe_degraded is still raised.
  *
  * A worker counts into its own counter (plain increments) and closes a bin when its clock
  * (packet time, or the capture clock while the input is quiet) passes the bin's end; the
@@ -71,10 +72,6 @@ int detect_hh_key_name(uint64_t key, char *buf, size_t len);
 
 /* Whether a family is watched (link always is, unless "none"). */
 int detect_watch_has(const struct detect_watch *w, int family);
-
-/* Whether anything is counted at all: not with "--watch none" (flows only: no counter, no
- * series, no rate alert). */
-int detect_watch_counts(const struct detect_watch *w);
 
 /* Series ids: family << 24 | index. Names the series' key ("tcp", "443", "10.0.0.0/8",
  * "AS64500", "100") for messages; the link's key is given by the caller. */

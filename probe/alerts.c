@@ -18,7 +18,7 @@
 #include "probe.h"
 
 #define RUN_EVERY_US 50000 /* the detector looks for closed bins this often */
-#define NAP_US       2000  /* ... and whether the workers have ended, this often */
+#define NAP_US       2000  /* ... and, reading files, whether the workers have ended */
 #define EVENTS_MAX   256
 
 int probe_alerts_open(struct probe *pr, char *err, size_t errlen)
@@ -45,7 +45,7 @@ int probe_alerts_open(struct probe *pr, char *err, size_t errlen)
 	al->engine = detect_engine_create(&ep);
 	if (al->engine == NULL)
 		goto nomem;
-	for (unsigned w = 0; w < pr->n_workers && detect_watch_counts(al->watch); w++) {
+	for (unsigned w = 0; w < pr->n_workers; w++) {
 		pr->workers[w].dc = detect_counter_create(al->watch, w, ep.bin_ns);
 		if (pr->workers[w].dc == NULL)
 			goto nomem;
@@ -311,16 +311,21 @@ static int workers_done(struct probe *pr)
 void *probe_alerts_main(void *arg)
 {
 	struct probe *pr = arg;
+	unsigned nap = NAP_US;
 
+	/* files end on their own: naps, so that the run ends when its workers do; a live
+	 * capture ends on a stop, and one more RUN_EVERY_US then does not matter */
+	for (unsigned i = 0; i < pr->n_inputs; i++)
+		if (!(pr->inputs[i].caps & CAPTURE_CAP_OFFLINE))
+			nap = RUN_EVERY_US;
 	for (;;) {
 		int done = workers_done(pr);
 
 		run_once(pr);
 		if (done)
 			break;
-		/* RUN_EVERY_US, cut short when the workers end: a file's run does not wait */
-		for (unsigned t = 0; t < RUN_EVERY_US && !workers_done(pr); t += NAP_US)
-			usleep(NAP_US);
+		for (unsigned t = 0; t < RUN_EVERY_US && !workers_done(pr); t += nap)
+			usleep(nap);
 	}
 	run_once(pr); /* the workers' last bins */
 	return NULL;

@@ -463,7 +463,8 @@ static const struct opt_def opts[] = {
      .help = "count and check an aggregate besides the link (repeatable): proto, vlan, "
              "dport, dst-prefix (automatic series for the busy destination /24s and /48s), "
              "prefixes:FILE (one PREFIX/LEN per line), asn:FILE (prefix<TAB>length<TAB>asn); "
-             "none alone counts nothing, not even the link (flows only, no rate alert)"},
+             "none alone counts nothing, not even the link (flows only; no rate alert, but "
+             "probe_degraded still)"},
     {NUM("bin-ms", "MS", "1000", "ms", 100, 60000, bin_ms), .help = "counting bin"},
     {.name = "detect",
      .kind = OPT_FN,

@@ -573,8 +573,6 @@ static void hand_flows(struct probe_worker *w, uint64_t clock)
 /* Lets the counter close the bins that end before `clock`. */
 static void count_tick(struct probe_worker *w, uint64_t clock, int final)
 {
-	if (w->dc == NULL) /* --watch none */
-		return;
 	if (final || clock >= w->next_bin_ns)
 		hand_flows(w, clock);
 	detect_counter_tick(w->dc, clock, final, probe_alerts_emit_bin, w->pr);
@@ -582,8 +580,6 @@ static void count_tick(struct probe_worker *w, uint64_t clock, int final)
 
 static inline void count_burst(struct probe_worker *w, const struct capture_meta *metas, unsigned n)
 {
-	if (w->dc == NULL) /* --watch none */
-		return;
 	if (n && metas[n - 1].ts_ns >= w->next_bin_ns)
 		hand_flows(w, metas[n - 1].ts_ns);
 	detect_counter_add_burst(w->dc, metas, n, probe_alerts_emit_bin, w->pr);

@@ -20,7 +20,9 @@ to 60 s so that the trace can be short.
              are admitted as automatic series by the heavy-hitter sketch, and the same three
              raise and clear, at the same times, under family dst-prefix;
   none       the same file with --watch none: the same flows and packets are exported
-             (IPFIX file, decoded by ipfixDump), and no series, bin or alert is made;
+             (IPFIX file, decoded by ipfixDump), and no series and no alert is made; a live
+             generated input offered faster than the worker folds it, with --watch none,
+             still raises probe_degraded (the bins close on the clock) and nothing else;
              --watch none with another family is refused before anything starts;
   restart    the trace fed through a pipe at 20x speed while redis-server is killed and
              started again: every raise and clear still arrives, in order;
@@ -299,21 +301,36 @@ def test_none(weir, tmp):
     s, n_alerts, flows = runs["none"]
     if s["packets_read"] != n:
         wt.fail("--watch none read %d packets of %d" % (s["packets_read"], n))
-    if (s["alerts"]["series"], s["alerts"]["bins"], n_alerts) != (0, 0, 0):
+    if (s["alerts"]["series"], n_alerts) != (0, 0):
         wt.fail("--watch none still counted: %s, %d alerts" % (s["alerts"], n_alerts))
     if flows != runs["prefixes"][2]:
         wt.fail("--watch none exported %d records, with counting %d, or they differ" % (
             len(flows), len(runs["prefixes"][2])))
     if runs["prefixes"][1] == 0 or runs["prefixes"][0]["alerts"]["series"] == 0:
         wt.fail("the counting run raised nothing: the comparison proves nothing")
+    # the capture-health gate needs no counting: a receive ring of one packet, offered as
+    # fast as the generator goes, loses most of them
+    af, js = os.path.join(tmp, "live.jsonl"), os.path.join(tmp, "live.json")
+    gen = "gen:flows=1000,packets=1000000000,live=1,rate=1000000000,ring=1"
+    wt.run_weir(weir, ["--allow-root", "-q", "-i", gen,
+                       "-o", "ipfix:file:" + os.path.join(tmp, "live.ipfix"), "--duration", "2",
+                       "--bin-ms", "100", "--watch", "none", "--alerts-file", af,
+                       "--summary-json", js])
+    live = wt.load_summary(js, "none, live")
+    kinds = {json.loads(l)["kind"] for l in open(af)}
+    if live["dropped"] == 0 or kinds != {"probe_degraded"} or live["alerts"]["series"] != 0:
+        wt.fail("--watch none, live with %d lost: alerts of kinds %s, %d series" % (
+            live["dropped"], sorted(kinds), live["alerts"]["series"]))
     p = wt.run_weir(weir, ["--allow-root", "-i", "pcap:" + pcap, "-o", "ipfix:file:" +
                            os.path.join(tmp, "x.ipfix"), "--watch", "proto", "--watch",
                            "none"], check=False)
     if p.returncode != 2 or "'none' counts nothing" not in p.stderr:
         wt.fail("--watch proto --watch none: exit %d, %r" % (p.returncode, p.stderr))
     return ("--watch none: %d packets, the same %d flow records as with counting, no series, "
-            "no bin, no alert (counting: %d series, %d alerts); none with proto refused" % (
-                n, len(flows), runs["prefixes"][0]["alerts"]["series"], runs["prefixes"][1]))
+            "no alert (counting: %d series, %d alerts); live, %d lost: probe_degraded alone; "
+            "none with proto refused" % (
+                n, len(flows), runs["prefixes"][0]["alerts"]["series"], runs["prefixes"][1],
+                live["dropped"]))
 
 
 def feed(proc_stdin, pcap, speed):
