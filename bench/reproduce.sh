@@ -99,7 +99,7 @@ if due count; then
 	if small; then
 		bash bench/count_cost.sh --packets 500000 --rounds 1 >"$out/count.md"
 	else
-		bash bench/count_cost.sh --rounds 9 >"$out/count.md"
+		bash bench/count_cost.sh --rounds 15 >"$out/count.md"
 	fi
 fi
 step "plots"
