@@ -101,9 +101,13 @@ static void build_frames(void)
 	}
 }
 
-/* Writes the destinations' prefixes, one "PREFIX/LEN" a line. */
-static void write_prefixes(const char *path, FILE *f)
+/* Writes the destinations' prefixes to path, one "PREFIX/LEN" a line. */
+static void write_prefixes(const char *path)
 {
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		die(path);
 	for (unsigned p = 0; p < N_PREFIXES; p++)
 		fprintf(f, "10.%u.%u.0/24\n", p >> 8, p & 0xff);
 	if (fclose(f) != 0)
@@ -114,14 +118,13 @@ static void write_prefixes(const char *path, FILE *f)
 static void watch_prefixes(struct detect_watch *w)
 {
 	char path[512], spec[600], err[256];
-	FILE *f;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/weir-bench-prefixes.XXXXXX", tmp_dir);
-	fd = mkstemp(path);
-	if (fd < 0 || (f = fdopen(fd, "w")) == NULL)
+	fd = mkstemp(path); /* a name of our own; write_prefixes() fills it */
+	if (fd < 0 || close(fd) != 0)
 		die(path);
-	write_prefixes(path, f);
+	write_prefixes(path);
 	snprintf(spec, sizeof(spec), "prefixes:%s", path);
 	if (detect_watch_add(w, spec, err, sizeof(err)) < 0) {
 		fprintf(stderr, "bench_detect: %s\n", err);
@@ -135,7 +138,6 @@ static void watch_prefixes(struct detect_watch *w)
 static void write_trace(const char *dir)
 {
 	char path[512];
-	FILE *f;
 
 	frames = malloc((size_t)n_packets * FRAME);
 	if (frames == NULL)
@@ -145,9 +147,7 @@ static void write_trace(const char *dir)
 	bench_write_pcap(path, frames, n_packets, FRAME, T0_S, NS_PER_PKT);
 	free(frames);
 	snprintf(path, sizeof(path), "%s/prefixes.txt", dir);
-	if ((f = fopen(path, "w")) == NULL)
-		die(path);
-	write_prefixes(path, f);
+	write_prefixes(path);
 }
 
 struct emitted {

@@ -48,7 +48,8 @@
 #define RX_DESCS 1024
 #define HELD     16384 /* mbufs the receiving lcore may hold for the worker (power of two) */
 
-enum handoff { HANDOFF_NONE, HANDOFF_IDLE, HANDOFF_TOUCH, HANDOFF_FLOWS };
+enum handoff { HANDOFF_NONE, HANDOFF_IDLE, HANDOFF_TOUCH, HANDOFF_FLOWS, HANDOFF_MODES };
+static const char *const handoff_names[HANDOFF_MODES] = {"none", "idle", "touch", "flows"};
 
 /* What crosses the cores per packet. */
 struct desc {
@@ -220,17 +221,11 @@ int main(int argc, char **argv)
 		else
 			return usage();
 	}
-	if (strcmp(mode_name, "none") == 0)
-		w.mode = HANDOFF_NONE;
-	else if (strcmp(mode_name, "idle") == 0)
-		w.mode = HANDOFF_IDLE;
-	else if (strcmp(mode_name, "touch") == 0)
-		w.mode = HANDOFF_TOUCH;
-	else if (strcmp(mode_name, "flows") == 0)
-		w.mode = HANDOFF_FLOWS;
-	else
-		return usage();
-	if (dev == NULL || seconds <= 0 || ring_size < BURST || ring_size > HELD)
+	for (w.mode = 0; w.mode < HANDOFF_MODES && strcmp(mode_name, handoff_names[w.mode]);
+	     w.mode++)
+		;
+	if (w.mode == HANDOFF_MODES || dev == NULL || seconds <= 0 || ring_size < BURST ||
+	    ring_size > HELD)
 		return usage();
 	argv[eal_at] = argv[0]; /* the EAL's argv[0] */
 	if (rte_eal_init(argc - eal_at, argv + eal_at) < 0) {

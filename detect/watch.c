@@ -302,9 +302,8 @@ static void lpm_fini(struct lpm *t)
 /* Watch list                                                                                 */
 
 struct detect_watch {
-	unsigned families; /* bit per enum detect_family */
+	unsigned families; /* bit per enum detect_family; 0: "none", nothing is counted */
 	unsigned added;    /* families named by detect_watch_add(), "none" included */
-	int none;          /* "none": nothing is counted, not even the link */
 	struct lpm prefixes;
 	uint32_t n_prefixes;
 	struct lpm asn; /* value: index into as_nums */
@@ -563,13 +562,12 @@ int detect_watch_add(struct detect_watch *w, const char *spec, char *err, size_t
 	size_t name_len = colon ? (size_t)(colon - spec) : strlen(spec);
 	int none = strcmp(spec, "none") == 0;
 
-	if (w->added++ > 0 && (none || w->none)) {
+	if (w->added++ > 0 && (none || w->families == 0)) {
 		snprintf(err, errlen,
 		         "--watch %s: 'none' counts nothing and goes with no other family", spec);
 		return -EINVAL;
 	}
 	if (none) {
-		w->none = 1;
 		w->families = 0;
 		return 0;
 	}
@@ -1047,9 +1045,8 @@ void detect_counter_add_burst(struct detect_counter *c, const struct capture_met
 {
 	unsigned i = 0;
 
-	if (c->w->none)
-		n = 0; /* nothing counted; the bins still close, on the clock (detect_counter_tick)
-		        */
+	if (c->w->families == 0)
+		n = 0; /* "none": the bins still close, on the clock (detect_counter_tick) */
 	while (i < n) {
 		unsigned j = i + 1;
 		uint64_t end;
@@ -1071,7 +1068,7 @@ void detect_counter_add_burst(struct detect_counter *c, const struct capture_met
 
 void detect_counter_add_flows(struct detect_counter *c, unsigned link, uint64_t flows)
 {
-	if (c->w->none)
+	if (c->w->families == 0)
 		return;
 	c->link_flows[link % MAX_LINKS] += (uint32_t)flows;
 }

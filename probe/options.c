@@ -1362,9 +1362,10 @@ int probe_options_parse(int argc, char **argv, struct probe_config *c)
 		           argv[optind]);
 	rc = check_all(&st);
 	if (rc < 0 && c->check_only) {
-		unsigned families = c->n_watch == 1 && strcmp(c->watch[0], "none") == 0
-		                        ? 0
-		                        : c->n_watch + 1; /* the link, always */
+		unsigned families = 0;
+
+		for (int f = 0; f < DETECT_FAM_COUNT; f++)
+			families += detect_watch_has(c->watch_built, f);
 
 		printf("# weir: %s: settings OK (%u input%s, %u output%s, %u watched famil%s); in "
 		       "effect:\n",

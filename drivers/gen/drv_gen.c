@@ -271,7 +271,7 @@ static int gen_rx_burst(void *h, struct capture_pkt *pkts, unsigned max)
 {
 	struct gen *g = h;
 	unsigned n = 0;
-	uint64_t live_ns = 0;
+	uint64_t live_ns = 0, t0_ns = g->start_s * WR_NS_PER_S;
 
 	if (atomic_load_explicit(&g->stopped, memory_order_relaxed) ||
 	    (g->packets && g->sent + g->stats.dropped >= g->packets))
@@ -280,8 +280,10 @@ static int gen_rx_burst(void *h, struct capture_pkt *pkts, unsigned max)
 		max = GEN_BURST_MAX;
 	if (g->packets && g->packets - g->sent < max)
 		max = (unsigned)(g->packets - g->sent);
-	if (g->live)
+	if (g->live) {
 		max = live_take(g, max, &live_ns);
+		t0_ns = g->t0_wall;
+	}
 	for (; n < max; n++, g->sent++) {
 		uint64_t t_ns = g->live ? live_ns : g->sent * WR_NS_PER_S / g->rate;
 		/* churn: ids move on by `newflows` per second of packet time */
@@ -298,7 +300,7 @@ static int gen_rx_burst(void *h, struct capture_pkt *pkts, unsigned max)
 		pkts[n].data = p;
 		pkts[n].caplen = hdr < 60 ? 60 : hdr;
 		pkts[n].wirelen = size;
-		pkts[n].ts_ns = (g->live ? g->t0_wall : g->start_s * WR_NS_PER_S) + t_ns;
+		pkts[n].ts_ns = t0_ns + t_ns;
 		pkts[n].linktype = CAPTURE_LINK_ETHERNET;
 		pkts[n].port = g->port;
 		g->stats.bytes += size;
