@@ -335,8 +335,6 @@ class UdpSink(threading.Thread):
 
     def close(self):
         """Stops receiving; returns the datagrams the socket dropped."""
-        if self.done.is_set():
-            return 0
         state = udp_socket_state(self.port)
         self.done.set()
         self.join()
@@ -380,9 +378,12 @@ class Tool:
     key = ""
     name = ""
     programs = ()  # what must be installed
+    exe = ""  # instead: a program of weir's build, as a path in the build directory
     semantics = ""  # one line: what a flow (a record) is for this tool
 
     def missing(self, build):
+        if self.exe:
+            return [] if (build / self.exe).exists() else [str(build / self.exe)]
         return [p for p in self.programs if shutil.which(p) is None]
 
     def notes(self, summary, truth):
@@ -401,15 +402,11 @@ class Tool:
 class Bare(Tool):
     # No flows: pcap_next_ex over the file and a counter, the cost of reading alone.
     key, name = "bare", "bare libpcap loop"
+    exe = "bench/bench_pipeline"
     semantics = "no flows: libpcap's pcap_next_ex and a counter, the read bound"
 
-    def missing(self, build):
-        exe = build / "bench" / "bench_pipeline"
-        return [] if exe.exists() else [str(exe)]
-
     def run(self, build, pcap, work, truth):
-        usage, log = self.timed(work, [str(build / "bench" / "bench_pipeline"), "--count-pcap",
-                                       str(pcap)])
+        usage, log = self.timed(work, [str(build / self.exe), "--count-pcap", str(pcap)])
         return Result(usage, int(log.read_text().split()[-1]), None)
 
 
@@ -418,15 +415,12 @@ class Weir(Tool):
     # still open at the end of the file are exported then (end reason forced end). Idle
     # timeout 15 s, active 1800 s (defaults): the 4 s trace is never split.
     key, name = "weir", "weir"
+    exe = "probe/weir"
     semantics = "unidirectional 5-tuple flows; all flows exported at the end of the file"
-
-    def missing(self, build):
-        exe = build / "probe" / "weir"
-        return [] if exe.exists() else [str(exe)]
 
     def run(self, build, pcap, work, truth):
         summary = work / "weir.json"
-        usage, _ = self.timed(work, [str(build / "probe" / "weir"), "--allow-root", "-q", "-i",
+        usage, _ = self.timed(work, [str(build / self.exe), "--allow-root", "-q", "-i",
                                      "pcap:%s" % pcap, "-o",
                                      "ipfix:file:%s" % (work / "weir.ipfix"),
                                      "--summary-json", str(summary)])
@@ -466,24 +460,20 @@ class Softflowd(Tool):
             datagrams = sink.collect(sent)
         finally:
             drops = sink.close()
-        notes = transport_notes(len(datagrams), sent, drops, "softflowd")
-        drops = forward_to_nfcapd(datagrams, work / "softflowd.flows")
+        notes = []
+        if len(datagrams) != sent:
+            notes.append("%d of the %d export datagrams softflowd sent arrived"
+                         % (len(datagrams), sent))
         if drops:
-            notes.append("nfcapd's socket dropped %d datagrams" % drops)
+            notes.append("the receiving socket dropped %d datagrams" % drops)
+        nfcapd_drops = forward_to_nfcapd(datagrams, work / "softflowd.flows")
+        if nfcapd_drops:
+            notes.append("nfcapd's socket dropped %d datagrams" % nfcapd_drops)
         flows, packets, _ = nfdump_totals(str(work / "softflowd.flows"))
         if flows != exported:
             notes.append("softflowd says it exported %d flows, nfcapd stored %d"
                          % (exported, flows))
         return Result(usage, packets, flows, notes)
-
-
-def transport_notes(got, sent, drops, who):
-    notes = []
-    if got != sent:
-        notes.append("%d of the %d export datagrams %s sent arrived" % (got, sent, who))
-    if drops:
-        notes.append("the receiving socket dropped %d datagrams" % drops)
-    return notes
 
 
 class Nfpcapd(Tool):
@@ -837,16 +827,17 @@ def parse_args():
 def pick_tools(only, build):
     tools = TOOLS
     if only:
-        keys = only.split(",")
-        unknown = [k for k in keys if k not in [t.key for t in TOOLS]]
+        keys, known = only.split(","), [t.key for t in TOOLS]
+        unknown = [k for k in keys if k not in known]
         if unknown:
             sys.exit("compare: unknown tool(s) %s (tools: %s)"
-                     % (",".join(unknown), ",".join(t.key for t in TOOLS)))
+                     % (",".join(unknown), ",".join(known)))
         tools = [t for t in TOOLS if t.key in keys]
     for t in tools:
-        if t.missing(build):
+        missing = t.missing(build)
+        if missing:
             sys.exit("compare: %s needs %s, not found (bench/compare.sh builds weir and "
-                     "installs the peers)" % (t.name, ", ".join(t.missing(build))))
+                     "installs the peers)" % (t.name, ", ".join(missing)))
     return tools
 
 

@@ -140,8 +140,8 @@ static void dump_frame(pcap_dumper_t *d, const struct capture_pkt *pkt)
 	h.len = pkt->wirelen;
 	h.caplen = pkt->wirelen < SNAP ? pkt->wirelen : SNAP;
 	keep = pkt->caplen < h.caplen ? pkt->caplen : h.caplen;
-	h.ts.tv_sec = (time_t)(pkt->ts_ns / 1000000000ULL);
-	h.ts.tv_usec = (suseconds_t)(pkt->ts_ns % 1000000000ULL / 1000);
+	h.ts.tv_sec = (time_t)(pkt->ts_ns / WR_NS_PER_S);
+	h.ts.tv_usec = (suseconds_t)(pkt->ts_ns % WR_NS_PER_S / WR_NS_PER_US);
 	memcpy(rec, pkt->data, keep);
 	memset(rec + keep, 0, h.caplen - keep);
 	pcap_dump((u_char *)d, &h, rec);
