@@ -29,8 +29,8 @@ watch=("--watch none" "" "--watch proto --watch dport" "--watch $pfx"
 	"--watch proto --watch dport --watch $pfx")
 cat /dev/null >"$tmp/times"
 for r in $(seq "$rounds"); do
-	for k in $(seq 0 4); do
-		v=$(((k + r) % 5))
+	for k in "${!watch[@]}"; do
+		v=$(((k + r) % ${#watch[@]}))
 		# shellcheck disable=SC2086 # the watch options are words
 		./build/probe/weir --allow-root -q --workers 1 --bin-ms 100 -i "pcap:$tmp/trace.pcap" \
 			-o "ipfix:file:$tmp/out.ipfix" --summary-json "$tmp/s.json" ${watch[$v]}

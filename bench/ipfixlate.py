@@ -18,8 +18,7 @@ IDLE, ACTIVE = 1, 2  # flowEndReason values
 
 
 def collect(port, out, first_only=False):
-    """Receives IPFIX over UDP until SIGTERM; writes one line per flow record: arrival minus
-    flowStart and minus flowEnd (ms), and the end reason. A minimal RFC 7011 reader: templates, data sets."""
+    """Receives IPFIX over UDP until SIGTERM and writes the lines described above to out."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
     s.bind(("127.0.0.1", port))
@@ -34,42 +33,47 @@ def collect(port, out, first_only=False):
             except socket.timeout:
                 continue
             now_ms = time.time() * 1000.0
-            off = 16
-            while off + 4 <= len(msg):
-                sid, slen = struct.unpack_from("!HH", msg, off)
-                body, end = off + 4, off + slen
-                if slen < 4:
-                    break
-                if sid == 2:
-                    while body + 4 <= end:
-                        tid, n = struct.unpack_from("!HH", msg, body)
+            for start, end, reason in records(msg, templates, first_only):
+                fh.write("%.1f %.1f %d\n" % (now_ms - start, now_ms - end, reason))
+
+
+def records(msg, templates, first_only):
+    """(flowStart, flowEnd, end reason) of each flow record of one IPFIX message that has both
+    times (ms; reason 0 when absent), learning the message's templates into templates; with
+    first_only, of the first record of each data set only. A minimal RFC 7011 reader."""
+    off = 16
+    while off + 4 <= len(msg):
+        sid, slen = struct.unpack_from("!HH", msg, off)
+        body, end = off + 4, off + slen
+        if slen < 4:
+            break
+        if sid == 2:
+            while body + 4 <= end:
+                tid, n = struct.unpack_from("!HH", msg, body)
+                body += 4
+                fields = []
+                for _ in range(n):
+                    ie, ln = struct.unpack_from("!HH", msg, body)
+                    body += 4
+                    if ie & 0x8000:
                         body += 4
-                        fields = []
-                        for _ in range(n):
-                            ie, ln = struct.unpack_from("!HH", msg, body)
-                            body += 4
-                            if ie & 0x8000:
-                                body += 4
-                            fields.append((ie & 0x7FFF, ln))
-                        templates[tid] = fields
-                elif sid >= 256 and sid in templates:
-                    fields = templates[sid]
-                    size = sum(ln for _, ln in fields)
-                    while body + size <= end:
-                        rec, p = {}, body
-                        for ie, ln in fields:
-                            if ie in (152, 153, 136):
-                                rec[ie] = int.from_bytes(msg[p:p + ln], "big")
-                            p += ln
-                        body += size
-                        if 153 in rec and 152 in rec:
-                            fh.write("%.1f %.1f %d\n" % (now_ms - rec[152], now_ms - rec[153],
-                                                          rec.get(136, 0)))
-                        if first_only:
-                            break
-                off = end
-
-
+                    fields.append((ie & 0x7FFF, ln))
+                templates[tid] = fields
+        elif sid >= 256 and sid in templates:
+            fields = templates[sid]
+            size = sum(ln for _, ln in fields)
+            while body + size <= end:
+                rec, p = {}, body
+                for ie, ln in fields:
+                    if ie in (152, 153, 136):
+                        rec[ie] = int.from_bytes(msg[p:p + ln], "big")
+                    p += ln
+                body += size
+                if 153 in rec and 152 in rec:
+                    yield rec[152], rec[153], rec.get(136, 0)
+                if first_only:
+                    break
+        off = end
 
 
 def lateness(path, idle_s, active_s):

@@ -41,6 +41,7 @@ import time
 import urllib.request
 
 import ipfixlate
+from compare import machine_line
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -154,8 +155,7 @@ def run_weir(tmp, seconds, workers, slots, inp):
         "evicted": s["records"]["lack_of_resources"],
         "drop_export": d["weir_drops_total:export_queue_full"] +
         d["weir_drops_total:export_not_sent"],
-        "startup_lost": s["dropped"] + s["no_buffers"] - d["weir_drops_total:nic_missed"] -
-        d["weir_drops_total:no_mbufs"],
+        "startup_lost": s["dropped"] + s["no_buffers"] - source,
         "flows_created": s["flows_created"], "cpu": d["cpu_s"] / d["t"],
         "rss_mib": ru.ru_maxrss / 1024.0,
         "late": (ipfixlate.percentile(late, 0.5), ipfixlate.percentile(late, 0.99),
@@ -277,7 +277,7 @@ def main():
         grid_churn = [1000, 10000, 100000, 1000000]
         grid_rate, rate_flows = [500000, 1000000, 2000000, 4000000, 8000000], [100000, 1000000]
         grid_dpdk = [10000, 100000, 1000000]
-    print("machine: %d cores, %s; %d s per cell" % (os.cpu_count(), cpu_model(), a.seconds))
+    print("%s; %d s per cell" % (machine_line(), a.seconds))
     tmp = tempfile.mkdtemp(prefix="weir-loss-")
     try:
         cell = lambda *k: run_cell(tmp, a.seconds, *k)  # noqa: E731
@@ -294,14 +294,6 @@ def main():
     finally:
         shutil.rmtree(tmp)
     return 0
-
-
-def cpu_model():
-    with open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -305,7 +305,7 @@ if [ $hw = 1 ]; then
 else
 	emit "- counters: no hardware counters here (\`perf stat -e instructions,cycles\` says <not supported>): callgrind counts instructions exactly (user space) and simulates the caches and branch predictor; cycles are estimated from native CPU time"
 fi
-emit "- method: every figure is (figure at $((n2)) packets - figure at $n1 packets) / packets in between, so start-up and teardown cancel out; the native figures (CPU time$([ $hw = 1 ] && echo ', perf counts')) take the lowest of $runs native runs at each count, as a shared machine's noise only adds (the callgrind runs are exact and need no repeats)"
+emit "- method: every figure is (figure at $n2 packets - figure at $n1 packets) / packets in between, so start-up and teardown cancel out; the native figures (CPU time$([ $hw = 1 ] && echo ', perf counts')) take the lowest of $runs native runs at each count, as a shared machine's noise only adds (the callgrind runs are exact and need no repeats)"
 emit "- threads: one packet thread (\`--workers 1\`, the default: reads, parses, updates the flow cache) and the exporter thread (encodes and writes IPFIX); figures are totals over all threads; callgrind runs the threads one at a time, so its simulated caches are one cache shared by all"
 
 start=$SECONDS

@@ -37,7 +37,8 @@ due() {
 		[ "$s" = "$1" ] && return 1
 	done
 }
-if [ ${#quick[@]} -gt 0 ]; then
+small() { [ ${#quick[@]} -gt 0 ]; }
+if small; then
 	out=$(mktemp -d /tmp/weir-reproduce.XXXXXX) # the docs keep their figures
 	cp "$doc" "$out/BENCHMARKS.md"
 	doc=$out/BENCHMARKS.md
@@ -61,7 +62,6 @@ mkdir -p "$out"
 } >"$out/machine.md"
 
 step() { echo "== $*" >&2; }
-small() { [ ${#quick[@]} -gt 0 ]; }
 if due compare; then
 	step "weir and the other probes on the same files"
 	python3 bench/compare.py "${quick[@]}" --out "$out" >&2

@@ -48,10 +48,8 @@ weir() { # $1 = workers, then more options
 	python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))
 print("%.3f" % (s["packets_read"] / s["elapsed_s"] / 1e6))' "$tmp/s.json"
 }
-median() { sort -n | sed -n "$(((runs + 1) / 2))p"; }
 
-declare -A rate
-for name in bare idle flows w1 r1 w2; do rate[$name]=""; done
+declare -A rate med
 # Interleaved, so that a slow spell of the shared machine hits every row alike.
 for _ in $(seq "$runs"); do
 	rate[bare]+="$(bare none) "
@@ -61,19 +59,16 @@ for _ in $(seq "$runs"); do
 	rate[r1]+="$(weir 1 --rx-thread) "
 	rate[w2]+="$(weir 2) "
 done
-med() { echo "${rate[$1]}" | tr ' ' '\n' | grep . | median; }
-b=$(med bare)
-idle=$(med idle)
-flows=$(med flows)
-w1=$(med w1)
-w2=$(med w2)
-r1=$(med r1)
+for name in "${!rate[@]}"; do
+	med[$name]=$(echo "${rate[$name]}" | tr ' ' '\n' | grep . | sort -n | sed -n "$(((runs + 1) / 2))p")
+done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "DPDK net_pcap infinite_rx, 64-byte frames, 100k flows (Zipf), $seconds s per run, median of $runs:"
 echo
 echo "| receiver | Mpps | vs bare RX loop |"
 echo "|---|---|---|"
-awk -v b="$b" -v idle="$idle" -v flows="$flows" -v w1="$w1" -v w2="$w2" -v r1="$r1" 'BEGIN {
+awk -v b="${med[bare]}" -v idle="${med[idle]}" -v flows="${med[flows]}" -v w1="${med[w1]}" \
+	-v w2="${med[w2]}" -v r1="${med[r1]}" 'BEGIN {
 	printf "| bare DPDK RX loop (rx_burst + free) | %.2f | 1.00x |\n", b
 	printf "| bare loop handing 16-byte descriptors to an idle second lcore (two cores) | %.2f | %.2fx |\n", idle, idle / b
 	printf "| ... and the second lcore parses and keeps a flow cache (two cores) | %.2f | %.2fx |\n", flows, flows / b
