@@ -4,11 +4,13 @@
  * Prefix tables (prefixes:FILE, asn:FILE) are one open-addressed hash of (IP version, length,
  * masked address) with the distinct lengths of each version kept longest first. IPv6 lookups
  * mask the address once per length until a hit. IPv4 lookups, on the packet path, go through
- * a multibit trie built from the hash once the file is read (strides 16, 8, 8, the prefixes
- * expanded into it shortest first so that longer ones overwrite them): one load from a 256 KiB
- * first level and at most two from 1 KiB blocks. The counters are flat arrays per family
- * (256 protocols, 4096 VLANs, 65536 ports, one cell per prefix or AS), so a packet costs a
- * few increments; closing a bin scans them for non-zero cells.
+ * a two-level trie built from the hash once the file is read (strides 24 and 8, the prefixes
+ * expanded into it shortest first so that longer ones overwrite them, as DIR-24-8 routers
+ * do): one load from a first level of 2^24 entries (64 MiB of address space, of which only
+ * the pages under some prefix are ever written) and, below a prefix longer than /24, one from
+ * a 1 KiB block. The counters are flat arrays per family (256 protocols, 4096 VLANs, 65536
+ * ports, one cell per prefix or AS), so a packet costs a few increments; closing a bin scans
+ * them for non-zero cells.
  *
  * The engine keeps each worker's closed bins in order and evaluates bin T once every worker
  * still running has closed it; every known series is then fed its count for T, zero when it
@@ -48,9 +50,9 @@ struct lpm {
 	uint32_t mask;        /* slots - 1 */
 	uint8_t lens[2][129]; /* distinct lengths per version, longest first */
 	unsigned n_lens[2];
-	/* IPv4 trie: entries are 0 (no prefix), value + 1, or LPM_NEXT | block */
-	uint32_t *t16; /* first level, by the top 16 bits */
-	uint32_t *blk; /* blocks of 256 entries, by the next 8 bits */
+	/* IPv4 trie: entries are 0 (no prefix), value + 1, or LPM_NEXT | the block's first index */
+	uint32_t *t24; /* first level, by the top 24 bits (64 MiB of address space) */
+	uint32_t *blk; /* blocks of 256 entries, by the last 8 bits */
 	uint32_t n_blk, cap_blk;
 };
 
@@ -183,24 +185,23 @@ static int lpm_block(struct lpm *t, uint32_t fill, uint32_t *ret)
 	}
 	for (unsigned i = 0; i < 256; i++)
 		t->blk[(size_t)t->n_blk * 256 + i] = fill;
-	*ret = LPM_NEXT | t->n_blk++;
+	*ret = LPM_NEXT | t->n_blk++ * 256; /* below 2^31: cap_blk < LPM_NEXT / 256 */
 	return 0;
 }
 
-/* The block below entry *e (splitting a leaf into one); the block's first entry index. */
-static int lpm_down(struct lpm *t, uint32_t *table, size_t at, size_t *ret)
+/* The block below first-level entry `at` (splitting a leaf into one); its first index. */
+static int lpm_down(struct lpm *t, uint32_t at, uint32_t *ret)
 {
-	uint32_t e = table[at];
+	uint32_t e = t->t24[at];
 
 	if (!(e & LPM_NEXT)) {
 		int r = lpm_block(t, e, &e);
 
 		if (r < 0)
 			return r;
-		/* lpm_block may move t->blk, the table being split when it is a block */
-		(table == t->t16 ? t->t16 : t->blk)[at] = e;
+		t->t24[at] = e;
 	}
-	*ret = (size_t)(e & ~LPM_NEXT) * 256;
+	*ret = e & ~LPM_NEXT;
 	return 0;
 }
 
@@ -211,71 +212,74 @@ static int by_length(const void *a, const void *b)
 	return x->len != y->len ? (x->len < y->len ? -1 : 1) : (x < y ? -1 : x > y);
 }
 
-/* (Re)builds the IPv4 trie from every IPv4 prefix of the table. */
+/* (Re)builds the IPv4 trie from every IPv4 prefix of the table: prefixes up to /24 fill the
+ * first-level entries they cover, longer ones the entries of a block below theirs. */
 static int lpm_build4(struct lpm *t)
 {
 	const struct pfx **v;
 	uint32_t n = 0;
 	int r = 0;
 
-	free(t->t16);
+	free(t->t24);
 	free(t->blk);
-	t->t16 = t->blk = NULL;
+	t->t24 = t->blk = NULL;
 	t->n_blk = t->cap_blk = 0;
+	/* made even without an IPv4 prefix (the packet path looks in it unchecked); a calloc
+	 * this large is mapped on demand, so memory is taken only where prefixes are */
+	t->t24 = calloc(1u << 24, sizeof(*t->t24));
+	if (t->t24 == NULL)
+		return -ENOMEM;
 	if (t->n_lens[0] == 0)
 		return 0;
 	v = malloc(t->n * sizeof(*v));
-	t->t16 = calloc(65536, sizeof(*t->t16));
-	if (v == NULL || t->t16 == NULL) {
-		free(v);
+	if (v == NULL)
 		return -ENOMEM;
-	}
 	for (uint32_t i = 0; i < t->n; i++)
 		if (t->v[i].version == 4)
 			v[n++] = &t->v[i];
 	qsort(v, n, sizeof(*v), by_length);
 	for (uint32_t i = 0; i < n && r == 0; i++) {
-		uint32_t a = wr_be32(v[i]->addr), leaf = v[i]->value + 1, *table, first, count;
-		unsigned len = v[i]->len, shift = len > 24 ? 0 : len > 16 ? 8 : 16;
-		size_t base = 0;
+		uint32_t a = wr_be32(v[i]->addr), leaf = v[i]->value + 1, *first, count;
+		unsigned len = v[i]->len;
 
-		if (len > 16)
-			r = lpm_down(t, t->t16, a >> 16, &base);
-		if (r == 0 && len > 24)
-			r = lpm_down(t, t->blk, base + (a >> 8 & 255), &base);
-		if (r < 0)
-			break;
 		/* the entries this prefix covers at its level; the shorter prefixes came first,
 		 * so they hold leaves only, which this one overwrites */
-		table = len > 16 ? t->blk : t->t16;
-		first = (a >> shift) & (shift == 16 ? 0xffffu : 0xffu);
-		count = 1u << (32 - len - shift);
-		for (uint32_t k = 0; k < count; k++)
-			table[base + first + k] = leaf;
+		if (len <= 24) {
+			first = &t->t24[a >> 8];
+			count = 1u << (24 - len);
+		} else {
+			uint32_t base;
+
+			r = lpm_down(t, a >> 8, &base);
+			first = &t->blk[base + (a & 255)];
+			count = 1u << (32 - len);
+		}
+		for (uint32_t k = 0; r == 0 && k < count; k++)
+			first[k] = leaf;
 	}
 	free(v);
 	return r;
 }
 
+/* The IPv4 trie's entry for address a (network order): the value + 1 of its longest prefix,
+ * or 0. */
+static inline uint32_t lpm_walk4(const uint32_t *t24, const uint32_t *blk, const uint8_t *a)
+{
+	uint32_t e = t24[wr_be32(a) >> 8];
+
+	if (e & LPM_NEXT)
+		e = blk[(e & ~LPM_NEXT) + a[3]];
+	return e;
+}
+
 /* The value + 1 of the longest prefix holding addr, or 0. */
-static inline uint32_t lpm_lookup(const struct lpm *t, const uint8_t *addr, unsigned version)
+static uint32_t lpm_lookup(const struct lpm *t, const uint8_t *addr, unsigned version)
 {
 	unsigned vi = version == 6;
 	uint8_t a[16];
 
-	if (version == 4) {
-		uint32_t a4 = wr_be32(addr), e;
-
-		if (t->t16 == NULL)
-			return 0;
-		e = t->t16[a4 >> 16];
-		if (e & LPM_NEXT) {
-			e = t->blk[(size_t)(e & ~LPM_NEXT) * 256 + (a4 >> 8 & 255)];
-			if (e & LPM_NEXT)
-				e = t->blk[(size_t)(e & ~LPM_NEXT) * 256 + (a4 & 255)];
-		}
-		return e;
-	}
+	if (version == 4)
+		return t->t24 ? lpm_walk4(t->t24, t->blk, addr) : 0;
 	memcpy(a, addr, 16);
 	for (unsigned i = 0; i < t->n_lens[vi]; i++) {
 		const struct pfx *p;
@@ -293,7 +297,7 @@ static void lpm_fini(struct lpm *t)
 {
 	free(t->v);
 	free(t->slot);
-	free(t->t16);
+	free(t->t24);
 	free(t->blk);
 	memset(t, 0, sizeof(*t));
 }
@@ -526,7 +530,7 @@ static int load_table(struct detect_watch *w, const char *spec, const char *path
 			if (idx == UINT32_MAX || lpm_add(&w->asn, a, version, len, idx) < 0)
 				goto nomem;
 		} else {
-			if (w->n_prefixes >= MAX_PFX) {
+			if (w->prefixes.n >= MAX_PFX) {
 				snprintf(err, errlen, "%s:%u: more than %u prefixes", path, lineno,
 				         MAX_PFX);
 				fclose(f);
@@ -534,7 +538,6 @@ static int load_table(struct detect_watch *w, const char *spec, const char *path
 			}
 			if (lpm_add(&w->prefixes, a, version, len, w->prefixes.n) < 0)
 				goto nomem;
-			w->n_prefixes = w->prefixes.n;
 		}
 		added++;
 	}
@@ -548,6 +551,8 @@ static int load_table(struct detect_watch *w, const char *spec, const char *path
 		         path);
 		return -ENOMEM;
 	}
+	if (!asn) /* counted only once the trie is there (count_pass looks in it unchecked) */
+		w->n_prefixes = w->prefixes.n;
 	return 0;
 nomem:
 	fclose(f);
@@ -748,9 +753,9 @@ struct detect_counter *detect_counter_create(const struct detect_watch *w, unsig
 	    (detect_watch_has(w, DETECT_FAM_VLAN) &&
 	     !(c->vlan = calloc(N_VLAN, sizeof(struct cnt)))) ||
 	    (detect_watch_has(w, DETECT_FAM_DPORT) &&
-	     !(c->dport = calloc(N_DPORT, sizeof(struct cnt)))) ||
-	    (w->n_prefixes && !(c->prefix = calloc(w->n_prefixes, sizeof(struct cnt)))) ||
-	    (w->n_as && !(c->as = calloc(w->n_as, sizeof(struct cnt)))) ||
+	     !(c->dport = calloc(N_DPORT + 1, sizeof(struct cnt)))) ||
+	    (w->n_prefixes && !(c->prefix = calloc(w->n_prefixes + 1, sizeof(struct cnt)))) ||
+	    (w->n_as && !(c->as = calloc(w->n_as + 1, sizeof(struct cnt)))) ||
 	    (w->hh_keys && !(c->hh = calloc(DETECT_HH_SLOTS, sizeof(struct cnt)))) ||
 	    (w->hh_keys && !(c->hh_tag = calloc(DETECT_HH_SLOTS, sizeof(uint64_t)))) ||
 	    (w->hh_keys && !(c->cands = calloc(HH_CANDS, sizeof(struct cand)))) ||
@@ -787,6 +792,12 @@ void detect_bin_free(struct detect_bin *b)
 	free(b);
 }
 
+/* The cells of a prefix or AS table's series: after cell 0, where packets in no prefix count. */
+static struct cnt *past_sink(struct cnt *a)
+{
+	return a ? a + 1 : NULL;
+}
+
 static unsigned collect(struct cnt *a, uint32_t n, int family, struct detect_cell *out)
 {
 	unsigned k = 0;
@@ -818,8 +829,8 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 	n += collect(c->proto, N_PROTO, DETECT_FAM_PROTO, NULL) +
 	     collect(c->vlan, N_VLAN, DETECT_FAM_VLAN, NULL) +
 	     collect(c->dport, N_DPORT, DETECT_FAM_DPORT, NULL) +
-	     collect(c->prefix, c->w->n_prefixes, DETECT_FAM_PREFIX, NULL) +
-	     collect(c->as, c->w->n_as, DETECT_FAM_ASN, NULL) +
+	     collect(past_sink(c->prefix), c->w->n_prefixes, DETECT_FAM_PREFIX, NULL) +
+	     collect(past_sink(c->as), c->w->n_as, DETECT_FAM_ASN, NULL) +
 	     collect(c->hh, c->hh ? DETECT_HH_SLOTS : 0, DETECT_FAM_DSTPFX, NULL);
 	/* each candidate's fate is decided here, once: a prefix the engine admitted after this
 	 * worker counted it in the sketch still reaches its series (the sums are the same as
@@ -855,8 +866,9 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 		k += collect(c->proto, N_PROTO, DETECT_FAM_PROTO, b->cells + k);
 		k += collect(c->vlan, N_VLAN, DETECT_FAM_VLAN, b->cells + k);
 		k += collect(c->dport, N_DPORT, DETECT_FAM_DPORT, b->cells + k);
-		k += collect(c->prefix, c->w->n_prefixes, DETECT_FAM_PREFIX, b->cells + k);
-		k += collect(c->as, c->w->n_as, DETECT_FAM_ASN, b->cells + k);
+		k += collect(past_sink(c->prefix), c->w->n_prefixes, DETECT_FAM_PREFIX,
+		             b->cells + k);
+		k += collect(past_sink(c->as), c->w->n_as, DETECT_FAM_ASN, b->cells + k);
 		{
 			unsigned k0 = k;
 
@@ -891,9 +903,9 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 		if (c->dport)
 			memset(c->dport, 0, N_DPORT * sizeof(struct cnt));
 		if (c->prefix)
-			memset(c->prefix, 0, c->w->n_prefixes * sizeof(struct cnt));
+			memset(c->prefix, 0, (c->w->n_prefixes + 1) * sizeof(struct cnt));
 		if (c->as)
-			memset(c->as, 0, c->w->n_as * sizeof(struct cnt));
+			memset(c->as, 0, (c->w->n_as + 1) * sizeof(struct cnt));
 		b = calloc(1, sizeof(*b)); /* an empty bin still moves the engine on */
 		if (b) {
 			b->start_ns = c->start_ns;
@@ -920,20 +932,19 @@ static void advance(struct detect_counter *c, uint64_t now, detect_bin_fn emit, 
 	}
 }
 
-/* Counts each packet of the burst in the cell of its destination's longest prefix in t
- * (cells indexed by the table's value - 1; a packet in no prefix is not counted). */
-static inline void count_lpm(struct cnt *cells, const struct lpm *t, const struct capture_meta *m,
-                             unsigned n)
+/* Counts each packet in cells[the value + 1 of its destination's longest prefix in t]; cell 0
+ * takes the packets in no prefix, and is never read. */
+static void count_lpm(struct cnt *cells, const struct lpm *t, const struct capture_meta *m,
+                      unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
-		uint32_t v = lpm_lookup(t, m[i].key.dst, m[i].key.ip_version);
+		struct cnt *x = &cells[lpm_lookup(t, m[i].key.dst, m[i].key.ip_version)];
 
-		if (v) {
-			cells[v - 1].packets++;
-			cells[v - 1].bytes += m[i].l3_octets;
-		}
+		x->packets++;
+		x->bytes += m[i].l3_octets;
 	}
 }
+
 /* dst-prefix: an admitted prefix counts exactly; any other feeds the sketch. */
 static void count_hh(struct detect_counter *c, const struct capture_meta *m)
 {
@@ -966,52 +977,106 @@ static void count_hh(struct detect_counter *c, const struct capture_meta *m)
 	}
 }
 
-/* Adds the link and protocol counts of packets of one bin. Consecutive packets mostly share
- * both, so they are summed in registers and added to a cell when the key changes or the run
- * ends: incrementing the cell for each packet would chain every packet to the one before
- * through memory. */
-static void count_link_proto(struct detect_counter *c, const struct capture_meta *m, unsigned n)
-{
-	unsigned l_key = m[0].port % MAX_LINKS, p_key = m[0].key.proto;
-	uint64_t l_pk = 0, l_by = 0, p_pk = 0, p_by = 0;
+/* The protocols with ports: a packet of any other counts in the port table's last cell
+ * (N_DPORT), which is never read. */
+static const uint8_t has_ports[N_PROTO] = {[6] = 1, [17] = 1, [132] = 1};
 
-	for (unsigned i = 0; i < n; i++) {
-		unsigned port = m[i].port % MAX_LINKS, proto = m[i].key.proto;
-		uint64_t bytes = m[i].l3_octets;
+/* The families most watched, counted in one pass over the packets of a burst until the first
+ * of a later bin: the link and protocol sums are kept in registers while consecutive packets
+ * share the key (an increment of the cell per packet would chain each packet to the one before
+ * through memory); a port and an IPv4 prefix are one increment of a cell picked without a
+ * branch. `k` is a constant in each copy the dispatcher below makes, so the families not
+ * watched cost nothing. Returns how many packets it counted. */
+#define K_PROTO 1u
+#define K_DPORT 2u
+#define K_PFX   4u
+static inline __attribute__((always_inline)) unsigned count_pass(struct detect_counter *c,
+                                                                 const struct capture_meta *m,
+                                                                 unsigned n, uint64_t end,
+                                                                 unsigned k)
+{
+	const struct lpm *t = &c->w->prefixes;
+	const uint32_t *t24 = t->t24, *blk = t->blk; /* t24 is there when c->prefix is */
+	/* in locals: stores to the cells could alias the counter's fields */
+	struct cnt *proto_c = c->proto, *dport_c = c->dport, *pfx_c = c->prefix;
+	const struct capture_meta *p = m, *stop = m + n, *l_run = m, *p_run = m;
+	unsigned l_key = m[0].port % MAX_LINKS, p_key = m[0].key.proto;
+	uint64_t l_by = 0, p_by = 0;
+
+	/* a run's packets are the packets since it started: nothing to add per packet */
+	for (; p < stop && p->ts_ns < end; p++) {
+		unsigned port = p->port % MAX_LINKS, proto = p->key.proto;
+		uint64_t bytes = p->l3_octets;
 
 		if (WR_UNLIKELY(port != l_key)) {
-			c->link[l_key].packets += l_pk;
+			c->link[l_key].packets += (uint64_t)(p - l_run);
 			c->link[l_key].bytes += l_by;
 			l_key = port;
-			l_pk = l_by = 0;
+			l_run = p;
+			l_by = 0;
 		}
-		l_pk++;
 		l_by += bytes;
-		if (WR_UNLIKELY(proto != p_key)) {
-			if (c->proto) {
-				c->proto[p_key].packets += p_pk;
-				c->proto[p_key].bytes += p_by;
+		if (k & K_PROTO) {
+			if (WR_UNLIKELY(proto != p_key)) {
+				proto_c[p_key].packets += (uint64_t)(p - p_run);
+				proto_c[p_key].bytes += p_by;
+				p_key = proto;
+				p_run = p;
+				p_by = 0;
 			}
-			p_key = proto;
-			p_pk = p_by = 0;
+			p_by += bytes;
 		}
-		p_pk++;
-		p_by += bytes;
+		if (k & K_DPORT) {
+			struct cnt *x = &dport_c[has_ports[proto] ? p->key.dport : N_DPORT];
+
+			x->packets++;
+			x->bytes += bytes;
+		}
+		if (k & K_PFX) {
+			struct cnt *x = &pfx_c[WR_LIKELY(p->key.ip_version == 4)
+			                           ? lpm_walk4(t24, blk, p->key.dst)
+			                           : lpm_lookup(t, p->key.dst, p->key.ip_version)];
+
+			x->packets++;
+			x->bytes += bytes;
+		}
 	}
-	c->link[l_key].packets += l_pk;
+	c->link[l_key].packets += (uint64_t)(p - l_run);
 	c->link[l_key].bytes += l_by;
-	if (c->proto) {
-		c->proto[p_key].packets += p_pk;
-		c->proto[p_key].bytes += p_by;
+	if (k & K_PROTO) {
+		proto_c[p_key].packets += (uint64_t)(p - p_run);
+		proto_c[p_key].bytes += p_by;
+	}
+	return (unsigned)(p - m);
+}
+
+static unsigned count_pass_any(struct detect_counter *c, const struct capture_meta *m, unsigned n,
+                               uint64_t end)
+{
+	switch ((c->proto ? K_PROTO : 0) | (c->dport ? K_DPORT : 0) | (c->prefix ? K_PFX : 0)) {
+	case 0:
+		return count_pass(c, m, n, end, 0);
+	case K_PROTO:
+		return count_pass(c, m, n, end, K_PROTO);
+	case K_DPORT:
+		return count_pass(c, m, n, end, K_DPORT);
+	case K_PROTO | K_DPORT:
+		return count_pass(c, m, n, end, K_PROTO | K_DPORT);
+	case K_PFX:
+		return count_pass(c, m, n, end, K_PFX);
+	case K_PROTO | K_PFX:
+		return count_pass(c, m, n, end, K_PROTO | K_PFX);
+	case K_DPORT | K_PFX:
+		return count_pass(c, m, n, end, K_DPORT | K_PFX);
+	default:
+		return count_pass(c, m, n, end, K_PROTO | K_DPORT | K_PFX);
 	}
 }
 
-/* The families counted by lookup, each in a loop of its own over the packets of one bin, so
+/* The other families, each in a loop of its own over the packets count_pass() counted, so
  * that a family's loads of one packet overlap with those of the next. */
 static void count_lookups(struct detect_counter *c, const struct capture_meta *m, unsigned n)
 {
-	const struct detect_watch *w = c->w;
-
 	if (c->vlan)
 		for (unsigned i = 0; i < n; i++)
 			if (m[i].key.vlan_depth) {
@@ -1020,21 +1085,8 @@ static void count_lookups(struct detect_counter *c, const struct capture_meta *m
 				x->packets++;
 				x->bytes += m[i].l3_octets;
 			}
-	if (c->dport)
-		for (unsigned i = 0; i < n; i++) {
-			unsigned p = m[i].key.proto;
-
-			if (p == 6 || p == 17 || p == 132) {
-				struct cnt *x = &c->dport[m[i].key.dport];
-
-				x->packets++;
-				x->bytes += m[i].l3_octets;
-			}
-		}
-	if (c->prefix)
-		count_lpm(c->prefix, &w->prefixes, m, n);
 	if (c->as)
-		count_lpm(c->as, &w->asn, m, n);
+		count_lpm(c->as, &c->w->asn, m, n);
 	if (c->hh)
 		for (unsigned i = 0; i < n; i++)
 			count_hh(c, &m[i]);
@@ -1048,8 +1100,7 @@ void detect_counter_add_burst(struct detect_counter *c, const struct capture_met
 	if (c->w->families == 0)
 		n = 0; /* "none": the bins still close, on the clock (detect_counter_tick) */
 	while (i < n) {
-		unsigned j = i + 1;
-		uint64_t end;
+		unsigned j;
 
 		if (WR_UNLIKELY(c->start_ns == 0))
 			c->start_ns = metas[i].ts_ns - metas[i].ts_ns % c->bin_ns;
@@ -1057,10 +1108,7 @@ void detect_counter_add_burst(struct detect_counter *c, const struct capture_met
 			advance(c, metas[i].ts_ns, emit, arg);
 		/* the packets up to the first of a later bin (one of an earlier bin, out of
 		 * order, counts in the open one) */
-		end = c->start_ns + c->bin_ns;
-		while (j < n && metas[j].ts_ns < end)
-			j++;
-		count_link_proto(c, metas + i, j - i);
+		j = i + count_pass_any(c, metas + i, n - i, c->start_ns + c->bin_ns);
 		count_lookups(c, metas + i, j - i);
 		i = j;
 	}
