@@ -20,8 +20,11 @@
  *                        engine's heap per id.
  *
  * Usage: bench_detect [--packets N] [--rounds R] [--bin-ms MS] [--series N] [--seconds S]
- *                     [--engine-ids N] [--tmp DIR] [--only 1|2|3]
- *        bench_detect --write-trace DIR [--packets N]   part 1's packets and prefixes as files
+ *                     [--engine-ids N] [--tmp DIR] [--only 1|2|3] [--tcp PCT]
+ *        bench_detect --write-trace DIR [--packets N] [--tcp PCT]   part 1's packets and
+ *                                                                   prefixes as files
+ * --tcp PCT makes that share of part 1's flows TCP (the rest UDP), so that consecutive packets
+ * change protocol as on a real link.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -56,7 +59,8 @@ static uint32_t n_series = 1000000;
 static unsigned n_seconds = 30;
 static uint32_t n_engine_ids = 100000;
 static const char *tmp_dir = "/tmp";
-static int only; /* run one part (1..3), or all (0) */
+static int only;         /* run one part (1..3), or all (0) */
+static unsigned tcp_pct; /* part 1's flows that are TCP, in per cent */
 
 static uint8_t *frames;
 #define SEED 0x9E3779B97F4A7C15ULL /* every part starts its draws here */
@@ -98,6 +102,11 @@ static void build_frames(void)
 		                 0x0A000000u | (f % N_PREFIXES) << 8 | f / N_PREFIXES,
 		                 (uint16_t)(1024 + f % 50000),
 		                 (uint16_t)(1 + (f * 2654435761u >> 22) % N_DPORTS));
+		if (f % 100 < tcp_pct) { /* the same ports in a TCP header: an ACK */
+			p[23] = 6;
+			p[46] = 0x50;
+			p[47] = 0x10;
+		}
 	}
 }
 
@@ -314,9 +323,11 @@ static void bench_counting(void)
 		}
 
 	printf("## 1. In-line counting on the packet path\n\n");
-	printf("%u packets of %d bytes per pass, %u flows (uniform), bins of %llu ms; "
-	       "%d interleaved rounds, medians; cost = median of the per-round time ratios\n\n",
-	       n_packets, FRAME, FLOWS, (unsigned long long)(bin_ns / WR_NS_PER_MS), rounds);
+	printf("%u packets of %d bytes per pass, %u flows (uniform, %u %% TCP, the rest UDP), "
+	       "bins of %llu ms; %d interleaved rounds, medians; cost = median of the per-round "
+	       "time ratios\n\n",
+	       n_packets, FRAME, FLOWS, tcp_pct, (unsigned long long)(bin_ns / WR_NS_PER_MS),
+	       rounds);
 	printf("| variant | ns/packet | Mpps | cost vs baseline (range) | ns/packet added | "
 	       "goal <= +10 %% |\n|---|---|---|---|---|---|\n");
 	for (int v = 0; v < N_VARIANTS; v++) {
@@ -602,6 +613,8 @@ int main(int argc, char **argv)
 			tmp_dir = argv[i + 1];
 		else if (strcmp(argv[i], "--only") == 0)
 			only = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--tcp") == 0)
+			tcp_pct = (unsigned)strtoul(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--write-trace") == 0)
 			trace_dir = argv[i + 1];
 		else {
@@ -611,10 +624,11 @@ int main(int argc, char **argv)
 	}
 	if (rounds < 1 || rounds > MAX_ROUNDS || n_packets < BURST || bin_ns == 0 ||
 	    n_series == 0 || n_seconds < 8 || n_seconds > MAX_SECONDS || n_engine_ids < 2 ||
-	    n_engine_ids > 0xffffff || only < 0 || only > 3) {
+	    n_engine_ids > 0xffffff || only < 0 || only > 3 || tcp_pct > 100) {
 		fprintf(stderr,
 		        "bench_detect: --rounds 1..%d, --packets >= %d, --bin-ms >= 1, "
-		        "--series >= 1, --seconds 8..%d, --engine-ids 2..16777215, --only 1..3\n",
+		        "--series >= 1, --seconds 8..%d, --engine-ids 2..16777215, --only 1..3, "
+		        "--tcp 0..100\n",
 		        MAX_ROUNDS, BURST, MAX_SECONDS);
 		return 2;
 	}

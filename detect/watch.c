@@ -1003,8 +1003,10 @@ static inline __attribute__((always_inline)) unsigned count_pass(struct detect_c
 	unsigned l_key = m[0].port % MAX_LINKS, p_key = m[0].key.proto;
 	uint64_t l_by = 0, p_by = 0;
 
-	/* a run's packets are the packets since it started: nothing to add per packet */
-	for (; p < stop && p->ts_ns < end; p++) {
+	/* a run's packets are the packets since it started: nothing to add per packet. The
+	 * first packet counts whatever its time: the caller has moved the bin to it, unless
+	 * start + bin overflows (a timestamp near the end of time), and n >= 1. */
+	do {
 		unsigned port = p->port % MAX_LINKS, proto = p->key.proto;
 		uint64_t bytes = p->l3_octets;
 
@@ -1040,7 +1042,7 @@ static inline __attribute__((always_inline)) unsigned count_pass(struct detect_c
 			x->packets++;
 			x->bytes += bytes;
 		}
-	}
+	} while (++p < stop && p->ts_ns < end);
 	c->link[l_key].packets += (uint64_t)(p - l_run);
 	c->link[l_key].bytes += l_by;
 	if (k & K_PROTO) {

@@ -658,6 +658,51 @@ static void test_prefix_lpm_random(void)
 	detect_watch_free(w);
 }
 
+/* The packets a counter's bins hold, by link 0, TCP and port 80, summed as the bins come. */
+struct sums {
+	uint64_t link, tcp, http, bins;
+};
+
+static void sum_bin(void *arg, struct detect_bin *b)
+{
+	struct sums *s = arg;
+	const struct detect_cell *x;
+
+	if ((x = cell_of(b, detect_series_id(DETECT_FAM_LINK, 0))) != NULL)
+		s->link += x->packets;
+	if ((x = cell_of(b, detect_series_id(DETECT_FAM_PROTO, 6))) != NULL)
+		s->tcp += x->packets;
+	if ((x = cell_of(b, detect_series_id(DETECT_FAM_DPORT, 80))) != NULL)
+		s->http += x->packets;
+	s->bins++;
+	detect_bin_free(b);
+}
+
+/* Timestamps at the end of time (a corrupt capture): the open bin's end overflows. The burst
+ * still returns, and every packet is counted once, by the link, protocol and port. */
+static void test_counter_end_of_time(void)
+{
+	struct detect_watch *w = detect_watch_create();
+	struct capture_meta m[3] = {pkt("10.0.0.1", 6, 80, UINT64_MAX - 2),
+	                            pkt("10.0.0.2", 17, 53, UINT64_MAX - 1),
+	                            pkt("10.0.0.3", 6, 80, UINT64_MAX)};
+	struct sums s = {0};
+	struct detect_counter *c;
+	char err[256];
+
+	CHECK_EQ(detect_watch_add(w, "proto", err, sizeof(err)), 0);
+	CHECK_EQ(detect_watch_add(w, "dport", err, sizeof(err)), 0);
+	c = detect_counter_create(w, 0, NS);
+	detect_counter_add_burst(c, m, 3, sum_bin, &s);
+	detect_counter_tick(c, 0, 1, sum_bin, &s);
+	CHECK_EQ(s.link, 3);
+	CHECK_EQ(s.tcp, 2);
+	CHECK_EQ(s.http, 2);
+	CHECK(s.bins > 0);
+	detect_counter_free(c);
+	detect_watch_free(w);
+}
+
 static void test_watch_files(void)
 {
 	struct detect_watch *w = detect_watch_create();
@@ -1280,6 +1325,7 @@ int main(void)
 	T_RUN(test_health);
 	T_RUN(test_prefix_lpm);
 	T_RUN(test_prefix_lpm_random);
+	T_RUN(test_counter_end_of_time);
 	T_RUN(test_watch_files);
 	T_RUN(test_engine_merge);
 	T_RUN(test_dst_prefix);
