@@ -722,6 +722,26 @@ struct cand {
 	uint64_t packets, bytes;
 };
 
+/* Packed cells: a packet adds one word, PK_ONE + its bytes, to its cell of each family, one
+ * read-modify-write instead of two. A word holds 2^24 packets and 2^40 bytes, and is folded
+ * into its family's 64-bit cell (struct cnt) when the bin closes and whenever the words could
+ * overflow before that: after FOLD_PK packets or FOLD_BY bytes, a pass counting at most
+ * PASS_MAX packets of at most 2^32 bytes (so a word stays below 2^22 + 64 packets and
+ * 2^39 + 2^38 bytes). */
+#define PK_ONE   (1ull << 40)
+#define PK_BYTES (PK_ONE - 1)
+#define PASS_MAX 64u
+#define FOLD_PK  (1ull << 22)
+#define FOLD_BY  (1ull << 39)
+
+enum { PK_PROTO, PK_VLAN, PK_DPORT, PK_PFX, PK_AS, N_PK };
+
+struct packed {
+	uint64_t *words; /* NULL when the family is not watched */
+	struct cnt *cells;
+	uint32_t n;
+};
+
 struct detect_counter {
 	const struct detect_watch *w;
 	unsigned worker;
@@ -730,10 +750,12 @@ struct detect_counter {
 	int finished;
 	struct cnt link[MAX_LINKS];
 	uint32_t link_flows[MAX_LINKS];
-	struct cnt *proto, *vlan, *dport, *prefix, *as;
-	struct cnt *hh;     /* admitted dst-prefix series, by slot */
-	uint64_t *hh_tag;   /* the prefix each hh cell has counted in this bin */
-	struct cand *cands; /* the heavy-hitter sketch of this bin (HH_CANDS) */
+	struct cnt *proto, *vlan, *dport, *prefix, *as; /* the bin's counts, as folded */
+	struct packed pk[N_PK];      /* the same families' counts since the last fold */
+	uint64_t since_pk, since_by; /* packets and bytes counted since the last fold */
+	struct cnt *hh;              /* admitted dst-prefix series, by slot */
+	uint64_t *hh_tag;            /* the prefix each hh cell has counted in this bin */
+	struct cand *cands;          /* the heavy-hitter sketch of this bin (HH_CANDS) */
 	uint32_t *cand_ids; /* at the bin's close, each candidate's series or DETECT_CANDIDATE:
 	                       apart from the sketch, which every packet reads */
 };
@@ -761,6 +783,14 @@ struct detect_counter *detect_counter_create(const struct detect_watch *w, unsig
 	    (w->hh_keys && !(c->cands = calloc(HH_CANDS, sizeof(struct cand)))) ||
 	    (w->hh_keys && !(c->cand_ids = calloc(HH_CANDS, sizeof(uint32_t)))))
 		goto fail;
+	c->pk[PK_PROTO] = (struct packed){NULL, c->proto, N_PROTO};
+	c->pk[PK_VLAN] = (struct packed){NULL, c->vlan, N_VLAN};
+	c->pk[PK_DPORT] = (struct packed){NULL, c->dport, N_DPORT + 1};
+	c->pk[PK_PFX] = (struct packed){NULL, c->prefix, w->n_prefixes + 1};
+	c->pk[PK_AS] = (struct packed){NULL, c->as, w->n_as + 1};
+	for (unsigned f = 0; f < N_PK; f++)
+		if (c->pk[f].cells && !(c->pk[f].words = calloc(c->pk[f].n, sizeof(uint64_t))))
+			goto fail;
 	return c;
 fail:
 	detect_counter_free(c);
@@ -777,6 +807,8 @@ void detect_counter_free(struct detect_counter *c)
 	free(c->dport);
 	free(c->prefix);
 	free(c->as);
+	for (unsigned f = 0; f < N_PK; f++)
+		free(c->pk[f].words);
 	free(c->hh);
 	free(c->hh_tag);
 	free(c->cands);
@@ -818,11 +850,30 @@ static unsigned collect(struct cnt *a, uint32_t n, int family, struct detect_cel
 	return k;
 }
 
+/* Adds the packed words to their cells and clears them. */
+static void fold(struct detect_counter *c)
+{
+	for (unsigned f = 0; f < N_PK; f++) {
+		uint64_t *v = c->pk[f].words;
+		struct cnt *x = c->pk[f].cells;
+
+		for (uint32_t i = 0; v && i < c->pk[f].n; i++)
+			if (v[i]) {
+				x[i].packets += v[i] / PK_ONE;
+				x[i].bytes += v[i] & PK_BYTES;
+				v[i] = 0;
+			}
+	}
+	c->since_pk = c->since_by = 0;
+}
+
 /* Hands the open bin to `emit` and opens the next one. */
 static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 {
 	struct detect_bin *b = calloc(1, sizeof(*b));
 	unsigned n = 0, k = 0;
+
+	fold(c);
 
 	for (unsigned i = 0; i < MAX_LINKS; i++)
 		n += c->link[i].packets || c->link_flows[i];
@@ -934,15 +985,11 @@ static void advance(struct detect_counter *c, uint64_t now, detect_bin_fn emit, 
 
 /* Counts each packet in cells[the value + 1 of its destination's longest prefix in t]; cell 0
  * takes the packets in no prefix, and is never read. */
-static void count_lpm(struct cnt *cells, const struct lpm *t, const struct capture_meta *m,
+static void count_lpm(uint64_t *words, const struct lpm *t, const struct capture_meta *m,
                       unsigned n)
 {
-	for (unsigned i = 0; i < n; i++) {
-		struct cnt *x = &cells[lpm_lookup(t, m[i].key.dst, m[i].key.ip_version)];
-
-		x->packets++;
-		x->bytes += m[i].l3_octets;
-	}
+	for (unsigned i = 0; i < n; i++)
+		words[lpm_lookup(t, m[i].key.dst, m[i].key.ip_version)] += PK_ONE + m[i].l3_octets;
 }
 
 /* dst-prefix: an admitted prefix counts exactly; any other feeds the sketch. */
@@ -999,48 +1046,42 @@ static inline __attribute__((always_inline)) unsigned count_pass(struct detect_c
 {
 	const struct lpm *t = &c->w->prefixes;
 	const uint32_t *t24 = t->t24, *blk = t->blk; /* t24 is there when c->prefix is */
-	/* in locals: stores to the cells could alias the counter's fields */
-	struct cnt *proto_c = c->proto, *dport_c = c->dport, *pfx_c = c->prefix;
+	/* in locals: stores to the words could alias the counter's fields */
+	uint64_t *proto_w = c->pk[PK_PROTO].words, *dport_w = c->pk[PK_DPORT].words,
+	         *pfx_w = c->pk[PK_PFX].words;
 	const struct capture_meta *p = m, *stop = m + n, *l_run = m;
 	unsigned l_key = m[0].port % MAX_LINKS;
-	uint64_t l_by = 0;
+	uint64_t l_by = 0, by = 0; /* the bytes of the link's current run, of the runs before */
 
 	/* a run's packets are the packets since it started: nothing to add per packet. The
 	 * first packet counts whatever its time: the caller has moved the bin to it, unless
 	 * start + bin overflows (a timestamp near the end of time), and n >= 1. */
 	do {
 		unsigned port = p->port % MAX_LINKS, proto = p->key.proto;
-		uint64_t bytes = p->l3_octets;
+		uint64_t bytes = p->l3_octets, word = PK_ONE + bytes;
 
 		if (WR_UNLIKELY(port != l_key)) {
 			c->link[l_key].packets += (uint64_t)(p - l_run);
 			c->link[l_key].bytes += l_by;
+			by += l_by;
 			l_key = port;
 			l_run = p;
 			l_by = 0;
 		}
 		l_by += bytes;
-		if (k & K_PROTO) {
-			proto_c[proto].packets++;
-			proto_c[proto].bytes += bytes;
-		}
-		if (k & K_DPORT) {
-			struct cnt *x = &dport_c[has_ports[proto] ? p->key.dport : N_DPORT];
-
-			x->packets++;
-			x->bytes += bytes;
-		}
-		if (k & K_PFX) {
-			struct cnt *x = &pfx_c[WR_LIKELY(p->key.ip_version == 4)
-			                           ? lpm_walk4(t24, blk, p->key.dst)
-			                           : lpm_lookup(t, p->key.dst, p->key.ip_version)];
-
-			x->packets++;
-			x->bytes += bytes;
-		}
+		if (k & K_PROTO)
+			proto_w[proto] += word;
+		if (k & K_DPORT)
+			dport_w[has_ports[proto] ? p->key.dport : N_DPORT] += word;
+		if (k & K_PFX)
+			pfx_w[WR_LIKELY(p->key.ip_version == 4)
+			          ? lpm_walk4(t24, blk, p->key.dst)
+			          : lpm_lookup(t, p->key.dst, p->key.ip_version)] += word;
 	} while (++p < stop && p->ts_ns < end);
 	c->link[l_key].packets += (uint64_t)(p - l_run);
 	c->link[l_key].bytes += l_by;
+	c->since_pk += (uint64_t)(p - m);
+	c->since_by += by + l_by;
 	return (unsigned)(p - m);
 }
 
@@ -1071,16 +1112,14 @@ static unsigned count_pass_any(struct detect_counter *c, const struct capture_me
  * that a family's loads of one packet overlap with those of the next. */
 static void count_lookups(struct detect_counter *c, const struct capture_meta *m, unsigned n)
 {
-	if (c->vlan)
-		for (unsigned i = 0; i < n; i++)
-			if (m[i].key.vlan_depth) {
-				struct cnt *x = &c->vlan[m[i].key.vlan[0] & (N_VLAN - 1)];
+	uint64_t *vlan = c->pk[PK_VLAN].words;
 
-				x->packets++;
-				x->bytes += m[i].l3_octets;
-			}
+	if (vlan)
+		for (unsigned i = 0; i < n; i++)
+			if (m[i].key.vlan_depth)
+				vlan[m[i].key.vlan[0] & (N_VLAN - 1)] += PK_ONE + m[i].l3_octets;
 	if (c->as)
-		count_lpm(c->as, &c->w->asn, m, n);
+		count_lpm(c->pk[PK_AS].words, &c->w->asn, m, n);
 	if (c->hh)
 		for (unsigned i = 0; i < n; i++)
 			count_hh(c, &m[i]);
@@ -1100,9 +1139,12 @@ void detect_counter_add_burst(struct detect_counter *c, const struct capture_met
 			c->start_ns = metas[i].ts_ns - metas[i].ts_ns % c->bin_ns;
 		else if (WR_UNLIKELY(metas[i].ts_ns >= c->start_ns + c->bin_ns))
 			advance(c, metas[i].ts_ns, emit, arg);
+		if (WR_UNLIKELY(c->since_pk >= FOLD_PK || c->since_by >= FOLD_BY))
+			fold(c);
 		/* the packets up to the first of a later bin (one of an earlier bin, out of
-		 * order, counts in the open one) */
-		j = i + count_pass_any(c, metas + i, n - i, c->start_ns + c->bin_ns);
+		 * order, counts in the open one), PASS_MAX at most */
+		j = i + count_pass_any(c, metas + i, n - i < PASS_MAX ? n - i : PASS_MAX,
+		                       c->start_ns + c->bin_ns);
 		count_lookups(c, metas + i, j - i);
 		i = j;
 	}

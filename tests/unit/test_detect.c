@@ -703,6 +703,53 @@ static void test_counter_end_of_time(void)
 	detect_watch_free(w);
 }
 
+/* Counts that outgrow a packed word within one bin are exact: 600 packets of 2^32 - 1
+ * bytes (2^41 bytes, over the word's 2^40), then 2^24 + 1000 packets (over its 2^24). */
+static void test_counter_fold(void)
+{
+	struct detect_watch *w = detect_watch_create();
+	const uint32_t ids[3] = {detect_series_id(DETECT_FAM_PROTO, 6),
+	                         detect_series_id(DETECT_FAM_DPORT, 80),
+	                         detect_series_id(DETECT_FAM_PREFIX, 0)};
+	const uint64_t big = 600, many = (1ull << 24) + 1000;
+	struct capture_meta m[32];
+	struct bins bs = {.n = 0};
+	struct detect_counter *c;
+	char err[256], spec[300];
+
+	snprintf(spec, sizeof(spec), "prefixes:%s", write_file("fold.txt", "10.0.0.0/8\n"));
+	CHECK_EQ(detect_watch_add(w, spec, err, sizeof(err)), 0);
+	CHECK_EQ(detect_watch_add(w, "proto", err, sizeof(err)), 0);
+	CHECK_EQ(detect_watch_add(w, "dport", err, sizeof(err)), 0);
+	c = detect_counter_create(w, 0, NS);
+	for (unsigned i = 0; i < 32; i++) {
+		m[i] = pkt("10.1.2.3", 6, 80, T0 * NS + 1);
+		m[i].l3_octets = UINT32_MAX;
+	}
+	for (uint64_t k = 0; k < big; k += 20)
+		detect_counter_add_burst(c, m, 20, keep_bin, &bs);
+	for (unsigned i = 0; i < 32; i++)
+		m[i].l3_octets = 64;
+	for (uint64_t k = 0; k < many; k += 32)
+		detect_counter_add_burst(c, m, many - k < 32 ? (unsigned)(many - k) : 32, keep_bin,
+		                         &bs);
+	detect_counter_tick(c, 0, 1, keep_bin, &bs);
+	CHECK(bs.n >= 1);
+	for (unsigned f = 0; f < 3 && bs.n >= 1; f++) {
+		const struct detect_cell *x = cell_of(bs.b[0], ids[f]);
+
+		CHECK(x != NULL);
+		if (x) {
+			CHECK_EQ(x->packets, big + many);
+			CHECK_EQ(x->bytes, big * UINT32_MAX + many * 64);
+		}
+	}
+	for (unsigned i = 0; i < bs.n; i++)
+		detect_bin_free(bs.b[i]);
+	detect_counter_free(c);
+	detect_watch_free(w);
+}
+
 static void test_watch_files(void)
 {
 	struct detect_watch *w = detect_watch_create();
@@ -1326,6 +1373,7 @@ int main(void)
 	T_RUN(test_prefix_lpm);
 	T_RUN(test_prefix_lpm_random);
 	T_RUN(test_counter_end_of_time);
+	T_RUN(test_counter_fold);
 	T_RUN(test_watch_files);
 	T_RUN(test_engine_merge);
 	T_RUN(test_dst_prefix);
