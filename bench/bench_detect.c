@@ -23,8 +23,8 @@
  *                     [--engine-ids N] [--tmp DIR] [--only 1|2|3] [--tcp PCT]
  *        bench_detect --write-trace DIR [--packets N] [--tcp PCT]   part 1's packets and
  *                                                                   prefixes as files
- * --tcp PCT makes that share of part 1's flows TCP (the rest UDP), so that consecutive packets
- * change protocol as on a real link.
+ * --tcp PCT makes that share of part 1's flows TCP, the rest UDP (default 80, so that
+ * consecutive packets change protocol as on a real link; 0 makes every packet UDP).
  */
 #include <errno.h>
 #include <malloc.h>
@@ -60,7 +60,7 @@ static unsigned n_seconds = 30;
 static uint32_t n_engine_ids = 100000;
 static const char *tmp_dir = "/tmp";
 static int only;         /* run one part (1..3), or all (0) */
-static unsigned tcp_pct; /* part 1's flows that are TCP, in per cent */
+static unsigned tcp_pct = 80; /* part 1's flows that are TCP, in per cent */
 
 static uint8_t *frames;
 #define SEED 0x9E3779B97F4A7C15ULL /* every part starts its draws here */

@@ -5,23 +5,26 @@
 # (--watch none), the link only (the default), and the families bench_detect measures on the
 # packet path alone. The variants run interleaved in a rotating order; a variant's cost is
 # the median over rounds of its time against --watch none's in the same round.
-# Usage: bench/count_cost.sh [--packets N] [--rounds R]   (defaults 8000000 and 7)
+# Usage: bench/count_cost.sh [--packets N] [--rounds R] [--tcp PCT]
+#        (defaults 8000000, 7 and 80: the share of flows that are TCP, the rest UDP)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packets=8000000
 rounds=7
+tcp=80
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--packets) packets=$2; shift 2 ;;
 	--rounds) rounds=$2; shift 2 ;;
-	*) echo "usage: bench/count_cost.sh [--packets N] [--rounds R]" >&2; exit 2 ;;
+	--tcp) tcp=$2; shift 2 ;;
+	*) echo "usage: bench/count_cost.sh [--packets N] [--rounds R] [--tcp PCT]" >&2; exit 2 ;;
 	esac
 done
 packets=$((packets - packets % 32)) # bench_detect writes whole bursts of 32
 bash scripts/build.sh build
 tmp=$(mktemp -d /tmp/weir-count-cost.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-./build/bench/bench_detect --write-trace "$tmp" --packets "$packets"
+./build/bench/bench_detect --write-trace "$tmp" --packets "$packets" --tcp "$tcp"
 pfx="prefixes:$tmp/prefixes.txt"
 names=("counting off (--watch none)" "link (the default)" "link, proto, dport"
 	"link, 1000 prefixes" "link, proto, dport, 1000 prefixes")
@@ -41,7 +44,8 @@ print(sys.argv[3], sys.argv[4], s["elapsed_s"])' "$tmp/s.json" "$packets" "$r" "
 	done
 done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "weir -i pcap:FILE -o ipfix:file:..., one worker, $packets 64-byte packets, 100 ms bins;"
+echo "weir -i pcap:FILE -o ipfix:file:..., one worker, $packets 64-byte packets ($tcp % of flows TCP,"
+echo "the rest UDP), 100 ms bins;"
 echo "median of $rounds interleaved rounds:"
 echo
 python3 - "$tmp/times" "$packets" "${names[@]}" <<'EOF'

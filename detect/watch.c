@@ -753,9 +753,13 @@ struct detect_counter {
 	struct cnt *proto, *vlan, *dport, *prefix, *as; /* the bin's counts, as folded */
 	struct packed pk[N_PK];      /* the same families' counts since the last fold */
 	uint64_t since_pk, since_by; /* packets and bytes counted since the last fold */
-	struct cnt *hh;              /* admitted dst-prefix series, by slot */
-	uint64_t *hh_tag;            /* the prefix each hh cell has counted in this bin */
-	struct cand *cands;          /* the heavy-hitter sketch of this bin (HH_CANDS) */
+	/* a packet's cell in the port table is (its port | N_DPORT) & port_mask[its protocol]:
+	 * its port for the protocols with ports, and otherwise the table's last cell (N_DPORT),
+	 * which is never read */
+	uint32_t port_mask[N_PROTO];
+	struct cnt *hh;     /* admitted dst-prefix series, by slot */
+	uint64_t *hh_tag;   /* the prefix each hh cell has counted in this bin */
+	struct cand *cands; /* the heavy-hitter sketch of this bin (HH_CANDS) */
 	uint32_t *cand_ids; /* at the bin's close, each candidate's series or DETECT_CANDIDATE:
 	                       apart from the sketch, which every packet reads */
 };
@@ -783,6 +787,8 @@ struct detect_counter *detect_counter_create(const struct detect_watch *w, unsig
 	    (w->hh_keys && !(c->cands = calloc(HH_CANDS, sizeof(struct cand)))) ||
 	    (w->hh_keys && !(c->cand_ids = calloc(HH_CANDS, sizeof(uint32_t)))))
 		goto fail;
+	for (unsigned p = 0; p < N_PROTO; p++)
+		c->port_mask[p] = p == 6 || p == 17 || p == 132 ? N_DPORT - 1 : N_DPORT;
 	c->pk[PK_PROTO] = (struct packed){NULL, c->proto, N_PROTO};
 	c->pk[PK_VLAN] = (struct packed){NULL, c->vlan, N_VLAN};
 	c->pk[PK_DPORT] = (struct packed){NULL, c->dport, N_DPORT + 1};
@@ -1024,10 +1030,6 @@ static void count_hh(struct detect_counter *c, const struct capture_meta *m)
 	}
 }
 
-/* The protocols with ports: a packet of any other counts in the port table's last cell
- * (N_DPORT), which is never read. */
-static const uint8_t has_ports[N_PROTO] = {[6] = 1, [17] = 1, [132] = 1};
-
 /* The families most watched, counted in one pass over the packets of a burst until the first
  * of a later bin. The link sums are kept in registers while consecutive packets share the
  * port, as a burst's packets do (an increment of the cell per packet would chain each packet
@@ -1072,7 +1074,7 @@ static inline __attribute__((always_inline)) unsigned count_pass(struct detect_c
 		if (k & K_PROTO)
 			proto_w[proto] += word;
 		if (k & K_DPORT)
-			dport_w[has_ports[proto] ? p->key.dport : N_DPORT] += word;
+			dport_w[(p->key.dport | N_DPORT) & c->port_mask[proto]] += word;
 		if (k & K_PFX)
 			pfx_w[WR_LIKELY(p->key.ip_version == 4)
 			          ? lpm_walk4(t24, blk, p->key.dst)

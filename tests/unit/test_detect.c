@@ -679,13 +679,14 @@ static void sum_bin(void *arg, struct detect_bin *b)
 }
 
 /* Timestamps at the end of time (a corrupt capture): the open bin's end overflows. The burst
- * still returns, and every packet is counted once, by the link, protocol and port. */
+ * still returns, and every packet is counted once, by the link, protocol and port (an ICMP
+ * packet's port field is no port). */
 static void test_counter_end_of_time(void)
 {
 	struct detect_watch *w = detect_watch_create();
-	struct capture_meta m[3] = {pkt("10.0.0.1", 6, 80, UINT64_MAX - 2),
-	                            pkt("10.0.0.2", 17, 53, UINT64_MAX - 1),
-	                            pkt("10.0.0.3", 6, 80, UINT64_MAX)};
+	struct capture_meta m[4] = {
+	    pkt("10.0.0.1", 6, 80, UINT64_MAX - 2), pkt("10.0.0.2", 17, 53, UINT64_MAX - 1),
+	    pkt("10.0.0.4", 1, 80, UINT64_MAX - 1), pkt("10.0.0.3", 6, 80, UINT64_MAX)};
 	struct sums s = {0};
 	struct detect_counter *c;
 	char err[256];
@@ -693,9 +694,9 @@ static void test_counter_end_of_time(void)
 	CHECK_EQ(detect_watch_add(w, "proto", err, sizeof(err)), 0);
 	CHECK_EQ(detect_watch_add(w, "dport", err, sizeof(err)), 0);
 	c = detect_counter_create(w, 0, NS);
-	detect_counter_add_burst(c, m, 3, sum_bin, &s);
+	detect_counter_add_burst(c, m, 4, sum_bin, &s);
 	detect_counter_tick(c, 0, 1, sum_bin, &s);
-	CHECK_EQ(s.link, 3);
+	CHECK_EQ(s.link, 4);
 	CHECK_EQ(s.tcp, 2);
 	CHECK_EQ(s.http, 2);
 	CHECK(s.bins > 0);
