@@ -9,8 +9,8 @@
  * do): one load from a first level of 2^24 entries (64 MiB of address space, of which only
  * the pages under some prefix are ever written) and, below a prefix longer than /24, one from
  * a 1 KiB block. The counters are flat arrays per family (256 protocols, 4096 VLANs, 65536
- * ports, one cell per prefix or AS), so a packet costs a few increments; closing a bin scans
- * them for non-zero cells.
+ * ports, one cell per prefix or AS) of packed words, so a packet costs one increment a
+ * family; closing a bin folds the words into 64-bit cells and scans those for non-zero ones.
  *
  * The engine keeps each worker's closed bins in order and evaluates bin T once every worker
  * still running has closed it; every known series is then fed its count for T, zero when it
