@@ -9,8 +9,9 @@
  * do): one load from a first level of 2^24 entries (64 MiB of address space, of which only
  * the pages under some prefix are ever written) and, below a prefix longer than /24, one from
  * a 1 KiB block. The counters are flat arrays per family (256 protocols, 4096 VLANs, 65536
- * ports, one cell per prefix or AS) of packed words, so a packet costs one increment a
- * family; closing a bin folds the words into 64-bit cells and scans those for non-zero ones.
+ * ports, one cell per prefix or AS, and a sink for packets with no port or in no prefix) of
+ * packed words, so a packet costs one increment a family; closing a bin folds the words into
+ * 64-bit cells and scans those for non-zero ones.
  *
  * The engine keeps each worker's closed bins in order and evaluates bin T once every worker
  * still running has closed it; every known series is then fed its count for T, zero when it
@@ -250,11 +251,12 @@ static int lpm_build4(struct lpm *t)
 		} else {
 			uint32_t base;
 
-			r = lpm_down(t, a >> 8, &base);
+			if ((r = lpm_down(t, a >> 8, &base)) < 0)
+				break;
 			first = &t->blk[base + (a & 255)];
 			count = 1u << (32 - len);
 		}
-		for (uint32_t k = 0; r == 0 && k < count; k++)
+		for (uint32_t k = 0; k < count; k++)
 			first[k] = leaf;
 	}
 	free(v);
@@ -723,11 +725,11 @@ struct cand {
 };
 
 /* Packed cells: a packet adds one word, PK_ONE + its bytes, to its cell of each family, one
- * read-modify-write instead of two. A word holds 2^24 packets and 2^40 bytes, and is folded
- * into its family's 64-bit cell (struct cnt) when the bin closes and whenever the words could
- * overflow before that: after FOLD_PK packets or FOLD_BY bytes, a pass counting at most
- * PASS_MAX packets of at most 2^32 bytes (so a word stays below 2^22 + 64 packets and
- * 2^39 + 2^38 bytes). */
+ * read-modify-write instead of two. A word holds fewer than 2^24 packets and 2^40 bytes, and
+ * is folded into its family's 64-bit cell (struct cnt) when the bin closes and whenever the
+ * words could overflow before that: after FOLD_PK packets or FOLD_BY bytes, a pass counting
+ * at most PASS_MAX packets of at most 2^32 bytes (so a word stays below 2^22 + 64 packets
+ * and 2^39 + 2^38 bytes). */
 #define PK_ONE   (1ull << 40)
 #define PK_BYTES (PK_ONE - 1)
 #define PASS_MAX 64u
@@ -958,7 +960,7 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 		if (c->vlan)
 			memset(c->vlan, 0, N_VLAN * sizeof(struct cnt));
 		if (c->dport)
-			memset(c->dport, 0, N_DPORT * sizeof(struct cnt));
+			memset(c->dport, 0, (N_DPORT + 1) * sizeof(struct cnt));
 		if (c->prefix)
 			memset(c->prefix, 0, (c->w->n_prefixes + 1) * sizeof(struct cnt));
 		if (c->as)
@@ -989,7 +991,7 @@ static void advance(struct detect_counter *c, uint64_t now, detect_bin_fn emit, 
 	}
 }
 
-/* Counts each packet in cells[the value + 1 of its destination's longest prefix in t]; cell 0
+/* Counts each packet in words[the value + 1 of its destination's longest prefix in t]; word 0
  * takes the packets in no prefix, and is never read. */
 static void count_lpm(uint64_t *words, const struct lpm *t, const struct capture_meta *m,
                       unsigned n)
@@ -1034,10 +1036,11 @@ static void count_hh(struct detect_counter *c, const struct capture_meta *m)
  * of a later bin. The link sums are kept in registers while consecutive packets share the
  * port, as a burst's packets do (an increment of the cell per packet would chain each packet
  * to the one before through memory, which costs when little else is counted). The protocol,
- * port and IPv4 prefix are each one increment of a cell picked without a test that could
- * fail: runs of one protocol, summed like the link's, cost more than they save on real links,
- * where TCP and UDP packets alternate. `k` is a constant in each copy the dispatcher below
- * makes, so the families not watched cost nothing. Returns how many packets it counted. */
+ * port and prefix are each one increment of a word, whose index is computed without a branch
+ * except for the prefix's IP version and trie level: runs of one protocol, summed like the
+ * link's, cost more than they save on real links, where TCP and UDP packets alternate. `k` is a
+ * constant in each copy the dispatcher below makes, so the families not watched cost nothing.
+ * Returns how many packets it counted. */
 #define K_PROTO 1u
 #define K_DPORT 2u
 #define K_PFX   4u

@@ -705,15 +705,16 @@ static void test_counter_end_of_time(void)
 }
 
 /* Counts that outgrow a packed word within one bin are exact: 600 packets of 2^32 - 1
- * bytes (2^41 bytes, over the word's 2^40), then 2^24 + 1000 packets (over its 2^24). */
+ * bytes (over 2^41 bytes, where a word holds 2^40; in bursts of 300, more than one pass
+ * counts), then 2^24 + 1000 packets (over a word's 2^24). */
 static void test_counter_fold(void)
 {
 	struct detect_watch *w = detect_watch_create();
-	const uint32_t ids[3] = {detect_series_id(DETECT_FAM_PROTO, 6),
-	                         detect_series_id(DETECT_FAM_DPORT, 80),
-	                         detect_series_id(DETECT_FAM_PREFIX, 0)};
+	const uint32_t ids[4] = {
+	    detect_series_id(DETECT_FAM_PROTO, 6), detect_series_id(DETECT_FAM_DPORT, 80),
+	    detect_series_id(DETECT_FAM_PREFIX, 0), detect_series_id(DETECT_FAM_VLAN, 7)};
 	const uint64_t big = 600, many = (1ull << 24) + 1000;
-	struct capture_meta m[32];
+	static struct capture_meta m[300];
 	struct bins bs = {.n = 0};
 	struct detect_counter *c;
 	char err[256], spec[300];
@@ -722,13 +723,16 @@ static void test_counter_fold(void)
 	CHECK_EQ(detect_watch_add(w, spec, err, sizeof(err)), 0);
 	CHECK_EQ(detect_watch_add(w, "proto", err, sizeof(err)), 0);
 	CHECK_EQ(detect_watch_add(w, "dport", err, sizeof(err)), 0);
+	CHECK_EQ(detect_watch_add(w, "vlan", err, sizeof(err)), 0);
 	c = detect_counter_create(w, 0, NS);
-	for (unsigned i = 0; i < 32; i++) {
+	for (unsigned i = 0; i < 300; i++) {
 		m[i] = pkt("10.1.2.3", 6, 80, T0 * NS + 1);
+		m[i].key.vlan_depth = 1;
+		m[i].key.vlan[0] = 7;
 		m[i].l3_octets = UINT32_MAX;
 	}
-	for (uint64_t k = 0; k < big; k += 20)
-		detect_counter_add_burst(c, m, 20, keep_bin, &bs);
+	for (uint64_t k = 0; k < big; k += 300)
+		detect_counter_add_burst(c, m, 300, keep_bin, &bs);
 	for (unsigned i = 0; i < 32; i++)
 		m[i].l3_octets = 64;
 	for (uint64_t k = 0; k < many; k += 32)
@@ -736,7 +740,7 @@ static void test_counter_fold(void)
 		                         &bs);
 	detect_counter_tick(c, 0, 1, keep_bin, &bs);
 	CHECK(bs.n >= 1);
-	for (unsigned f = 0; f < 3 && bs.n >= 1; f++) {
+	for (unsigned f = 0; f < 4 && bs.n >= 1; f++) {
 		const struct detect_cell *x = cell_of(bs.b[0], ids[f]);
 
 		CHECK(x != NULL);
