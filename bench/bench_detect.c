@@ -59,7 +59,7 @@ static uint32_t n_series = 1000000;
 static unsigned n_seconds = 30;
 static uint32_t n_engine_ids = 100000;
 static const char *tmp_dir = "/tmp";
-static int only;         /* run one part (1..3), or all (0) */
+static int only;              /* run one part (1..3), or all (0) */
 static unsigned tcp_pct = 80; /* part 1's flows that are TCP, in per cent */
 
 static uint8_t *frames;
