@@ -102,11 +102,8 @@ static void build_frames(void)
 		                 0x0A000000u | (f % N_PREFIXES) << 8 | f / N_PREFIXES,
 		                 (uint16_t)(1024 + f % 50000),
 		                 (uint16_t)(1 + (f * 2654435761u >> 22) % N_DPORTS));
-		if (f % 100 < tcp_pct) { /* the same ports in a TCP header: an ACK */
-			p[23] = 6;
-			p[46] = 0x50;
-			p[47] = 0x10;
-		}
+		if (f % 100 < tcp_pct)
+			bench_frame_to_tcp(p);
 	}
 }
 

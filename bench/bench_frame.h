@@ -31,6 +31,15 @@ static inline void bench_frame_udp4(uint8_t *p, uint32_t src, uint32_t dst, uint
 	wr_put_be16(p + 38, BENCH_FRAME - 14 - 4 - 20);
 }
 
+/* Makes a frame of bench_frame_udp4() a TCP ACK between the same ports (its 20-byte TCP
+ * header fits the same 46 bytes of IP packet). */
+static inline void bench_frame_to_tcp(uint8_t *p)
+{
+	p[23] = 6;
+	p[46] = 0x50; /* data offset: 5 words */
+	p[47] = 0x10; /* ACK */
+}
+
 /* Writes n frames of len bytes (back to back at frames) as a pcap file (microseconds), the
  * first at t0_s and each ns_per_pkt after the one before; exits on an error. */
 static inline void bench_write_pcap(const char *path, const uint8_t *frames, uint32_t n,

@@ -738,10 +738,15 @@ struct cand {
 
 enum { PK_PROTO, PK_VLAN, PK_DPORT, PK_PFX, PK_AS, N_PK };
 
+/* A family counted in a flat array: what a pass counts goes to its words, and the words to
+ * its cells. Both are n long, a sink for the packets in no series included: the last cell of
+ * the port table, the first of a prefix or AS table (index = the lookup's value + 1). */
 struct packed {
-	uint64_t *words; /* NULL when the family is not watched */
-	struct cnt *cells;
+	uint64_t *words;   /* counts since the last fold; NULL when the family is not watched */
+	struct cnt *cells; /* the bin's counts, as folded */
 	uint32_t n;
+	uint32_t first, series; /* the series' cells: `series` from cell `first` */
+	int family;
 };
 
 struct detect_counter {
@@ -752,8 +757,7 @@ struct detect_counter {
 	int finished;
 	struct cnt link[MAX_LINKS];
 	uint32_t link_flows[MAX_LINKS];
-	struct cnt *proto, *vlan, *dport, *prefix, *as; /* the bin's counts, as folded */
-	struct packed pk[N_PK];      /* the same families' counts since the last fold */
+	struct packed pk[N_PK];      /* proto, VLAN, port, prefixes, AS */
 	uint64_t since_pk, since_by; /* packets and bytes counted since the last fold */
 	/* a packet's cell in the port table is (its port | N_DPORT) & port_mask[its protocol]:
 	 * its port for the protocols with ports, and otherwise the table's last cell (N_DPORT),
@@ -770,35 +774,38 @@ struct detect_counter *detect_counter_create(const struct detect_watch *w, unsig
                                              uint64_t bin_ns)
 {
 	struct detect_counter *c = calloc(1, sizeof(*c));
+	const struct packed fam[N_PK] = {
+	    [PK_PROTO] = {.n = N_PROTO, .series = N_PROTO, .family = DETECT_FAM_PROTO},
+	    [PK_VLAN] = {.n = N_VLAN, .series = N_VLAN, .family = DETECT_FAM_VLAN},
+	    [PK_DPORT] = {.n = N_DPORT + 1, .series = N_DPORT, .family = DETECT_FAM_DPORT},
+	    [PK_PFX] = {.n = w->n_prefixes + 1,
+	                .first = 1,
+	                .series = w->n_prefixes,
+	                .family = DETECT_FAM_PREFIX},
+	    [PK_AS] = {.n = w->n_as + 1, .first = 1, .series = w->n_as, .family = DETECT_FAM_ASN}};
 
 	if (c == NULL || bin_ns == 0)
 		goto fail;
 	c->w = w;
 	c->worker = worker;
 	c->bin_ns = bin_ns;
-	if ((detect_watch_has(w, DETECT_FAM_PROTO) &&
-	     !(c->proto = calloc(N_PROTO, sizeof(struct cnt)))) ||
-	    (detect_watch_has(w, DETECT_FAM_VLAN) &&
-	     !(c->vlan = calloc(N_VLAN, sizeof(struct cnt)))) ||
-	    (detect_watch_has(w, DETECT_FAM_DPORT) &&
-	     !(c->dport = calloc(N_DPORT + 1, sizeof(struct cnt)))) ||
-	    (w->n_prefixes && !(c->prefix = calloc(w->n_prefixes + 1, sizeof(struct cnt)))) ||
-	    (w->n_as && !(c->as = calloc(w->n_as + 1, sizeof(struct cnt)))) ||
-	    (w->hh_keys && !(c->hh = calloc(DETECT_HH_SLOTS, sizeof(struct cnt)))) ||
+	for (unsigned f = 0; f < N_PK; f++) {
+		struct packed *x = &c->pk[f];
+
+		*x = fam[f];
+		if (!detect_watch_has(w, x->family)) /* set once a table is loaded and built */
+			continue;
+		if (!(x->words = calloc(x->n, sizeof(uint64_t))) ||
+		    !(x->cells = calloc(x->n, sizeof(struct cnt))))
+			goto fail;
+	}
+	if ((w->hh_keys && !(c->hh = calloc(DETECT_HH_SLOTS, sizeof(struct cnt)))) ||
 	    (w->hh_keys && !(c->hh_tag = calloc(DETECT_HH_SLOTS, sizeof(uint64_t)))) ||
 	    (w->hh_keys && !(c->cands = calloc(HH_CANDS, sizeof(struct cand)))) ||
 	    (w->hh_keys && !(c->cand_ids = calloc(HH_CANDS, sizeof(uint32_t)))))
 		goto fail;
 	for (unsigned p = 0; p < N_PROTO; p++)
 		c->port_mask[p] = p == 6 || p == 17 || p == 132 ? N_DPORT - 1 : N_DPORT;
-	c->pk[PK_PROTO] = (struct packed){NULL, c->proto, N_PROTO};
-	c->pk[PK_VLAN] = (struct packed){NULL, c->vlan, N_VLAN};
-	c->pk[PK_DPORT] = (struct packed){NULL, c->dport, N_DPORT + 1};
-	c->pk[PK_PFX] = (struct packed){NULL, c->prefix, w->n_prefixes + 1};
-	c->pk[PK_AS] = (struct packed){NULL, c->as, w->n_as + 1};
-	for (unsigned f = 0; f < N_PK; f++)
-		if (c->pk[f].cells && !(c->pk[f].words = calloc(c->pk[f].n, sizeof(uint64_t))))
-			goto fail;
 	return c;
 fail:
 	detect_counter_free(c);
@@ -810,13 +817,10 @@ void detect_counter_free(struct detect_counter *c)
 {
 	if (c == NULL)
 		return;
-	free(c->proto);
-	free(c->vlan);
-	free(c->dport);
-	free(c->prefix);
-	free(c->as);
-	for (unsigned f = 0; f < N_PK; f++)
+	for (unsigned f = 0; f < N_PK; f++) {
 		free(c->pk[f].words);
+		free(c->pk[f].cells);
+	}
 	free(c->hh);
 	free(c->hh_tag);
 	free(c->cands);
@@ -830,12 +834,6 @@ void detect_bin_free(struct detect_bin *b)
 		return;
 	free(b->cells);
 	free(b);
-}
-
-/* The cells of a prefix or AS table's series: after cell 0, where packets in no prefix count. */
-static struct cnt *past_sink(struct cnt *a)
-{
-	return a ? a + 1 : NULL;
 }
 
 static unsigned collect(struct cnt *a, uint32_t n, int family, struct detect_cell *out)
@@ -856,6 +854,12 @@ static unsigned collect(struct cnt *a, uint32_t n, int family, struct detect_cel
 			k++;
 		}
 	return k;
+}
+
+/* collect() over a flat family's series (its sink left out). */
+static unsigned collect_family(const struct packed *x, struct detect_cell *out)
+{
+	return collect(x->cells ? x->cells + x->first : NULL, x->series, x->family, out);
 }
 
 /* Adds the packed words to their cells and clears them. */
@@ -885,12 +889,9 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 
 	for (unsigned i = 0; i < MAX_LINKS; i++)
 		n += c->link[i].packets || c->link_flows[i];
-	n += collect(c->proto, N_PROTO, DETECT_FAM_PROTO, NULL) +
-	     collect(c->vlan, N_VLAN, DETECT_FAM_VLAN, NULL) +
-	     collect(c->dport, N_DPORT, DETECT_FAM_DPORT, NULL) +
-	     collect(past_sink(c->prefix), c->w->n_prefixes, DETECT_FAM_PREFIX, NULL) +
-	     collect(past_sink(c->as), c->w->n_as, DETECT_FAM_ASN, NULL) +
-	     collect(c->hh, c->hh ? DETECT_HH_SLOTS : 0, DETECT_FAM_DSTPFX, NULL);
+	for (unsigned f = 0; f < N_PK; f++)
+		n += collect_family(&c->pk[f], NULL);
+	n += collect(c->hh, c->hh ? DETECT_HH_SLOTS : 0, DETECT_FAM_DSTPFX, NULL);
 	/* each candidate's fate is decided here, once: a prefix the engine admitted after this
 	 * worker counted it in the sketch still reaches its series (the sums are the same as
 	 * counted exactly when no other prefix shared the bucket); the rest go as candidates
@@ -922,12 +923,8 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 				b->cells[k].flows = c->link_flows[i];
 				k++;
 			}
-		k += collect(c->proto, N_PROTO, DETECT_FAM_PROTO, b->cells + k);
-		k += collect(c->vlan, N_VLAN, DETECT_FAM_VLAN, b->cells + k);
-		k += collect(c->dport, N_DPORT, DETECT_FAM_DPORT, b->cells + k);
-		k += collect(past_sink(c->prefix), c->w->n_prefixes, DETECT_FAM_PREFIX,
-		             b->cells + k);
-		k += collect(past_sink(c->as), c->w->n_as, DETECT_FAM_ASN, b->cells + k);
+		for (unsigned f = 0; f < N_PK; f++)
+			k += collect_family(&c->pk[f], b->cells + k);
 		{
 			unsigned k0 = k;
 
@@ -955,16 +952,9 @@ static void close_bin(struct detect_counter *c, detect_bin_fn emit, void *arg)
 	if (b == NULL) {
 		if (c->hh)
 			memset(c->hh, 0, DETECT_HH_SLOTS * sizeof(struct cnt));
-		if (c->proto)
-			memset(c->proto, 0, N_PROTO * sizeof(struct cnt));
-		if (c->vlan)
-			memset(c->vlan, 0, N_VLAN * sizeof(struct cnt));
-		if (c->dport)
-			memset(c->dport, 0, (N_DPORT + 1) * sizeof(struct cnt));
-		if (c->prefix)
-			memset(c->prefix, 0, (c->w->n_prefixes + 1) * sizeof(struct cnt));
-		if (c->as)
-			memset(c->as, 0, (c->w->n_as + 1) * sizeof(struct cnt));
+		for (unsigned f = 0; f < N_PK; f++)
+			if (c->pk[f].cells)
+				memset(c->pk[f].cells, 0, c->pk[f].n * sizeof(struct cnt));
 		b = calloc(1, sizeof(*b)); /* an empty bin still moves the engine on */
 		if (b) {
 			b->start_ns = c->start_ns;
@@ -1050,7 +1040,7 @@ static inline __attribute__((always_inline)) unsigned count_pass(struct detect_c
                                                                  unsigned k)
 {
 	const struct lpm *t = &c->w->prefixes;
-	const uint32_t *t24 = t->t24, *blk = t->blk; /* t24 is there when c->prefix is */
+	const uint32_t *t24 = t->t24, *blk = t->blk; /* there when the prefixes are watched */
 	/* in locals: stores to the words could alias the counter's fields */
 	uint64_t *proto_w = c->pk[PK_PROTO].words, *dport_w = c->pk[PK_DPORT].words,
 	         *pfx_w = c->pk[PK_PFX].words;
@@ -1093,7 +1083,8 @@ static inline __attribute__((always_inline)) unsigned count_pass(struct detect_c
 static unsigned count_pass_any(struct detect_counter *c, const struct capture_meta *m, unsigned n,
                                uint64_t end)
 {
-	switch ((c->proto ? K_PROTO : 0) | (c->dport ? K_DPORT : 0) | (c->prefix ? K_PFX : 0)) {
+	switch ((c->pk[PK_PROTO].words ? K_PROTO : 0) | (c->pk[PK_DPORT].words ? K_DPORT : 0) |
+	        (c->pk[PK_PFX].words ? K_PFX : 0)) {
 	case 0:
 		return count_pass(c, m, n, end, 0);
 	case K_PROTO:
@@ -1123,7 +1114,7 @@ static void count_lookups(struct detect_counter *c, const struct capture_meta *m
 		for (unsigned i = 0; i < n; i++)
 			if (m[i].key.vlan_depth)
 				vlan[m[i].key.vlan[0] & (N_VLAN - 1)] += PK_ONE + m[i].l3_octets;
-	if (c->as)
+	if (c->pk[PK_AS].words)
 		count_lpm(c->pk[PK_AS].words, &c->w->asn, m, n);
 	if (c->hh)
 		for (unsigned i = 0; i < n; i++)
