@@ -30,7 +30,6 @@ names=("counting off (--watch none)" "link (the default)" "link, proto, dport"
 	"link, 1000 prefixes" "link, proto, dport, 1000 prefixes")
 watch=("--watch none" "" "--watch proto --watch dport" "--watch $pfx"
 	"--watch proto --watch dport --watch $pfx")
-cat /dev/null >"$tmp/times"
 for r in $(seq "$rounds"); do
 	for k in "${!watch[@]}"; do
 		v=$(((k + r) % ${#watch[@]}))

@@ -37,8 +37,13 @@ due() {
 		[ "$s" = "$1" ] && return 1
 	done
 }
-small() { [ ${#quick[@]} -gt 0 ]; }
-if small; then
+# each step's size: the docs' figures, or with --quick small inputs and one run
+profile=() pipeline=() dpdk=() count=(--rounds 15)
+if [ ${#quick[@]} -gt 0 ]; then
+	profile=(--packets 100000 --runs 3)
+	pipeline=(--packets 200000 --runs 1)
+	dpdk=(--seconds 2 --runs 1)
+	count=(--packets 500000 --rounds 1)
 	out=$(mktemp -d /tmp/weir-reproduce.XXXXXX) # the docs keep their figures
 	cp "$doc" "$out/BENCHMARKS.md"
 	doc=$out/BENCHMARKS.md
@@ -72,35 +77,19 @@ if due loss; then
 fi
 if due profile; then
 	step "per-packet profile"
-	if small; then
-		bash bench/profile.sh --packets 100000 --runs 3 --out "$out" >/dev/null
-	else
-		bash bench/profile.sh --out "$out" >/dev/null
-	fi
+	bash bench/profile.sh "${profile[@]}" --out "$out" >/dev/null
 fi
 if due pipeline; then
 	step "packet path and whole program"
-	if small; then
-		bash bench/run.sh --skip-10m --packets 200000 --runs 1 >"$out/pipeline.md"
-	else
-		bash bench/run.sh --skip-10m >"$out/pipeline.md"
-	fi
+	bash bench/run.sh --skip-10m "${pipeline[@]}" >"$out/pipeline.md"
 fi
 if due dpdk; then
 	step "DPDK path"
-	if small; then
-		bash bench/run_dpdk.sh --seconds 2 --runs 1 >"$out/dpdk.md"
-	else
-		bash bench/run_dpdk.sh >"$out/dpdk.md"
-	fi
+	bash bench/run_dpdk.sh "${dpdk[@]}" >"$out/dpdk.md"
 fi
 if due count; then
 	step "in-line counting on the whole program"
-	if small; then
-		bash bench/count_cost.sh --packets 500000 --rounds 1 >"$out/count.md"
-	else
-		bash bench/count_cost.sh --rounds 15 >"$out/count.md"
-	fi
+	bash bench/count_cost.sh "${count[@]}" >"$out/count.md"
 fi
 step "plots"
 gnuplot -e "dir='$out'" bench/plots.gp

@@ -138,10 +138,10 @@ def verdict(a, samples, lat):
     late, other = ipfixlate.lateness(lat, a.idle, a.active)
     print("%d records ended otherwise (end of flow, evicted, at the stop): not timed" % other)
     if late:
-        p = lambda q: ipfixlate.percentile(late, q)  # noqa: E731
         worst = late[-1]
         print("export lateness over %d records: median %.0f ms, p99 %.0f ms, max %.0f ms "
-              "(bar: 1000 ms): %s" % (len(late), p(0.5), p(0.99), worst,
+              "(bar: 1000 ms): %s" % (len(late), ipfixlate.percentile(late, 0.5),
+                                      ipfixlate.percentile(late, 0.99), worst,
                                       "within" if worst <= 1000 else "LATE"))
     else:
         print("no record reached the collector")

@@ -287,26 +287,28 @@ def test_dstprefix(weir, tmp):
 
 def test_none(weir, tmp):
     pcap, pfx, n = setup(tmp)
-    runs = {}
-    for name, watch in (("prefixes", ["--watch", "prefixes:" + pfx]),
-                        ("none", ["--watch", "none"])):
+
+    def run(name, watch):
+        """weir on the trace with the options watch: its checked summary, the number of
+        alerts it wrote and its flow records (each as a comparable string), sorted."""
         af, js = os.path.join(tmp, name + ".jsonl"), os.path.join(tmp, name + ".json")
         ipfix = os.path.join(tmp, name + ".ipfix")
         wt.run_weir(weir, ["--allow-root", "-i", "pcap:" + pcap, "-o", "ipfix:file:" + ipfix,
                            "--alerts-file", af, "--summary-json", js, "-q"] + watch + DETECT)
         s = wt.load_summary(js, name)
         recs = wt.check_ipfix_file(s, ipfix, name)
-        runs[name] = (s, sum(1 for _ in open(af)),
-                      sorted(repr(sorted(r.items(), key=str)) for r in recs))
-    s, n_alerts, flows = runs["none"]
+        return (s, sum(1 for _ in open(af)),
+                sorted(repr(sorted(r.items(), key=str)) for r in recs))
+    counted, n_counted, flows_counted = run("prefixes", ["--watch", "prefixes:" + pfx])
+    s, n_alerts, flows = run("none", ["--watch", "none"])
     if s["packets_read"] != n:
         wt.fail("--watch none read %d packets of %d" % (s["packets_read"], n))
     if (s["alerts"]["series"], n_alerts) != (0, 0):
         wt.fail("--watch none still counted: %s, %d alerts" % (s["alerts"], n_alerts))
-    if flows != runs["prefixes"][2]:
+    if flows != flows_counted:
         wt.fail("--watch none exported %d records, with counting %d, or they differ" % (
-            len(flows), len(runs["prefixes"][2])))
-    if runs["prefixes"][1] == 0 or runs["prefixes"][0]["alerts"]["series"] == 0:
+            len(flows), len(flows_counted)))
+    if n_counted == 0 or counted["alerts"]["series"] == 0:
         wt.fail("the counting run raised nothing: the comparison proves nothing")
     # the capture-health gate needs no counting: a receive ring of one packet, offered as
     # fast as the generator goes, loses most of them
@@ -329,8 +331,7 @@ def test_none(weir, tmp):
     return ("--watch none: %d packets, the same %d flow records as with counting, no series, "
             "no alert (counting: %d series, %d alerts); live, %d lost: probe_degraded alone; "
             "none with proto refused" % (
-                n, len(flows), runs["prefixes"][0]["alerts"]["series"], runs["prefixes"][1],
-                live["dropped"]))
+                n, len(flows), counted["alerts"]["series"], n_counted, live["dropped"]))
 
 
 def feed(proc_stdin, pcap, speed):
